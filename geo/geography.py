@@ -1,0 +1,70 @@
+"""Qingdao's district polygons (WGS84) and point-in-district look-ups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+__all__ = ["Districts", "load_districts"]
+
+
+@dataclass(frozen=True)
+class Districts:
+    """The 10 county-level units, in WGS84, with prepared geometries for look-ups."""
+
+    frame: gpd.GeoDataFrame  # columns adcode, name, name_en, geometry
+
+    @property
+    def adcodes(self) -> list[str]:
+        return list(self.frame["adcode"])
+
+    def name_of(self, adcode: str) -> str:
+        row = self.frame.loc[self.frame["adcode"] == adcode]
+        if row.empty:
+            raise KeyError(f"unknown district adcode {adcode!r}; known: {', '.join(self.adcodes)}")
+        return str(row["name"].iloc[0])
+
+    def adcode_of_name(self, name: str) -> str | None:
+        row = self.frame.loc[(self.frame["name"] == name) | (self.frame["name_en"] == name)]
+        return None if row.empty else str(row["adcode"].iloc[0])
+
+    def locate(self, lon, lat) -> np.ndarray:
+        """Adcode of the district containing each point ('' where none; edges count).
+
+        >>> d = load_districts()
+        >>> list(d.locate([120.3843, 122.0], [36.0620, 36.0]))
+        ['370202', '']
+        """
+        lon = np.atleast_1d(np.asarray(lon, dtype="float64"))
+        lat = np.atleast_1d(np.asarray(lat, dtype="float64"))
+        out = np.full(lon.shape, "", dtype=object)
+        for adcode, geom in zip(self.frame["adcode"], self.frame.geometry, strict=True):
+            todo = out == ""
+            if not todo.any():
+                break
+            hit = shapely.intersects_xy(geom, lon[todo], lat[todo])
+            idx = np.flatnonzero(todo)[hit]
+            out[idx] = adcode
+        return out
+
+    def to_geojson(self) -> dict:
+        return self.frame[["adcode", "name", "name_en", "geometry"]].__geo_interface__
+
+
+def load_districts(path: str | Path | None = None) -> Districts:
+    """Read the shipped district layer (or ``path``) and prepare it for look-ups."""
+    if path is None:
+        from geo.settings import Settings
+
+        path = Settings().districts_path
+    frame = gpd.read_file(path)
+    frame["adcode"] = frame["adcode"].astype(str)
+    if "name_en" not in frame:
+        frame["name_en"] = ""
+    frame = frame.sort_values("adcode").reset_index(drop=True)
+    shapely.prepare(frame.geometry.values)
+    return Districts(frame)
