@@ -1,0 +1,55 @@
+"""Flask adapter: the app factory, blueprints for the JSON API and the pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from geo.geography import load_districts
+from geo.registry import RegistryStore
+from geo.settings import Settings
+from web.errors import register_error_handlers
+from web.state import AppState
+
+__all__ = ["create_app", "state"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: load settings, the districts and the registry once.
+
+    ``test_config`` may hold Flask settings and ``WORKERMAP_*`` overrides
+    (``DATA_DIR``, ``SHIPPED_DIR`` …) for tests.
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=8 * 1024 * 1024)
+    cfg = dict(test_config or {})
+    app.config.update({k: v for k, v in cfg.items() if k.isupper()})
+    overrides = {k.removeprefix("WORKERMAP_").lower(): v for k, v in cfg.items() if k.startswith("WORKERMAP_")}
+    for key in ("data_dir", "shipped_dir"):
+        if key in overrides:
+            overrides[key] = Path(overrides[key])
+    settings = Settings.from_env(**overrides)
+
+    districts = load_districts(settings.districts_path)
+    store = RegistryStore(settings.registry_path, districts, seed_from=settings.sample_path)
+    registry = store.load()
+    app.extensions["workermap"] = AppState(settings, districts, store, registry)
+    log.info("registry loaded: %d facilities from %s", len(registry), store.path)
+
+    register_error_handlers(app)
+    from web import api, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    return app
+
+
+def state() -> AppState:
+    from flask import current_app
+
+    return current_app.extensions["workermap"]

@@ -1,0 +1,209 @@
+"""Read the union's spreadsheets: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030), XLSX, GeoJSON.
+
+Returns raw rows keyed by canonical field names (Chinese or English headers are
+both understood) together with the row number a person sees in the file: the
+spreadsheet row (header = row 1) or the GeoJSON feature number (first = 1).
+Nothing here judges values; :mod:`geo.validate` does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "HEADER_ALIASES", "MAX_FILE_BYTES", "RawRow", "ReadError", "decode_text", "geojson_rows", "read_rows",
+]
+
+#: Largest file an import accepts (bytes).
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+#: Canonical field -> accepted headers (compared case-insensitively, spaces stripped).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "序号id", "设施编号"),
+    "kind": ("kind", "type", "类型", "类别", "设施类型"),
+    "name": ("name", "名称", "设施名称", "站点名称"),
+    "name_en": ("name_en", "英文名称", "englishname"),
+    "district": ("district", "区市", "区县", "所属区市", "所属区", "区"),
+    "township": ("township", "街道", "街道/镇", "镇街", "所属街道"),
+    "address": ("address", "地址", "详细地址"),
+    "lon": ("lon", "lng", "longitude", "x", "经度"),
+    "lat": ("lat", "latitude", "y", "纬度"),
+    "opening_hours": ("opening_hours", "hours", "开放时间", "营业时间"),
+    "amenities": ("amenities", "设施", "服务设施", "服务项目"),
+    "access": ("access", "开放对象", "服务对象"),
+    "entry": ("entry", "进入方式", "入站方式"),
+    "capacity": ("capacity", "容量", "座位数", "床位数"),
+    "status": ("status", "状态", "运营状态"),
+    "verified_at": ("verified_at", "核验日期", "核实日期", "更新日期"),
+    "phone": ("phone", "电话", "联系电话"),
+    "host": ("host", "依托单位", "所在单位", "承建单位"),
+    "sample": ("sample", "样例"),
+    "source_crs": ("source_crs",),
+    "source_lon": ("source_lon",),
+    "source_lat": ("source_lat",),
+}
+_LOOKUP = {alias.lower(): canon for canon, aliases in HEADER_ALIASES.items() for alias in aliases}
+
+
+class ReadError(ValueError):
+    """The file as a whole cannot be read (encoding, format, size)."""
+
+
+@dataclass(frozen=True)
+class RawRow:
+    row: int  # the number a person sees: spreadsheet row, or feature number
+    values: dict[str, Any]
+    unknown_columns: tuple[str, ...] = ()
+
+
+def _canonical(header: Any) -> str | None:
+    key = str(header or "").strip().replace(" ", "").lower()
+    return _LOOKUP.get(key)
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030 (a superset of GBK).
+
+    >>> decode_text("名称".encode("gbk"))
+    ('名称', 'gb18030')
+    >>> decode_text(b"\\xef\\xbb\\xbfname")
+    ('name', 'utf-8-sig')
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise ReadError(
+            f"file encoding not recognised: it is neither UTF-8 nor GBK/GB18030 (bad byte at offset {exc.start})"
+        ) from None
+
+
+def _rows_from_table(header: list[Any], body: list[tuple[int, list[Any]]]) -> list[RawRow]:
+    canon = [_canonical(h) for h in header]
+    if not any(canon):
+        raise ReadError(
+            "no known column headers found; expected e.g. 名称/name, 类型/kind, 经度/lon, 纬度/lat "
+            f"(got {', '.join(str(h) for h in header[:10])})"
+        )
+    seen: dict[str, int] = {}
+    for c in canon:
+        if c:
+            seen[c] = seen.get(c, 0) + 1
+    dup = [c for c, n in seen.items() if n > 1]
+    if dup:
+        raise ReadError(f"columns given twice: {', '.join(dup)}")
+    unknown = tuple(str(h) for h, c in zip(header, canon, strict=True) if not c and str(h or "").strip())
+    out = []
+    for rownum, cells in body:
+        if all(c is None or str(c).strip() == "" for c in cells):
+            continue  # blank line
+        values = {c: cells[i] if i < len(cells) else None for i, c in enumerate(canon) if c}
+        out.append(RawRow(rownum, values, unknown))
+    return out
+
+
+def _read_csv(data: bytes) -> list[RawRow]:
+    text, _ = decode_text(data)
+    if "\x00" in text:
+        raise ReadError("file contains NUL bytes: it is not a text CSV")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ReadError(f"CSV cannot be parsed: {exc}") from None
+    if not rows:
+        raise ReadError("file is empty: no header row")
+    # csv line numbers == row numbers only without embedded newlines; count records instead.
+    return _rows_from_table(rows[0], [(i + 2, r) for i, r in enumerate(rows[1:])])
+
+
+def _read_xlsx(data: bytes) -> list[RawRow]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ReadError(f"XLSX file cannot be opened (truncated or not an Excel file): {exc}") from None
+    try:
+        ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        raise ReadError(f"XLSX file cannot be read (truncated or damaged): {exc}") from None
+    finally:
+        wb.close()
+    if not rows:
+        raise ReadError("workbook's first sheet is empty: no header row")
+    return _rows_from_table(rows[0], [(i + 2, r) for i, r in enumerate(rows[1:])])
+
+
+def geojson_rows(data: bytes) -> list[RawRow]:
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReadError(f"GeoJSON cannot be parsed: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise ReadError("GeoJSON must be a FeatureCollection")
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise ReadError("GeoJSON FeatureCollection has no 'features' list")
+    out = []
+    for i, feat in enumerate(features, start=1):
+        values: dict[str, Any] = {}
+        unknown: list[str] = []
+        if isinstance(feat, dict):
+            props = feat.get("properties") or {}
+            if isinstance(props, dict):
+                for k, v in props.items():
+                    c = _canonical(k)
+                    if c:
+                        values[c] = v
+                    else:
+                        unknown.append(str(k))
+            if "id" in feat and "id" not in values:
+                values["id"] = feat["id"]
+            geom = feat.get("geometry")
+            if isinstance(geom, dict) and geom.get("type") == "Point":
+                coords = geom.get("coordinates")
+                if isinstance(coords, list) and len(coords) >= 2:
+                    values["lon"], values["lat"] = coords[0], coords[1]
+            elif geom is not None:
+                values["_geometry_error"] = f"geometry must be a Point, got {str(geom.get('type'))[:40]}"
+        else:
+            values["_geometry_error"] = "feature is not a JSON object"
+        out.append(RawRow(i, values, tuple(unknown)))
+    return out
+
+
+def read_rows(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[RawRow]:
+    """Read ``path`` (by extension: .csv, .xlsx, .geojson/.json) into raw rows."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReadError(f"cannot read {path.name}: {exc.strerror}") from None
+    if size == 0:
+        raise ReadError(f"{path.name} is empty (0 bytes)")
+    if size > max_bytes:
+        raise ReadError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return _read_csv(data)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(data)
+    if suffix in (".geojson", ".json"):
+        return geojson_rows(data)
+    raise ReadError(f"file type {suffix or '(none)'} not supported; use .csv, .xlsx or .geojson")

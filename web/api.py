@@ -1,0 +1,73 @@
+"""The JSON API, /api/v1. Views parse, call geo, serialise; nothing more."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from geo.export import dumps_geojson, feature_collection
+from geo.model import ACCESS, AMENITIES, ENTRY, KINDS, STATUS, WORKER_LABELS
+from web import params, state
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def geojson_response(body: bytes, *, gz: bytes | None = None, max_age: int = 60) -> Response:
+    if gz is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        resp = Response(gz, mimetype="application/geo+json")
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp = Response(body, mimetype="application/geo+json")
+    resp.headers["Vary"] = "Accept-Encoding"
+    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
+    return resp
+
+
+@bp.get("/facilities")
+def facilities():
+    args = request.args
+    params.reject_unknown(args, ("kind", "district"))
+    st = state()
+    kinds = params.choices(args, "kind", KINDS)
+    district_values = [d.strip() for d in (params.text(args, "district", "") or "").split(",") if d.strip()]
+    known = set(st.districts.adcodes) | set(st.districts.frame["name"])
+    for d in district_values:
+        if d not in known:
+            raise params.bad_param("district", d, "a Qingdao district adcode or name, e.g. 370202 or 市南区")
+    if not kinds and not district_values:
+        return geojson_response(st.facilities_geojson, gz=st.facilities_geojson_gz)
+    selected = st.registry.select(kinds=kinds or None, districts=district_values or None)
+    meta = {"sample": st.registry.is_sample, "count": len(selected)}
+    return geojson_response(dumps_geojson(feature_collection(selected, meta)).encode("utf-8"))
+
+
+@bp.get("/districts")
+def districts():
+    params.reject_unknown(request.args, ())
+    return geojson_response(state().districts_geojson, max_age=3600)
+
+
+@bp.get("/meta")
+def meta():
+    """Vocabularies with labels, counts, and whether the registry is sample data."""
+    params.reject_unknown(request.args, ())
+    st = state()
+
+    def table(t):
+        return {k: {"zh": v.zh, "en": v.en} for k, v in t.items()}
+
+    return {
+        "sample": st.registry.is_sample,
+        "registry_version": st.registry.version,
+        "counts": st.registry.counts(),
+        "kinds": table(KINDS),
+        "amenities": table(AMENITIES),
+        "access": table(ACCESS),
+        "entry": table(ENTRY),
+        "status": table(STATUS),
+        "worker_types": table(WORKER_LABELS),
+        "assumptions": {
+            "detour_factor": st.settings.detour_factor,
+            "walk_kmh": st.settings.walk_kmh,
+            "ebike_kmh": st.settings.ebike_kmh,
+        },
+    }

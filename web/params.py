@@ -1,0 +1,83 @@
+"""Request parameter parsing: every failure is an ApiError naming parameter, value and what is allowed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from web.errors import ApiError, bad_param
+
+MAX_PARAM_LEN = 500
+
+
+def reject_unknown(args: Mapping[str, str], allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    unknown = sorted(k for k in args if k not in allowed)
+    if unknown:
+        raise ApiError(400, f"unknown parameter {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}",
+                       code="unknown_parameter", parameter=unknown[0], allowed=sorted(allowed))
+
+
+def text(args: Mapping[str, str], name: str, default: str | None = None, *, max_len: int = 100) -> str | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    if len(raw) > max_len:
+        raise bad_param(name, raw[:40] + "…", f"at most {max_len} characters")
+    return raw
+
+
+def choice(args: Mapping[str, str], name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
+    allowed = list(allowed)
+    raw = text(args, name, default)
+    if raw is not None and raw not in allowed:
+        raise bad_param(name, raw, f"one of {', '.join(allowed)}")
+    return raw
+
+
+def choices(args, name: str, allowed: Iterable[str]) -> list[str]:
+    """Comma-separated and/or repeated values, each from ``allowed``."""
+    allowed = list(allowed)
+    values: list[str] = []
+    raws = args.getlist(name) if hasattr(args, "getlist") else ([args[name]] if name in args else [])
+    for raw in raws:
+        if len(raw) > MAX_PARAM_LEN:
+            raise bad_param(name, raw[:40] + "…", f"at most {MAX_PARAM_LEN} characters")
+        for v in (p.strip() for p in raw.split(",")):
+            if not v:
+                continue
+            if v not in allowed:
+                raise bad_param(name, v, f"one or more of {', '.join(allowed)}")
+            if v not in values:
+                values.append(v)
+    return values
+
+
+def number(args: Mapping[str, str], name: str, default: float | None = None, *, lo: float | None = None,
+           hi: float | None = None, integer: bool = False, what: str = "") -> float | int | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    kind = "an integer" if integer else "a number"
+    rng = f" between {lo} and {hi}" if lo is not None and hi is not None else (
+        f" ≥ {lo}" if lo is not None else (f" ≤ {hi}" if hi is not None else ""))
+    allowed = f"{kind}{rng}{what}"
+    try:
+        value = int(raw) if integer else float(raw)
+    except (TypeError, ValueError):
+        raise bad_param(name, raw, allowed) from None
+    if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise bad_param(name, raw, allowed)
+    return value
+
+
+def boolean(args: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    v = raw.lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise bad_param(name, raw, "true or false")
