@@ -1,0 +1,55 @@
+"""The workermap CLI, run in-process with click's runner on temporary data folders."""
+
+from __future__ import annotations
+
+import json
+
+from web.cli import main
+from tests.conftest import SMALL
+
+
+def run(runner, data_dir, *args):
+    return runner.invoke(main, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+
+
+def test_validate_reports_counts(runner, data_dir):
+    r = run(runner, data_dir, "validate")
+    assert r.exit_code == 0, r.output
+    assert f"OK, {len(SMALL)} facilities, no errors" in r.output
+    assert "24/7 stations 1" in r.output
+
+
+def test_validate_fails_on_a_corrupt_registry(runner, data_dir):
+    (data_dir / "facilities.geojson").write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
+    r = run(runner, data_dir, "validate")
+    assert r.exit_code == 1 and "not valid JSON" in r.output
+
+
+def test_import_refusal_exits_nonzero_and_names_rows(runner, data_dir, tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("名称,类型,经度,纬度\n驿站,station,36.06,120.38\n", encoding="utf-8")
+    before = (data_dir / "facilities.geojson").read_bytes()
+    r = run(runner, data_dir, "import", str(f))
+    assert r.exit_code == 1
+    assert "row 2: lon/lat: latitude and longitude look swapped" in r.output
+    assert (data_dir / "facilities.geojson").read_bytes() == before
+
+
+def test_import_gcj02_then_export_geojson(runner, data_dir, tmp_path):
+    f = tmp_path / "amap.csv"
+    f.write_text("name,kind,lon,lat\n五四广场驿站,station,120.389434,36.064754\n", encoding="utf-8")
+    r = run(runner, data_dir, "import", str(f), "--crs", "gcj02")
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "x.geojson"
+    r = run(runner, data_dir, "export", "--format", "geojson", "--kind", "station", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    hit = [f for f in fc["features"] if f["properties"]["name"] == "五四广场驿站"][0]
+    assert hit["properties"]["source_crs"] == "gcj02"
+    assert abs(hit["geometry"]["coordinates"][0] - 120.3843) < 0.001  # moved ~460 m west, back to WGS84
+
+
+def test_export_rejects_unknown_kind(runner, data_dir, tmp_path):
+    r = runner.invoke(main, ["--data-dir", str(data_dir), "export", "--kind", "spaceport", "--out",
+                             str(tmp_path / "x.csv")])
+    assert r.exit_code != 0 and "spaceport" in r.output

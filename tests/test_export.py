@@ -1,0 +1,74 @@
+"""Exports read back by GDAL's own ogrinfo (an independent reader) and by our importer."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from geo.export import facilities_csv, write_export
+from geo.registry import RegistryStore
+from tests.conftest import SMALL, make_facility
+
+pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo (gdal-bin)")
+
+
+def ogrinfo(*args: str) -> str:
+    out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", *args], capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def feature_count(text: str) -> int:
+    return int(re.search(r"Feature Count: (\d+)", text).group(1))
+
+
+@pytest.mark.parametrize("fmt,suffix", [("geojson", "geojson"), ("csv", "csv"), ("gpkg", "gpkg")])
+def test_ogrinfo_reads_every_export(tmp_path, fmt, suffix):
+    path = write_export(SMALL, tmp_path / f"out.{suffix}", fmt)
+    args = [str(path)]
+    if fmt == "csv":
+        args = ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat", str(path)]
+    info = ogrinfo(*args)
+    assert feature_count(info) == len(SMALL)
+    if fmt != "csv":
+        assert "WGS 84" in info or "4326" in info
+
+
+def test_geojson_is_rfc7946(tmp_path):
+    path = write_export([make_facility(1, lon=120.123456789123, lat=36.1)], tmp_path / "o.geojson", "geojson")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert "crs" not in doc
+    lon, lat = doc["features"][0]["geometry"]["coordinates"]
+    assert len(repr(lon).split(".")[1]) <= 7 and 119 < lon < 122 and 35 < lat < 38  # lon first, ≤ 7 decimals
+
+
+def test_csv_has_bom_and_chinese_and_neutralises_formulas():
+    text = facilities_csv([make_facility(1, name="=CMD('calc')", address="+1 路", phone="@SUM(A1)")])
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text[1:])))
+    assert rows[0]["name"] == "'=CMD('calc')" and rows[0]["address"] == "'+1 路" and rows[0]["phone"] == "'@SUM(A1)"
+    assert rows[0]["district"] == "市南区"
+
+
+def test_gpkg_keeps_chinese_text(tmp_path):
+    path = write_export(SMALL, tmp_path / "o.gpkg", "gpkg")
+    out = subprocess.run(["ogrinfo", "-ro", "-al", "-q", str(path)], capture_output=True, text=True, check=True)
+    assert "台东工会驿站" in out.stdout
+
+
+@pytest.mark.parametrize("fmt,suffix", [("geojson", "geojson"), ("csv", "csv")])
+def test_export_then_import_gives_the_same_registry(tmp_path, districts, data_dir, fmt, suffix):
+    store = RegistryStore(data_dir / "facilities.geojson", districts)
+    before = store.load()
+    path = write_export(before.facilities, tmp_path / f"rt.{suffix}", fmt)
+    other = RegistryStore(tmp_path / "other" / "facilities.geojson", districts)
+    other.path.parent.mkdir()
+    other.path.write_text('{"type":"FeatureCollection","features":[]}')
+    report = other.import_file(path, replace=True)
+    assert report.written, [str(p) for p in report.problems]
+    assert other.load().facilities == before.facilities
