@@ -26,7 +26,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     (``DATA_DIR``, ``SHIPPED_DIR`` …) for tests.
     """
     app = Flask(__name__, instance_relative_config=False)
-    app.config.from_mapping(JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=8 * 1024 * 1024)
+    app.config.from_mapping(MAX_CONTENT_LENGTH=8 * 1024 * 1024)
+    app.json.ensure_ascii = False  # Chinese stays readable in responses
+    app.json.sort_keys = False
     cfg = dict(test_config or {})
     app.config.update({k: v for k, v in cfg.items() if k.isupper()})
     overrides = {k.removeprefix("WORKERMAP_").lower(): v for k, v in cfg.items() if k.startswith("WORKERMAP_")}
@@ -38,13 +40,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     districts = load_districts(settings.districts_path)
     store = RegistryStore(settings.registry_path, districts, seed_from=settings.sample_path)
     registry = store.load()
-    app.extensions["workermap"] = AppState(settings, districts, store, registry)
+    app_state = AppState(settings, districts, store, registry)
+    app_state.index  # noqa: B018 - build the index now, not on the first request
+    app.extensions["workermap"] = app_state
     log.info("registry loaded: %d facilities from %s", len(registry), store.path)
 
     register_error_handlers(app)
-    from web import api, pages
+    from web import api, nearest_api, pages
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(nearest_api.bp)
     app.register_blueprint(pages.bp)
     return app
 

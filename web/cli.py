@@ -159,6 +159,61 @@ def export(ctx: click.Context, fmt: str, kind: tuple[str, ...], out: Path) -> No
     click.echo(f"wrote {len(selected)} facilities to {out} ({fmt})")
 
 
+@main.command()
+@click.option("--lon", type=float, required=True)
+@click.option("--lat", type=float, required=True)
+@click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--radius-m", type=click.FloatRange(min=1), default=None)
+@click.option("--kind", multiple=True, help="Any of these kinds (repeatable).")
+@click.option("--amenity", multiple=True, help="All of these amenities (repeatable).")
+@click.option("--worker", type=click.Choice(["outdoor_worker", "member", "employee"]), default=None)
+@click.option("--open-at", default="now", show_default=True,
+              help="ISO date-time (Qingdao time unless an offset is given), 'now' or 'any'.")
+@click.option("--include-closed", is_flag=True, help="Also show temporarily closed / maintenance sites.")
+@click.option("--crs", type=DATUM_CHOICE, default="wgs84", show_default=True, help="Datum of --lon/--lat.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def nearest(ctx, lon, lat, k, radius_m, kind, amenity, worker, open_at, include_closed, crs, as_json):
+    """The nearest eligible facilities to a point."""
+    import json
+    from datetime import datetime
+
+    from geo import datum
+    from geo.model import AMENITIES, KINDS
+    from geo.nearest import FacilityIndex, Travel
+    from web.table import nearest_table
+
+    for name, values, allowed in (("--kind", kind, KINDS), ("--amenity", amenity, AMENITIES)):
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise click.BadParameter(f"{bad[0]!r}; allowed: {', '.join(allowed)}", param_hint=name)
+    when = {"now": "now", "any": None}.get(open_at)
+    if open_at not in ("now", "any"):
+        try:
+            when = datetime.fromisoformat(open_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(f"{open_at!r}; use e.g. 2026-11-24T23:40, 'now' or 'any'",
+                                     param_hint="--open-at") from None
+    wlon, wlat = datum.convert(lon, lat, src=crs, dst="wgs84")
+    s = _settings(ctx)
+    reg = _store(s).load()
+    index = FacilityIndex(reg.facilities, travel=Travel(s.detour_factor, s.walk_kmh, s.ebike_kmh))
+    res = index.query(wlon, wlat, k=k, radius_m=radius_m, kinds=kind, amenities=amenity, worker=worker,
+                      open_at=when, include_closed=include_closed)
+    if as_json:
+        rows = [{"id": h.facility.id, "name": h.facility.name, "kind": h.facility.kind, "distance_m": h.distance_m,
+                 "walk_min": h.walk_min, "ebike_min": h.ebike_min, "open_now": h.open_now,
+                 "next_change": h.next_change.isoformat() if h.next_change else None,
+                 "within_radius": h.within_radius, "lon": h.facility.lon, "lat": h.facility.lat}
+                for h in res.hits]
+        click.echo(json.dumps({"evaluated_at": res.at.isoformat(), "eligible": res.eligible, "hits": rows},
+                              ensure_ascii=False, indent=1))
+        return
+    click.echo(f"evaluated at {res.at:%Y-%m-%d %H:%M} (Qingdao); {res.eligible} eligible facilities"
+               + ("; SAMPLE DATA" if reg.is_sample else ""))
+    click.echo(nearest_table(res.hits))
+
+
 @main.command("import-demand")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--cell-m", type=click.IntRange(50, 2000), default=250, show_default=True)

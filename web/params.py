@@ -81,3 +81,31 @@ def boolean(args: Mapping[str, str], name: str, default: bool = False) -> bool:
     if v in ("0", "false", "no", "off"):
         return False
     raise bad_param(name, raw, "true or false")
+
+
+def open_at(args: Mapping[str, str], name: str = "open_at"):
+    """'now' (default) -> "now"; 'any' -> None (no hours filter); else an ISO 8601 date-time.
+
+    A date-time without an offset is Qingdao local time (Asia/Shanghai).
+    """
+    from datetime import datetime
+
+    raw = text(args, name, "now", max_len=40)
+    if raw == "now":
+        return "now"
+    if raw == "any":
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        raise bad_param(name, raw, "an ISO 8601 date-time such as 2026-11-24T23:40 (Qingdao time) or "
+                        "2026-11-24T15:40Z, or 'now', or 'any'") from None
+
+
+def lonlat(args: Mapping[str, str], bounds: Mapping[str, float]) -> tuple[float, float]:
+    lon = number(args, "lon", lo=bounds["lon_min"], hi=bounds["lon_max"], what=" (Qingdao)")
+    lat = number(args, "lat", lo=bounds["lat_min"], hi=bounds["lat_max"], what=" (Qingdao)")
+    for name, v in (("lon", lon), ("lat", lat)):
+        if v is None:
+            raise ApiError(400, f"{name} is required", code="missing_parameter", parameter=name)
+    return float(lon), float(lat)

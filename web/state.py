@@ -9,6 +9,7 @@ from functools import cached_property
 
 from geo.export import dumps_geojson, feature_collection
 from geo.geography import Districts
+from geo.nearest import FacilityIndex, Travel
 from geo.registry import Registry, RegistryStore
 from geo.settings import Settings
 
@@ -20,6 +21,16 @@ class AppState:
     store: RegistryStore
     registry: Registry
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def travel(self) -> Travel:
+        s = self.settings
+        return Travel(detour_factor=s.detour_factor, walk_kmh=s.walk_kmh, ebike_kmh=s.ebike_kmh)
+
+    @cached_property
+    def index(self) -> FacilityIndex:
+        """The nearest-facility index for this registry version (built once)."""
+        return FacilityIndex(self.registry.facilities, travel=self.travel)
 
     @cached_property
     def facilities_geojson(self) -> bytes:

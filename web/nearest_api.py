@@ -1,0 +1,177 @@
+"""/api/v1/nearest: the nearest eligible facilities for a worker, one point or a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, request
+
+from geo import datum
+from geo.hours import QINGDAO_TZ
+from geo.model import AMENITIES, CITY_BOUNDS, KINDS, WORKER_TYPES
+from geo.navigation import navigation_links
+from geo.nearest import MAX_K, Hit, Travel
+from web import params, state
+from web.errors import ApiError, bad_param
+
+bp = Blueprint("nearest", __name__, url_prefix="/api/v1")
+
+MAX_BATCH = 10_000
+QUERY_PARAMS = ("lon", "lat", "k", "radius_m", "kind", "amenity", "open_at", "worker", "crs", "include_closed",
+                "detour_factor", "walk_kmh", "ebike_kmh")
+
+
+def _iso(dt) -> str | None:
+    return None if dt is None else dt.replace(tzinfo=QINGDAO_TZ).isoformat(timespec="minutes")
+
+
+def _options(args) -> dict[str, Any]:
+    """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings)."""
+    st = state()
+    base = st.travel
+    try:
+        travel = Travel(
+            detour_factor=params.number(args, "detour_factor", base.detour_factor, lo=1.0, hi=5.0),
+            walk_kmh=params.number(args, "walk_kmh", base.walk_kmh, lo=1.0, hi=10.0),
+            ebike_kmh=params.number(args, "ebike_kmh", base.ebike_kmh, lo=5.0, hi=40.0),
+        )
+    except ValueError as exc:  # pragma: no cover - ranges above match Travel's
+        raise ApiError(400, str(exc)) from None
+    return {
+        "k": params.number(args, "k", 5, lo=1, hi=MAX_K, integer=True),
+        "radius_m": params.number(args, "radius_m", None, lo=1, hi=200_000),
+        "kinds": params.choices(args, "kind", KINDS),
+        "amenities": params.choices(args, "amenity", AMENITIES),
+        "worker": params.choice(args, "worker", WORKER_TYPES),
+        "open_at": params.open_at(args),
+        "include_closed": params.boolean(args, "include_closed", False),
+        "crs": params.choice(args, "crs", datum.DATUMS, "wgs84"),
+        "travel": travel,
+    }
+
+
+def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
+    return (lon, lat) if crs == "wgs84" else datum.convert(lon, lat, src=crs, dst="wgs84")
+
+
+def hit_json(h: Hit, crs: str, origin: tuple[float, float]) -> dict[str, Any]:
+    f = h.facility
+    lon, lat = (f.lon, f.lat) if crs == "wgs84" else datum.convert(f.lon, f.lat, src="wgs84", dst=crs)
+    return {
+        "id": f.id,
+        "name": f.name,
+        "name_en": f.name_en,
+        "kind": f.kind,
+        "lon": round(lon, 7),
+        "lat": round(lat, 7),
+        "district": f.district,
+        "township": f.township,
+        "address": f.address,
+        "distance_m": h.distance_m,
+        "bearing_deg": h.bearing_deg,
+        "walk_min": h.walk_min,
+        "ebike_min": h.ebike_min,
+        "within_radius": h.within_radius,
+        "status": f.status,
+        "available": h.available,
+        "opening_hours": f.opening_hours,
+        "open_now": h.open_now,
+        "closes_at": _iso(h.next_change) if h.open_now else None,
+        "opens_at": None if h.open_now else _iso(h.next_change),
+        "amenities": list(f.amenities),
+        "access": f.access,
+        "entry": list(f.entry),
+        "capacity": f.capacity,
+        "phone": f.phone,
+        "host": f.host,
+        "verified_at": f.verified_at,
+        "sample": f.sample,
+        "navigation": navigation_links(f.lon, f.lat, f.name, origin=origin),
+    }
+
+
+def _used(opts: dict, at) -> dict[str, Any]:
+    return {
+        "k": opts["k"], "radius_m": opts["radius_m"], "kind": opts["kinds"], "amenity": opts["amenities"],
+        "worker": opts["worker"], "open_at": None if opts["open_at"] is None else _iso(at),
+        "hours_filter": opts["open_at"] is not None, "include_closed": opts["include_closed"],
+        "crs": opts["crs"], **opts["travel"].as_dict(),
+    }
+
+
+@bp.get("/nearest")
+def nearest():
+    """The k nearest eligible facilities to one point."""
+    args = request.args
+    params.reject_unknown(args, QUERY_PARAMS)
+    opts = _options(args)
+    lon_in, lat_in = params.lonlat(args, CITY_BOUNDS)
+    lon, lat = _to_wgs84(lon_in, lat_in, opts["crs"])
+    st = state()
+    res = st.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
+                         amenities=opts["amenities"], worker=opts["worker"], open_at=opts["open_at"],
+                         include_closed=opts["include_closed"], travel=opts["travel"])
+    return {
+        "query": {"lon": lon_in, "lat": lat_in, "crs": opts["crs"], "lon_wgs84": round(lon, 7),
+                  "lat_wgs84": round(lat, 7)},
+        "parameters": _used(opts, res.at),
+        "evaluated_at": _iso(res.at),
+        "eligible": res.eligible,
+        "sample": st.registry.is_sample,
+        "count": len(res.hits),
+        "hits": [hit_json(h, opts["crs"], (lon, lat)) for h in res.hits],
+    }
+
+
+@bp.post("/nearest")
+def nearest_batch():
+    """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object such as {\"points\": [[120.38, 36.06]]}",
+                       code="invalid_body")
+    allowed = set(QUERY_PARAMS) - {"lon", "lat"} | {"points"}
+    params.reject_unknown(body, allowed)
+    opts_args = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v).lower() if isinstance(v, bool)
+                 else str(v) for k, v in body.items() if k != "points" and v is not None}
+    opts = _options(_Args(opts_args))
+    pts = body.get("points")
+    if not isinstance(pts, list) or not pts:
+        raise bad_param("points", str(pts)[:40], f"a non-empty list of [lon, lat] pairs (at most {MAX_BATCH})")
+    if len(pts) > MAX_BATCH:
+        raise bad_param("points", f"{len(pts)} points", f"at most {MAX_BATCH} points")
+    try:
+        arr = np.array(pts, dtype="float64")
+    except (TypeError, ValueError):
+        raise bad_param("points", str(pts)[:40], "a list of [lon, lat] number pairs") from None
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise bad_param("points", str(pts)[:40], "a list of [lon, lat] number pairs")
+    b = CITY_BOUNDS
+    bad = ~(np.isfinite(arr).all(axis=1) & (arr[:, 0] >= b["lon_min"]) & (arr[:, 0] <= b["lon_max"])
+            & (arr[:, 1] >= b["lat_min"]) & (arr[:, 1] <= b["lat_max"]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise bad_param(f"points[{i}]", pts[i], f"lon {b['lon_min']}–{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}")
+    lon, lat = arr[:, 0], arr[:, 1]
+    if opts["crs"] != "wgs84":
+        lon, lat = datum.convert(lon, lat, src=opts["crs"], dst="wgs84")
+    travel = opts["travel"]
+    dist, fidx, when, eligible = state().index.query_batch(
+        lon, lat, k=opts["k"], kinds=opts["kinds"], amenities=opts["amenities"], worker=opts["worker"],
+        open_at=opts["open_at"], include_closed=opts["include_closed"])
+    facilities = state().index.facilities
+    walk, ebike = travel.minutes(dist, travel.walk_kmh), travel.minutes(dist, travel.ebike_kmh)
+    results = [
+        [{"id": facilities[i].id, "distance_m": round(float(dist[r, c]), 1), "walk_min": round(float(walk[r, c]), 1),
+          "ebike_min": round(float(ebike[r, c]), 1)} for c, i in enumerate(row) if i >= 0]
+        for r, row in enumerate(fidx)
+    ]
+    return {"parameters": _used(opts, when), "evaluated_at": _iso(when), "eligible": eligible,
+            "count": len(results), "distance": "planar EPSG:4549 (within 0.01 % of geodesic)",
+            "results": results}
+
+
+class _Args(dict):
+    def getlist(self, key):
+        return [self[key]] if key in self else []
