@@ -11,7 +11,7 @@ its scale error stays within about 101 ppm, so planar distances in it are good t
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from pyproj import Geod, Transformer
@@ -23,7 +23,7 @@ METRIC_CRS = "EPSG:4549"
 GEOD = Geod(ellps="WGS84")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 

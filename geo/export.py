@@ -1,4 +1,4 @@
-"""Exports other tools open as they are: GeoJSON (RFC 7946), CSV (UTF-8 BOM), GeoPackage.
+"""Exports other tools open as they are: GeoJSON (RFC 7946), CSV (UTF-8 BOM), GeoPackage (KML: geo.kml).
 
 GeoJSON is WGS84 lon/lat with no ``crs`` member and at most 7 decimals (~1 cm).
 CSV starts with a UTF-8 BOM so Excel shows Chinese correctly, and every cell
@@ -18,11 +18,21 @@ from typing import Any
 from geo.model import FIELDS, LIST_FIELDS, Facility
 
 __all__ = [
+    "DISTRICT_FIELDS",
+    "DOWNLOAD_FORMATS",
     "EXPORT_FORMATS",
     "csv_safe",
+    "datum_columns",
+    "districts_csv",
+    "districts_export",
+    "districts_feature_collection",
     "dumps_geojson",
     "facilities_csv",
+    "facilities_export",
+    "facilities_frame",
     "feature_collection",
+    "rfc7946_geometry",
+    "rfc7946_shape",
     "write_export",
     "write_gpkg",
 ]
@@ -102,6 +112,11 @@ def facilities_csv(facilities: Iterable[Facility], *, extra_columns: dict[str, l
 
 def write_gpkg(facilities: Sequence[Facility], path: str | Path, *, layer: str = "facilities") -> None:
     """Write a GeoPackage point layer (EPSG:4326)."""
+    facilities_frame(facilities).to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+
+
+def facilities_frame(facilities: Sequence[Facility], *, extra_columns: dict[str, list] | None = None):
+    """A GeoDataFrame (EPSG:4326 points) with the table columns of :data:`FIELDS`, then ``extra_columns``."""
     import geopandas as gpd
     import shapely
 
@@ -118,7 +133,9 @@ def write_gpkg(facilities: Sequence[Facility], path: str | Path, *, layer: str =
         crs="EPSG:4326",
     )
     frame["capacity"] = frame["capacity"].astype("Int64")
-    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    for name, values in (extra_columns or {}).items():
+        frame[name] = list(values)
+    return frame
 
 
 def write_export(facilities: Sequence[Facility], path: str | Path, fmt: str, *, meta: dict | None = None) -> Path:
@@ -135,3 +152,157 @@ def write_export(facilities: Sequence[Facility], path: str | Path, fmt: str, *, 
     else:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     return path
+
+
+# -- downloads in every format, facilities and districts ------------------------------------------
+
+#: Formats of :func:`facilities_export` and :func:`districts_export`, with media type and file suffix.
+DOWNLOAD_FORMATS: dict[str, tuple[str, str]] = {
+    "geojson": ("application/geo+json", "geojson"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "gpkg": ("application/geopackage+sqlite3", "gpkg"),
+    "kml": ("application/vnd.google-earth.kml+xml", "kml"),
+}
+#: The attribute columns of the district layer.
+DISTRICT_FIELDS = ("adcode", "name", "name_en")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in DOWNLOAD_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(DOWNLOAD_FORMATS)}, got {fmt!r}")
+
+
+def rfc7946_shape(geom):
+    """``geom`` with coordinates rounded to 7 decimals and polygon rings oriented as RFC 7946 asks.
+
+    Exterior rings counter-clockwise, holes clockwise (RFC 7946 §3.1.6); rounding
+    comes first so the orientation holds for the coordinates actually written.
+    """
+    import numpy as np
+    import shapely
+
+    rounded = shapely.transform(geom, lambda xy: np.round(xy, 7))
+    return shapely.orient_polygons(rounded, exterior_cw=False)
+
+
+def _listify(value):
+    if isinstance(value, tuple | list):
+        return [_listify(v) for v in value]
+    return round(float(value), 7)
+
+
+def rfc7946_geometry(geom) -> dict[str, Any]:
+    """A GeoJSON geometry object (RFC 7946: lon/lat, ≤ 7 decimals, counter-clockwise exteriors).
+
+    >>> import shapely
+    >>> rfc7946_geometry(shapely.box(120.0, 36.0, 120.123456789, 36.1, ccw=False))["coordinates"][0][:3]
+    [[120.0, 36.0], [120.1234568, 36.0], [120.1234568, 36.1]]
+    """
+    import shapely.geometry
+
+    mapped = shapely.geometry.mapping(rfc7946_shape(geom))
+    return {"type": mapped["type"], "coordinates": _listify(mapped["coordinates"])}
+
+
+def districts_feature_collection(frame, meta: dict | None = None) -> dict[str, Any]:
+    """The district polygons (a :class:`geo.geography.Districts` frame) as an RFC 7946 FeatureCollection."""
+    fc: dict[str, Any] = {"type": "FeatureCollection"}
+    if meta:
+        fc["metadata"] = meta
+    fc["features"] = [
+        {
+            "type": "Feature",
+            "id": str(row["adcode"]),
+            "geometry": rfc7946_geometry(row.geometry),
+            "properties": {c: str(row[c]) for c in DISTRICT_FIELDS},
+        }
+        for _, row in frame.iterrows()
+    ]
+    return fc
+
+
+def districts_csv(frame) -> str:
+    """District table as CSV (UTF-8 BOM) with the polygon in a ``WKT`` column (GDAL reads it as geometry)."""
+    import shapely
+
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([*DISTRICT_FIELDS, "WKT"])
+    for _, row in frame.iterrows():
+        wkt = shapely.to_wkt(rfc7946_shape(row.geometry), rounding_precision=7, trim=True)
+        w.writerow([csv_safe(str(row[c])) for c in DISTRICT_FIELDS] + [wkt])
+    return buf.getvalue()
+
+
+def datum_columns(facilities: Sequence[Facility], datum: str) -> dict[str, list[float]]:
+    """Extra ``lon_<datum>``/``lat_<datum>`` columns (7 decimals) for GCJ-02 or BD-09 users; none for WGS84.
+
+    >>> f = Facility(id="a", kind="station", name="n", lon=120.3843, lat=36.0620,
+    ...              district_adcode="370202", district="市南区")
+    >>> datum_columns([f], "gcj02")
+    {'lon_gcj02': [120.3894331], 'lat_gcj02': [36.0622764]}
+    """
+    from geo.datum import DATUMS, convert
+
+    if datum not in DATUMS:
+        raise ValueError(f"datum must be one of {', '.join(DATUMS)}, got {datum!r}")
+    if datum == "wgs84" or not facilities:
+        return {}
+    lon, lat = convert([f.lon for f in facilities], [f.lat for f in facilities], src="wgs84", dst=datum)
+    return {f"lon_{datum}": [round(float(v), 7) for v in lon], f"lat_{datum}": [round(float(v), 7) for v in lat]}
+
+
+def _gpkg_bytes(frame, layer: str) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="workermap-gpkg-") as tmp:
+        path = Path(tmp) / f"{layer}.gpkg"
+        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+        return path.read_bytes()
+
+
+def facilities_export(facilities: Sequence[Facility], fmt: str, *, datum: str = "wgs84",
+                      distances_m: Sequence[float] | None = None, meta: dict | None = None) -> bytes:
+    """Facilities as a file in ``fmt`` (one of :data:`DOWNLOAD_FORMATS`), as bytes.
+
+    ``datum`` (``gcj02``/``bd09``) adds ``lon_<datum>``/``lat_<datum>`` columns to CSV only:
+    every geometry stays WGS84. ``distances_m`` (one per facility, e.g. from a ``near``
+    query) adds a ``distance_m`` column/property (0.1 m) in every format.
+    """
+    _check_format(fmt)
+    if datum != "wgs84" and fmt != "csv":
+        raise ValueError(f"datum {datum!r} applies to CSV only; {fmt} is always WGS84")
+    extra: dict[str, list] = {}
+    if distances_m is not None:
+        extra["distance_m"] = [round(float(d), 1) for d in distances_m]
+    if fmt == "geojson":
+        doc = feature_collection(facilities, meta)
+        for feat, d in zip(doc["features"], extra.get("distance_m", ()), strict=False):
+            feat["properties"]["distance_m"] = d
+        return dumps_geojson(doc).encode("utf-8")
+    if fmt == "csv":
+        return facilities_csv(facilities, extra_columns=datum_columns(facilities, datum) | extra).encode("utf-8")
+    if fmt == "gpkg":
+        return _gpkg_bytes(facilities_frame(facilities, extra_columns=extra), "facilities")
+    from geo.kml import facilities_kml
+
+    return facilities_kml(facilities, extra_columns=extra)
+
+
+def districts_export(frame, fmt: str, *, meta: dict | None = None) -> bytes:
+    """District polygons (a :class:`geo.geography.Districts` frame) as a file in ``fmt``, as bytes."""
+    _check_format(fmt)
+    if fmt == "geojson":
+        return dumps_geojson(districts_feature_collection(frame, meta)).encode("utf-8")
+    if fmt == "csv":
+        return districts_csv(frame).encode("utf-8")
+    if fmt == "gpkg":
+        import geopandas as gpd
+
+        out = gpd.GeoDataFrame({c: frame[c].astype(str).to_numpy() for c in DISTRICT_FIELDS},
+                               geometry=[rfc7946_shape(g) for g in frame.geometry], crs="EPSG:4326")
+        return _gpkg_bytes(out, "districts")
+    from geo.kml import districts_kml
+
+    return districts_kml(frame)

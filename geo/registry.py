@@ -157,8 +157,8 @@ class RegistryStore:
             )
         return Registry(tuple(result.facilities), meta, _sha256(data))
 
-    def load(self) -> Registry:
-        """Load and validate the whole registry; fall back to the backup, loudly."""
+    def load(self, *, use_backup: bool = True) -> Registry:
+        """Load and validate the whole registry; if unusable, fall back to the backup, loudly."""
         self.ensure_initialised()
         try:
             data = self.path.read_bytes()
@@ -166,7 +166,7 @@ class RegistryStore:
         except (OSError, RegistryError) as exc:
             primary = exc if isinstance(exc, RegistryError) else RegistryError(
                 f"registry file {self.path} cannot be read: {exc.strerror}")
-            if self.backup_path.exists():
+            if use_backup and self.backup_path.exists():
                 try:
                     reg = self._parse(self.backup_path.read_bytes(), self.backup_path)
                 except RegistryError:

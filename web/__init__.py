@@ -45,6 +45,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["workermap"] = app_state
     log.info("registry loaded: %d facilities from %s", len(registry), store.path)
 
+    @app.before_request
+    def _pick_up_registry_changes():
+        app_state.reload_if_changed()
+
     register_error_handlers(app)
     from web import api, nearest_api, pages
 

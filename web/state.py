@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from geo.export import dumps_geojson, feature_collection
+from geo.export import districts_feature_collection, dumps_geojson, feature_collection
 from geo.geography import Districts
 from geo.nearest import FacilityIndex, Travel
-from geo.registry import Registry, RegistryStore
+from geo.query import FacilityTable
+from geo.registry import Registry, RegistryError, RegistryStore
 from geo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: How often (seconds) a worker checks whether the registry file changed.
+RELOAD_CHECK_S = 0.5
 
 
 @dataclass
@@ -21,6 +29,52 @@ class AppState:
     store: RegistryStore
     registry: Registry
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _file_sig: tuple | None = field(default=None, repr=False)
+    _checked_at: float = field(default=0.0, repr=False)
+
+    def __post_init__(self):
+        self._file_sig = self._signature()
+
+    def _signature(self) -> tuple | None:
+        try:
+            st = self.store.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def swap(self, registry: Registry) -> None:
+        """Serve ``registry`` from now on: every derived cache (index, GeoJSON …) is rebuilt lazily."""
+        with self._lock:
+            for name, attr in type(self).__dict__.items():
+                if isinstance(attr, cached_property):
+                    self.__dict__.pop(name, None)
+            self.registry = registry
+
+    def reload_if_changed(self, *, force: bool = False) -> bool:
+        """Pick up a registry file written by another process (CLI import, another worker).
+
+        Checked at most every RELOAD_CHECK_S seconds; a file that fails validation is
+        not taken (the current registry stays) and the problem is logged.
+        """
+        now = time.monotonic()
+        if not force and now - self._checked_at < RELOAD_CHECK_S:
+            return False
+        self._checked_at = now
+        sig = self._signature()
+        if sig == self._file_sig and not force:
+            return False
+        try:
+            registry = self.store.load(use_backup=False)
+        except RegistryError as exc:
+            log.error("registry file changed but is invalid; keeping version %s: %s", self.registry.version[:12], exc)
+            self._file_sig = sig
+            return False
+        self._file_sig = sig
+        if registry.version != self.registry.version:
+            self.swap(registry)
+            log.info("registry reloaded: %d facilities, version %s", len(registry), registry.version[:12])
+            return True
+        return False
 
     @cached_property
     def travel(self) -> Travel:
@@ -46,3 +100,13 @@ class AppState:
     @cached_property
     def districts_geojson(self) -> bytes:
         return dumps_geojson(self.districts.to_geojson()).encode("utf-8")
+
+    @cached_property
+    def facility_table(self) -> FacilityTable:
+        """Column arrays over every facility (removed ones too) for OGC API and export queries."""
+        return FacilityTable(self.registry.facilities)
+
+    @cached_property
+    def district_features(self) -> list[dict]:
+        """The district polygons as RFC 7946 GeoJSON features (CCW exteriors, 7 decimals), by adcode."""
+        return districts_feature_collection(self.districts.frame)["features"]
