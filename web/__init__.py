@@ -12,6 +12,7 @@ from geo.geography import load_districts
 from geo.registry import RegistryStore
 from geo.settings import Settings
 from web.errors import register_error_handlers
+from web.security import init_security
 from web.state import AppState
 
 __all__ = ["create_app", "state"]
@@ -50,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app_state.reload_if_changed()
 
     register_error_handlers(app)
+    init_security(app)
     from web import api, nearest_api, pages
 
     app.register_blueprint(api.bp)

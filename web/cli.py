@@ -237,5 +237,14 @@ def import_demand(ctx: click.Context, file: Path, cell_m: int) -> None:
     click.echo(totals.to_string())
 
 
+def _register_extra_commands() -> None:
+    from web import cli_plan
+
+    for command in cli_plan.COMMANDS:
+        main.add_command(command)
+
+
+_register_extra_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
