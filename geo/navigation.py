@@ -13,7 +13,8 @@ True
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from functools import lru_cache
+from urllib.parse import quote, quote_plus, urlencode
 
 from geo.datum import wgs84_to_bd09, wgs84_to_gcj02
 
@@ -23,27 +24,36 @@ __all__ = ["MODES", "navigation_links"]
 MODES = {"walk": ("walk", "walking"), "ebike": ("ride", "riding")}
 
 
-def navigation_links(lon: float, lat: float, name: str, *, mode: str = "ebike",
-                     origin: tuple[float, float] | None = None) -> dict[str, str]:
-    """AMap, Baidu and geo: links to WGS84 ``(lon, lat)``; ``origin`` is WGS84 too."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+@lru_cache(maxsize=8192)
+def _destination(lon: float, lat: float, name: str, mode: str) -> tuple[str, str, str]:
+    """(AMap URI, Baidu query tail, geo: URI) for one destination; built once per facility."""
     amap_mode, baidu_mode = MODES[mode]
     glon, glat = wgs84_to_gcj02(lon, lat)
     amap = {"to": f"{glon:.6f},{glat:.6f},{name}", "mode": amap_mode, "coordinate": "gaode",
             "callnative": "1", "src": "qingdao-workermap"}
-    if origin is not None:
-        olon, olat = wgs84_to_gcj02(*origin)
-        amap = {"from": f"{olon:.6f},{olat:.6f},我的位置", **amap}
     blon, blat = wgs84_to_bd09(lon, lat)
     baidu = {"destination": f"latlng:{blat:.6f},{blon:.6f}|name:{name}", "mode": baidu_mode,
              "region": "青岛", "output": "html", "coord_type": "bd09ll", "src": "qingdao.workermap"}
-    if origin is not None:
-        oblon, oblat = wgs84_to_bd09(*origin)
-        baidu = {"origin": f"latlng:{oblat:.6f},{oblon:.6f}|name:我的位置", **baidu}
     label = quote(name, safe="")
-    return {
-        "amap": "https://uri.amap.com/navigation?" + urlencode(amap),
-        "baidu": "https://api.map.baidu.com/direction?" + urlencode(baidu),
-        "geo": f"geo:{lat:.7f},{lon:.7f}?q={lat:.7f},{lon:.7f}({label})",
-    }
+    return ("https://uri.amap.com/navigation?" + urlencode(amap), urlencode(baidu),
+            f"geo:{lat:.7f},{lon:.7f}?q={lat:.7f},{lon:.7f}({label})")
+
+
+def navigation_links(lon: float, lat: float, name: str, *, mode: str = "ebike",
+                     origin: tuple[float, float] | None = None) -> dict[str, str]:
+    """AMap, Baidu and geo: links to WGS84 ``(lon, lat)``.
+
+    AMap starts from the phone's own position (no ``from``); Baidu's web direction
+    page needs an origin, the WGS84 ``origin`` (e.g. the query point) converted to BD-09.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    amap, baidu_tail, geo = _destination(float(lon), float(lat), name, mode)
+    baidu = baidu_tail if origin is None else _baidu_origin(float(origin[0]), float(origin[1])) + baidu_tail
+    return {"amap": amap, "baidu": "https://api.map.baidu.com/direction?" + baidu, "geo": geo}
+
+
+@lru_cache(maxsize=256)
+def _baidu_origin(lon: float, lat: float) -> str:
+    blon, blat = wgs84_to_bd09(lon, lat)
+    return "origin=" + quote_plus(f"latlng:{blat:.6f},{blon:.6f}|name:我的位置") + "&"

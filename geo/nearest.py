@@ -110,6 +110,7 @@ class FacilityIndex:
         n = len(self.facilities)
         self.lon = np.array([f.lon for f in self.facilities], dtype="float64")
         self.lat = np.array([f.lat for f in self.facilities], dtype="float64")
+        self._lon_list, self._lat_list = self.lon.tolist(), self.lat.tolist()  # fast scalar access
         x, y = to_metric(self.lon, self.lat) if n else (np.empty(0), np.empty(0))
         self.x, self.y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
         self.kind_mask = {k: np.array([f.kind == k for f in self.facilities], dtype=bool) for k in KINDS}
@@ -138,6 +139,9 @@ class FacilityIndex:
         Facilities share a handful of distinct opening_hours expressions, so each
         expression is evaluated once per minute, not once per facility.
         """
+        cached = self._open_cache.get(when)  # fast path: callers pass a local minute
+        if cached is not None:
+            return cached
         minute = local_time(when).replace(second=0)
         cached = self._open_cache.get(minute)
         if cached is None:
@@ -166,10 +170,12 @@ class FacilityIndex:
 
     def _subset(self, kinds: tuple, amenities: tuple, worker, at: datetime | None, include_closed: bool):
         """(indices, their x + iy) for one filter, cached per filter and minute."""
-        key = (kinds, amenities, worker, None if at is None else at.replace(second=0), include_closed)
+        key = (kinds, amenities, worker, at, include_closed)
         hit = self._subset_cache.get(key)
         if hit is not None:
             return hit
+        if at is not None and (at.second or at.microsecond or at.tzinfo is not None):
+            return self._subset(kinds, amenities, worker, local_time(at).replace(second=0), include_closed)
         _check_values("kinds", kinds, KINDS)
         _check_values("amenities", amenities, AMENITIES)
         if worker is not None and worker not in WORKER_TYPES:
@@ -212,7 +218,10 @@ class FacilityIndex:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         if radius_m is not None and not (math.isfinite(radius_m) and radius_m > 0):
             raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
-        at = now_local() if open_at is None or open_at == "now" else local_time(open_at)
+        if isinstance(open_at, datetime) and open_at.tzinfo is None:
+            at = open_at.replace(second=0, microsecond=0)  # the common case, one call
+        else:
+            at = (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
         idx, zs = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
                                include_closed)
         hits: list[Hit] = []
@@ -243,10 +252,12 @@ class FacilityIndex:
             cand.append((float(d[j]), j))
             d[j] = np.inf
         inv = GEOD.inv
+        flon, flat = self._lon_list, self._lat_list
+        lon, lat = float(lon), float(lat)
         ranked = []
         for _, j in cand:
             i = int(idx[j])
-            az, _, dist = inv(lon, lat, self.lon[i], self.lat[i])
+            az, _, dist = inv(lon, lat, flon[i], flat[i])
             ranked.append((dist, i, az))
         ranked.sort()
         chosen = ranked[:k]
@@ -257,10 +268,10 @@ class FacilityIndex:
         walk = t.detour_factor * 60.0 / (t.walk_kmh * 1000.0)
         ebike = t.detour_factor * 60.0 / (t.ebike_kmh * 1000.0)
         open_mask, next_change = self._hours_at(at)
+        facilities = self.facilities
         return [
-            Hit(self.facilities[i], round(dist, 1), round(az % 360.0, 1),
-                radius_m is None or dist <= radius_m, bool(open_mask[i]), next_change[i],
-                round(dist * walk, 1), round(dist * ebike, 1))
+            Hit(facilities[i], dist, az % 360.0, radius_m is None or dist <= radius_m, bool(open_mask[i]),
+                next_change[i], dist * walk, dist * ebike)
             for dist, i, az in chosen
         ]
 

@@ -12,6 +12,7 @@ from geo.geography import load_districts
 from geo.registry import RegistryStore
 from geo.settings import Settings
 from web.errors import register_error_handlers
+from web.jsonio import OrjsonProvider
 from web.security import init_security
 from web.state import AppState
 
@@ -27,9 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     (``DATA_DIR``, ``SHIPPED_DIR`` …) for tests.
     """
     app = Flask(__name__, instance_relative_config=False)
+    app.json = OrjsonProvider(app)
     app.config.from_mapping(MAX_CONTENT_LENGTH=8 * 1024 * 1024)
-    app.json.ensure_ascii = False  # Chinese stays readable in responses
-    app.json.sort_keys = False
     cfg = dict(test_config or {})
     app.config.update({k: v for k, v in cfg.items() if k.isupper()})
     overrides = {k.removeprefix("WORKERMAP_").lower(): v for k, v in cfg.items() if k.startswith("WORKERMAP_")}
@@ -57,6 +57,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(nearest_api.bp)
     app.register_blueprint(pages.bp)
+    from web import exports, ogc, openapi
+
+    app.register_blueprint(ogc.bp)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(openapi.bp)
     return app
 
 

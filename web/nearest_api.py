@@ -68,10 +68,10 @@ def hit_json(h: Hit, crs: str, origin: tuple[float, float]) -> dict[str, Any]:
         "district": f.district,
         "township": f.township,
         "address": f.address,
-        "distance_m": h.distance_m,
-        "bearing_deg": h.bearing_deg,
-        "walk_min": h.walk_min,
-        "ebike_min": h.ebike_min,
+        "distance_m": round(h.distance_m, 1),
+        "bearing_deg": round(h.bearing_deg, 1),
+        "walk_min": round(h.walk_min, 1),
+        "ebike_min": round(h.ebike_min, 1),
         "within_radius": h.within_radius,
         "status": f.status,
         "available": h.available,
@@ -103,7 +103,7 @@ def _used(opts: dict, at) -> dict[str, Any]:
 @bp.get("/nearest")
 def nearest():
     """The k nearest eligible facilities to one point."""
-    args = request.args
+    args = params.QueryArgs.of(request.args)
     params.reject_unknown(args, QUERY_PARAMS)
     opts = _options(args)
     lon_in, lat_in = params.lonlat(args, CITY_BOUNDS)
@@ -135,7 +135,7 @@ def nearest_batch():
     params.reject_unknown(body, allowed)
     opts_args = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v).lower() if isinstance(v, bool)
                  else str(v) for k, v in body.items() if k != "points" and v is not None}
-    opts = _options(_Args(opts_args))
+    opts = _options(params.QueryArgs.of(opts_args))
     pts = body.get("points")
     if not isinstance(pts, list) or not pts:
         raise bad_param("points", str(pts)[:40], f"a non-empty list of [lon, lat] pairs (at most {MAX_BATCH})")
@@ -170,8 +170,3 @@ def nearest_batch():
     return {"parameters": _used(opts, when), "evaluated_at": _iso(when), "eligible": eligible,
             "count": len(results), "distance": "planar EPSG:4549 (within 0.01 % of geodesic)",
             "results": results}
-
-
-class _Args(dict):
-    def getlist(self, key):
-        return [self[key]] if key in self else []

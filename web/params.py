@@ -10,6 +10,26 @@ from web.errors import ApiError, bad_param
 MAX_PARAM_LEN = 500
 
 
+class QueryArgs(dict):
+    """Request arguments as a plain dict of lists: a missing key costs nothing.
+
+    (werkzeug's MultiDict.get builds a BadRequestKeyError for every missing key.)
+    """
+
+    @classmethod
+    def of(cls, args) -> QueryArgs:
+        if hasattr(args, "to_dict"):
+            return cls(args.to_dict(flat=False))
+        return cls({k: v if isinstance(v, list) else [v] for k, v in args.items()})
+
+    def get(self, key, default=None):
+        values = dict.get(self, key)
+        return values[0] if values else default
+
+    def getlist(self, key):
+        return dict.get(self, key, [])
+
+
 def reject_unknown(args: Mapping[str, str], allowed: Iterable[str]) -> None:
     allowed = set(allowed)
     unknown = sorted(k for k in args if k not in allowed)

@@ -1,0 +1,231 @@
+"""Benchmark: the nearest engine against baselines, in one run, on the shipped registry.
+
+    python bench/bench_nearest.py [--queries 5000] [--http-seconds 10] [--no-http]
+
+Prints tables with our figures, the baselines' and the ratio:
+1. in-process k=5 filtered queries: FacilityIndex.query vs geopandas.sjoin_nearest per query
+   vs a brute-force numpy haversine + argsort over the eligible facilities;
+2. keeping the index current when one facility changes: full rebuild vs rtree delete+insert;
+3. HTTP /api/v1/nearest under `workermap serve --prod` (gunicorn, 2 sync workers) driven by
+   Debian's `wrk` on 127.0.0.1 (bounded: fixed duration), 1 and 32 connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo.geography import load_districts  # noqa: E402
+from geo.nearest import FacilityIndex  # noqa: E402
+from geo.registry import RegistryStore  # noqa: E402
+from geo.settings import SHIPPED_DATA  # noqa: E402
+
+WHEN = datetime(2026, 11, 24, 23, 40)
+FILTER = {"kinds": ("station",), "amenities": ("microwave",), "worker": "outdoor_worker", "open_at": WHEN}
+
+
+def pct(values_s, q):
+    return float(np.percentile(np.asarray(values_s) * 1e6, q))
+
+
+def table(title, header, rows):
+    print(f"\n{title}")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def random_points(n, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(120.0, 120.6, n), rng.uniform(35.95, 36.45, n)
+
+
+def bench_in_process(registry, n):
+    index = FacilityIndex(registry.facilities)
+    lons, lats = random_points(n)
+    index.query(lons[0], lats[0], k=5, **FILTER)  # warm the per-minute caches
+    ours = []
+    for lon, lat in zip(lons, lats):
+        t = time.perf_counter()
+        index.query(lon, lat, k=5, **FILTER)
+        ours.append(time.perf_counter() - t)
+    unfiltered = []
+    for lon, lat in zip(lons, lats):
+        t = time.perf_counter()
+        index.query(lon, lat, k=5, open_at=None)
+        unfiltered.append(time.perf_counter() - t)
+
+    # brute force: numpy haversine over the eligible facilities, full argsort
+    elig = index.eligible(kinds=FILTER["kinds"], amenities=FILTER["amenities"], worker=FILTER["worker"],
+                          open_at=WHEN)
+    flon, flat = np.radians(index.lon[elig]), np.radians(index.lat[elig])
+    brute = []
+    for lon, lat in zip(lons, lats):
+        t = time.perf_counter()
+        la, lo = np.radians(lat), np.radians(lon)
+        a = np.sin((flat - la) / 2) ** 2 + np.cos(la) * np.cos(flat) * np.sin((flon - lo) / 2) ** 2
+        d = 2 * 6371008.8 * np.arcsin(np.sqrt(a))
+        np.argsort(d)[:5]
+        brute.append(time.perf_counter() - t)
+
+    # geopandas.sjoin_nearest, one query at a time (as a web request would), eligible subset in EPSG:4549
+    import geopandas as gpd
+    import shapely
+
+    fac = gpd.GeoDataFrame({"i": elig}, geometry=shapely.points(index.x[elig], index.y[elig]), crs="EPSG:4549")
+    from geo.crs import to_metric
+
+    m = min(n, 500)
+    sj = []
+    for lon, lat in zip(lons[:m], lats[:m]):
+        t = time.perf_counter()
+        x, y = to_metric(lon, lat)
+        q = gpd.GeoDataFrame(geometry=[shapely.Point(x, y)], crs="EPSG:4549")
+        gpd.sjoin_nearest(q, fac, distance_col="d")  # k=1 only: sjoin_nearest has no k
+        sj.append(time.perf_counter() - t)
+
+    p50 = pct(ours, 50)
+    rows = [
+        ["ours: FacilityIndex.query, k=5, filtered", f"{p50:.1f}", f"{pct(ours, 99):.1f}", "1.0", n],
+        ["ours: FacilityIndex.query, k=5, no filter", f"{pct(unfiltered, 50):.1f}", f"{pct(unfiltered, 99):.1f}",
+         f"{pct(unfiltered, 50) / p50:.2f}", n],
+        ["baseline: numpy haversine + argsort", f"{pct(brute, 50):.1f}", f"{pct(brute, 99):.1f}",
+         f"{pct(brute, 50) / p50:.1f}", n],
+        ["baseline: geopandas.sjoin_nearest (k=1)", f"{pct(sj, 50):.1f}", f"{pct(sj, 99):.1f}",
+         f"{pct(sj, 50) / p50:.0f}", m],
+    ]
+    table(f"In-process nearest, {len(index)} live facilities, {len(elig)} eligible "
+          "(station + microwave + outdoor worker, open at 23:40)",
+          ["method", "p50 µs", "p99 µs", "× ours (p50)", "queries"], rows)
+    print("targets: ours p50 ≤ 15 µs, p99 ≤ 50 µs, ≥ 100× faster than sjoin_nearest")
+    return index
+
+
+def bench_updates(registry, index):
+    import rtree
+
+    facilities = list(registry.facilities)
+    reps = 30
+    t = time.perf_counter()
+    for _ in range(reps):
+        FacilityIndex(facilities)
+    rebuild_ms = (time.perf_counter() - t) / reps * 1e3
+
+    idx = rtree.index.Index()
+    for i, f in enumerate(index.facilities):
+        idx.insert(i, (index.x[i], index.y[i], index.x[i], index.y[i]))
+    t = time.perf_counter()
+    for i in range(reps):
+        idx.delete(i, (index.x[i], index.y[i], index.x[i], index.y[i]))
+        idx.insert(i, (index.x[i] + 10, index.y[i], index.x[i] + 10, index.y[i]))
+    rtree_ms = (time.perf_counter() - t) / reps * 1e3
+    t = time.perf_counter()
+    for _ in range(reps):
+        list(idx.nearest((500_000, 4_000_000, 500_000, 4_000_000), 5))
+    rtree_q = (time.perf_counter() - t) / reps * 1e6
+    table("Reflecting one change (a station closes or moves)",
+          ["method", "ms per change", "note"],
+          [["ours: rebuild FacilityIndex (all masks)", f"{rebuild_ms:.2f}", "immutable, swapped atomically"],
+           ["rtree: delete + insert one entry", f"{rtree_ms:.3f}",
+            f"but unfiltered only; k=5 nearest query {rtree_q:.0f} µs"]])
+    print(f"target: rebuild < 50 ms → we rebuild ({rebuild_ms:.1f} ms) instead of mutating an rtree in place")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+LUA = r"""
+math.randomseed(7)
+request = function()
+  local lon = 120.0 + math.random() * 0.6
+  local lat = 35.95 + math.random() * 0.5
+  local path = string.format("/api/v1/nearest?lon=%.5f&lat=%.5f&k=5&kind=station&amenity=microwave" ..
+    "&worker=outdoor_worker&open_at=2026-11-24T23:40", lon, lat)
+  return wrk.format("GET", path)
+end
+"""
+
+
+def parse_wrk(out: str) -> dict:
+    def ms(text):
+        v, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    res = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for q in ("50", "99"):
+        res[f"p{q}"] = ms(re.search(rf"\s{q}(?:\.000)?%\s+(\S+)", out).group(1))
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    res["errors"] = (sum(map(int, errs.groups())) if errs else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    res["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    return res
+
+
+def bench_http(seconds: int):
+    if not shutil.which("wrk"):
+        print("\nHTTP: skipped (Debian's wrk is not installed)")
+        return
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, WORKERMAP_DATA_DIR=tmp)
+        server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--prod", "--workers", "2", "--port",
+                                   str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            lua = Path(tmp) / "nearest.lua"
+            lua.write_text(LUA)
+            url = f"http://127.0.0.1:{port}"
+            subprocess.run(["wrk", "-t1", "-c4", "-d2s", "-s", str(lua), url], capture_output=True)  # warm-up
+            rows = []
+            for conns, threads in ((1, 1), (32, 2)):
+                out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
+                                      str(lua), url], capture_output=True, text=True, check=True).stdout
+                r = parse_wrk(out)
+                rows.append([f"{conns} connection(s)", f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
+                             r["errors"], r["requests"]])
+            table(f"HTTP GET /api/v1/nearest (filtered, random points), gunicorn 2 sync workers, wrk {seconds} s",
+                  ["load", "req/s", "p50 ms", "p99 ms", "errors", "requests"], rows)
+            print("targets: 1 connection p50 ≤ 0.5 ms; 32 connections ≥ 5,000 req/s, p99 ≤ 15 ms, 0 errors")
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--queries", type=int, default=5000)
+    ap.add_argument("--http-seconds", type=int, default=10)
+    ap.add_argument("--no-http", action="store_true")
+    args = ap.parse_args()
+    registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", load_districts()).load()
+    index = bench_in_process(registry, args.queries)
+    bench_updates(registry, index)
+    if not args.no_http:
+        bench_http(args.http_seconds)
+
+
+if __name__ == "__main__":
+    main()
