@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from geo.audit import AuditLog
 from geo.export import dumps_geojson, feature_collection
 from geo.geography import Districts
 from geo.model import Facility
@@ -127,6 +128,7 @@ class RegistryStore:
         self.seed_from = Path(seed_from) if seed_from else None
         self.backup_path = self.path.with_name(self.path.name + ".bak")
         self.history_dir = self.path.parent / "history"
+        self.audit = AuditLog(self.path.parent / "audit.jsonl")
         self._lock = FileLock(str(self.path) + ".lock")
 
     # -- reading ---------------------------------------------------------
@@ -208,6 +210,8 @@ class RegistryStore:
         data = self.serialise(registry)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            for stale in self.path.parent.glob(".facilities-*.tmp"):  # left by a writer that was killed
+                stale.unlink(missing_ok=True)
             if self.path.exists():
                 self.history_dir.mkdir(exist_ok=True)
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -216,8 +220,40 @@ class RegistryStore:
             self._atomic_write(data)
         return Registry(registry.facilities, registry.meta, _sha256(data))
 
+    def update(self, change: Callable[[Registry], Registry], *, actor: str, action: str,
+               facility_id: str | None = None, **audit_extra) -> tuple[Registry, Registry]:
+        """Apply ``change`` to the current registry and save, holding the write lock throughout.
+
+        Writers in other processes are serialised by the lock, so no write is lost;
+        the change is recorded in the audit log with the record before and after.
+        Returns ``(before, after)``.
+        """
+        with self._lock:
+            before = self.load(use_backup=False)
+            after = self.save(change(before))
+            self.audit.append(
+                actor=actor, action=action, facility_id=facility_id,
+                before=_record(before, facility_id), after=_record(after, facility_id),
+                version_before=before.version, version_after=after.version, **audit_extra,
+            )
+        return before, after
+
+    def versions(self) -> list[Path]:
+        """Earlier versions kept in ``history/``, oldest first."""
+        return sorted(self.history_dir.glob("facilities-*.geojson")) if self.history_dir.exists() else []
+
+    def restore(self, version: str, *, actor: str) -> Registry:
+        """Make an earlier version (a file name from :meth:`versions`) current again."""
+        candidates = {p.name: p for p in self.versions()}
+        if version not in candidates:
+            raise RegistryError(f"unknown version {version!r}; known: {', '.join(list(candidates)[-5:]) or 'none'}")
+        old = self._parse(candidates[version].read_bytes(), candidates[version])
+        _, after = self.update(lambda _: Registry(old.facilities, old.meta), actor=actor, action="restore",
+                               restored=version)
+        return after
+
     def import_file(self, file: str | Path, *, crs: str = "wgs84", replace: bool = False,
-                    dry_run: bool = False) -> ImportReport:
+                    dry_run: bool = False, actor: str = "cli") -> ImportReport:
         """Read, validate and (unless any error or ``dry_run``) merge a file into the registry."""
         file = Path(file)
         try:
@@ -231,9 +267,18 @@ class RegistryStore:
         if report.errors:
             return report
         current = self.load()
-        report.updated = sum(1 for f in result.facilities if current.get(f.id) is not None) if not replace else 0
+        report.updated = 0 if replace else sum(1 for f in result.facilities if current.get(f.id) is not None)
         report.added = len(result.facilities) - report.updated
         if not dry_run:
-            self.save(current.merged(result.facilities, replace=replace))
+            self.update(lambda reg: reg.merged(result.facilities, replace=replace), actor=actor,
+                        action="import_replace" if replace else "import", file=file.name,
+                        added=report.added, updated=report.updated)
             report.written = True
         return report
+
+
+def _record(registry: Registry, facility_id: str | None) -> dict | None:
+    if facility_id is None:
+        return None
+    f = registry.get(facility_id)
+    return None if f is None else f.properties()

@@ -52,9 +52,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     init_security(app)
-    from web import api, nearest_api, pages
+    from web import admin, api, nearest_api, pages
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(nearest_api.bp)
     app.register_blueprint(pages.bp)
     from web import exports, ogc, openapi

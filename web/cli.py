@@ -238,9 +238,9 @@ def import_demand(ctx: click.Context, file: Path, cell_m: int) -> None:
 
 
 def _register_extra_commands() -> None:
-    from web import cli_plan
+    from web import cli_admin, cli_plan
 
-    for command in cli_plan.COMMANDS:
+    for command in cli_admin.COMMANDS + cli_plan.COMMANDS:
         main.add_command(command)
 
 

@@ -50,6 +50,11 @@ class AppState:
                     self.__dict__.pop(name, None)
             self.registry = registry
 
+    def adopt(self, registry: Registry) -> None:
+        """Serve a registry this process has just written (no re-read of the file)."""
+        self.swap(registry)
+        self._file_sig = self._signature()
+
     def reload_if_changed(self, *, force: bool = False) -> bool:
         """Pick up a registry file written by another process (CLI import, another worker).
 

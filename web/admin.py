@@ -1,0 +1,164 @@
+"""Admin writes, /api/v1/admin: token-protected, validated like an import, atomic, audited.
+
+Every write goes through ``RegistryStore.update`` (file lock → load → change →
+validate → atomic replace → audit line) and is then served by this worker at once;
+other workers pick it up within ``RELOAD_CHECK_S`` (see web/state.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, g, request
+
+from geo import datum
+from geo.edits import EDITABLE, facility_from_values, patched
+from geo.registry import Registry, RegistryError
+from geo.validate import Problem
+from web import params, state
+from web.auth import TokenStore
+from web.errors import ApiError
+
+bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
+
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json")
+
+
+def tokens() -> TokenStore:
+    return TokenStore(Path(state().settings.data_dir) / "admin_tokens.json")
+
+
+@bp.before_request
+def _authenticate():
+    g.actor = tokens().check(request.headers.get("Authorization"))
+
+
+def _problems_error(problems: list[Problem], message: str) -> ApiError:
+    details = [{"row": p.row, "field": p.field, "message": p.message, "severity": p.severity} for p in problems]
+    return ApiError(422, message, code="validation_failed", details=details)
+
+
+def _json_body() -> tuple[dict, str]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object of facility fields", code="invalid_body")
+    unknown = sorted(set(body) - EDITABLE - {"crs"})
+    if unknown:
+        raise ApiError(400, f"unknown field {unknown[0]!r}; editable: {', '.join(sorted(EDITABLE))}",
+                       code="unknown_field", parameter=unknown[0], allowed=sorted(EDITABLE))
+    body = dict(body)
+    crs = body.pop("crs", "wgs84")
+    if crs not in datum.DATUMS:
+        raise params.bad_param("crs", crs, f"one of {', '.join(datum.DATUMS)}")
+    return body, crs
+
+
+def _checked(make):
+    try:
+        return make()
+    except RegistryError as exc:
+        raise _problems_error(exc.problems, str(exc)) from None
+
+
+def _commit(change, *, action: str, facility_id: str | None = None, **extra) -> Registry:
+    st = state()
+    try:
+        _, after = st.store.update(change, actor=g.actor, action=action, facility_id=facility_id, **extra)
+    except RegistryError as exc:
+        raise _problems_error(exc.problems, str(exc)) from None
+    st.adopt(after)
+    return after
+
+
+def _existing(facility_id: str):
+    f = state().store.load(use_backup=False).get(facility_id)
+    if f is None:
+        raise ApiError(404, f"no facility with id {facility_id!r}", parameter="id", value=facility_id)
+    return f
+
+
+@bp.post("/facilities")
+def create():
+    body, crs = _json_body()
+    facility = _checked(lambda: facility_from_values(body, state().districts, crs=crs))
+    if state().store.load(use_backup=False).get(facility.id) is not None:
+        raise ApiError(409, f"a facility with id {facility.id!r} exists; use PATCH to change it", code="conflict",
+                       parameter="id", value=facility.id)
+    _commit(lambda reg: reg.merged([facility]), action="create", facility_id=facility.id)
+    return {"facility": facility.properties()}, 201
+
+
+@bp.patch("/facilities/<facility_id>")
+def update(facility_id: str):
+    body, crs = _json_body()
+    current = _existing(facility_id)
+    facility = _checked(lambda: patched(current, body, state().districts, crs=crs))
+    _commit(lambda reg: reg.merged([facility]), action="update", facility_id=facility_id)
+    return {"facility": facility.properties()}
+
+
+@bp.delete("/facilities/<facility_id>")
+def remove(facility_id: str):
+    """Soft delete: status 'removed' (kept for history, never shown)."""
+    current = _existing(facility_id)
+    removed = current.replace(status="removed")
+    _commit(lambda reg: reg.merged([removed]), action="remove", facility_id=facility_id)
+    return {"id": facility_id, "status": "removed"}
+
+
+@bp.post("/import")
+def bulk_import():
+    """Multipart upload ``file`` (CSV/XLSX/GeoJSON) with form fields crs, replace, dry_run."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "send the file as multipart form field 'file'", parameter="file")
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise params.bad_param("file", upload.filename[:60], f"a file ending in {', '.join(UPLOAD_SUFFIXES)}")
+    form = params.QueryArgs.of(request.form)
+    params.reject_unknown(form, ("crs", "replace", "dry_run"))
+    crs = params.choice(form, "crs", datum.DATUMS, "wgs84")
+    replace = params.boolean(form, "replace")
+    dry_run = params.boolean(form, "dry_run")
+    st = state()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        upload.save(path)
+        report = st.store.import_file(path, crs=crs, replace=replace, dry_run=dry_run, actor=g.actor)
+    if report.errors:
+        raise _problems_error(report.problems, f"refused: {len(report.errors)} problems in "
+                                               f"{upload.filename[:60]}; nothing was written")
+    if report.written:
+        st.adopt(st.store.load(use_backup=False))
+    return {"file": upload.filename[:100], "rows": report.rows, "added": report.added, "updated": report.updated,
+            "written": report.written,
+            "warnings": [{"row": p.row, "field": p.field, "message": p.message} for p in report.problems]}
+
+
+@bp.get("/versions")
+def versions():
+    return {"versions": [p.name for p in state().store.versions()]}
+
+
+@bp.post("/restore")
+def restore():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("version"), str):
+        raise ApiError(400, "body must be {\"version\": \"facilities-<time>.geojson\"}", parameter="version")
+    st = state()
+    try:
+        after = st.store.restore(body["version"], actor=g.actor)
+    except RegistryError as exc:
+        raise ApiError(404 if "unknown version" in str(exc) else 422, str(exc), parameter="version",
+                       value=body["version"]) from None
+    st.adopt(after)
+    return {"restored": body["version"], "count": len(after), "version": after.version}
+
+
+@bp.get("/audit")
+def audit():
+    args = params.QueryArgs.of(request.args)
+    params.reject_unknown(args, ("limit",))
+    limit = params.number(args, "limit", 100, lo=1, hi=10_000, integer=True)
+    return {"entries": state().store.audit.read(limit=limit)}

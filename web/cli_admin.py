@@ -1,0 +1,154 @@
+"""Admin commands for the workermap CLI: tokens, single-record edits, history and restore, audit."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from web.cli import DATUM_CHOICE, _print_problems, _settings, _store
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@click.group()
+def token():
+    """Manage admin tokens for the write API (stored hashed in the data directory)."""
+
+
+def _tokens(ctx):
+    from web.auth import TokenStore
+
+    return TokenStore(Path(_settings(ctx).data_dir) / "admin_tokens.json")
+
+
+@token.command("add")
+@click.argument("name")
+@click.pass_context
+def token_add(ctx, name):
+    """Create a token; it is printed once and stored only as a hash."""
+    try:
+        value = _tokens(ctx).add(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
+    click.echo(value)
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.pass_context
+def token_revoke(ctx, name):
+    try:
+        _tokens(ctx).revoke(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
+    click.echo(f"revoked {name}")
+
+
+@token.command("list")
+@click.pass_context
+def token_list(ctx):
+    for e in _tokens(ctx).entries():
+        click.echo(f"{e['name']:20} {'revoked' if e.get('revoked') else 'active':8} created {e.get('created', '')}")
+
+
+def _write(ctx, change_for, action, facility_id):
+    from geo.registry import RegistryError
+
+    store = _store(_settings(ctx))
+    try:
+        store.update(lambda reg: reg.merged([change_for(reg)]), actor=_actor(), action=action,
+                     facility_id=facility_id)
+    except RegistryError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        _print_problems(exc.problems)
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("facility_id")
+@click.argument("changes", nargs=-1, required=True)
+@click.option("--crs", type=DATUM_CHOICE, default="wgs84", show_default=True, help="Datum of a new lon/lat.")
+@click.pass_context
+def edit(ctx, facility_id, changes, crs):
+    """Change fields of one facility: workermap edit ID status=maintenance opening_hours='Mo-Fr 08:00-18:00'."""
+    from geo.edits import patched
+
+    values = {}
+    for item in changes:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}; use field=value", param_hint="CHANGES")
+        values[key] = value
+    store = _store(_settings(ctx))
+
+    def change(reg):
+        current = reg.get(facility_id)
+        if current is None:
+            from geo.registry import RegistryError
+
+            raise RegistryError(f"no facility with id {facility_id!r}")
+        return patched(current, values, store.districts, crs=crs)
+
+    _write(ctx, change, "update", facility_id)
+    click.echo(f"updated {facility_id}")
+
+
+@click.command()
+@click.argument("facility_id")
+@click.pass_context
+def remove(ctx, facility_id):
+    """Mark a facility removed (kept in history, never shown)."""
+    from geo.registry import RegistryError
+
+    def change(reg):
+        current = reg.get(facility_id)
+        if current is None:
+            raise RegistryError(f"no facility with id {facility_id!r}")
+        return current.replace(status="removed")
+
+    _write(ctx, change, "remove", facility_id)
+    click.echo(f"removed {facility_id}")
+
+
+@click.command()
+@click.pass_context
+def history(ctx):
+    """List the earlier registry versions that can be restored."""
+    for p in _store(_settings(ctx)).versions():
+        click.echo(p.name)
+
+
+@click.command()
+@click.argument("version")
+@click.pass_context
+def restore(ctx, version):
+    """Make an earlier version (a name from `workermap history`) current again."""
+    from geo.registry import RegistryError
+
+    try:
+        after = _store(_settings(ctx)).restore(version, actor=_actor())
+    except RegistryError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"restored {version}: {len(after)} facilities")
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.pass_context
+def audit(ctx, limit):
+    """Print the last audit-log entries (JSON lines)."""
+    for e in _store(_settings(ctx)).audit.read(limit=limit):
+        click.echo(json.dumps(e, ensure_ascii=False))
+
+
+COMMANDS = [token, edit, remove, history, restore, audit]
