@@ -250,7 +250,8 @@ def datum_columns(facilities: Sequence[Facility], datum: str) -> dict[str, list[
     if datum == "wgs84" or not facilities:
         return {}
     lon, lat = convert([f.lon for f in facilities], [f.lat for f in facilities], src="wgs84", dst=datum)
-    return {f"lon_{datum}": [round(float(v), 7) for v in lon], f"lat_{datum}": [round(float(v), 7) for v in lat]}
+    return {f"lon_{datum}": [round(float(v), 7) for v in lon],
+            f"lat_{datum}": [round(float(v), 7) for v in lat]}
 
 
 def _gpkg_bytes(frame, layer: str) -> bytes:
@@ -282,7 +283,8 @@ def facilities_export(facilities: Sequence[Facility], fmt: str, *, datum: str = 
             feat["properties"]["distance_m"] = d
         return dumps_geojson(doc).encode("utf-8")
     if fmt == "csv":
-        return facilities_csv(facilities, extra_columns=datum_columns(facilities, datum) | extra).encode("utf-8")
+        columns = datum_columns(facilities, datum) | extra
+        return facilities_csv(facilities, extra_columns=columns).encode("utf-8")
     if fmt == "gpkg":
         return _gpkg_bytes(facilities_frame(facilities, extra_columns=extra), "facilities")
     from geo.kml import facilities_kml

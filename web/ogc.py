@@ -66,10 +66,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 ]
 GEOJSON = "application/geo+json"
-#: Pages load scripts and styles from this server only; tiles may come from OpenStreetMap.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; object-src 'none'; "
-       "base-uri 'none'; frame-ancestors 'self'")
 BBOX_ALLOWED = "4 or 6 comma-separated numbers lon_min,lat_min,lon_max,lat_max (WGS84, CRS84 axis order)"
 DATETIME_ALLOWED = ("an RFC 3339 date or date-time, or an interval start/end with '..' for an open end, "
                     "e.g. 2025-06-18, 2025-01-01/2025-06-30, ../2025-06-30T12:00:00Z")
@@ -79,6 +75,15 @@ RADIUS_ALLOWED = f"a number of metres > 0 and ≤ {MAX_RADIUS_M}"
 
 
 # -- parameters shared with the export endpoint ----------------------------------------------------
+
+def check_args(args, allowed) -> None:
+    """Refuse unknown parameters, and known ones given without a value (``bbox=``): both are 400s."""
+    params.reject_unknown(args, allowed)
+    for name in args:
+        if any(not v.strip() for v in args.getlist(name)):
+            raise bad_param(name, "", "a value (or leave the parameter out)",
+                            f"{name} is empty; give it a value or leave it out")
+
 
 def parse_bbox_param(args) -> tuple[float, float, float, float] | None:
     """``bbox`` as 4 floats, or None; a 400 naming the problem otherwise."""
@@ -124,7 +129,7 @@ def parse_near_params(args) -> tuple[tuple[float, float] | None, float | None]:
         raise bad_param("radius_m", args.get("radius_m"), RADIUS_ALLOWED)
     if radius is not None and near is None:
         raise bad_param("radius_m", args.get("radius_m"), "used together with near=lon,lat",
-                        "radius_m needs near=lon,lat (the point to measure from)")
+                        f"radius_m={args.get('radius_m')[:40]} needs near=lon,lat (the point to measure from)")
     return near, radius
 
 
@@ -139,8 +144,8 @@ def parse_districts_param(args, st: AppState) -> tuple[str, ...]:
                 continue
             adcode = value if value in st.districts.adcodes else st.districts.adcode_of_name(value)
             if adcode is None:
-                raise bad_param("district", value, "Qingdao district adcodes or names, e.g. 370202 or 市南区, "
-                                f"one or more of {', '.join(st.districts.adcodes)}")
+                raise bad_param("district", value, "Qingdao district adcodes or names (e.g. 370202, 市南区, "
+                                f"Shinan), one or more of {', '.join(st.districts.adcodes)}")
             if adcode not in out:
                 out.append(adcode)
     return tuple(out)
@@ -160,6 +165,19 @@ def facility_filter(args, st: AppState, *, kind: str | None = None) -> FacilityF
         near=near,
         radius_m=radius,
     )
+
+
+def district_mask(args, st: AppState) -> np.ndarray:
+    """Which districts (in ``st.districts.frame`` order) pass ``bbox`` and ``district``."""
+    frame = st.districts.frame
+    keep = np.ones(len(frame), dtype=bool)
+    bbox = parse_bbox_param(args)
+    if bbox is not None:
+        keep &= bbox_mask(frame.geometry.values, bbox)
+    wanted = parse_districts_param(args, st)
+    if wanted:
+        keep &= np.isin(frame["adcode"].to_numpy(), list(wanted))
+    return keep
 
 
 # -- collections ---------------------------------------------------------------------------------
@@ -189,6 +207,10 @@ class Source:
     def extent(self, st: AppState) -> dict[str, Any]:
         raise NotImplementedError
 
+    def example_id(self, st: AppState) -> str | None:
+        """An id that exists (for the API documentation's examples)."""
+        return None
+
 
 def _bbox_of(lon: np.ndarray, lat: np.ndarray) -> list[float]:
     if not len(lon):
@@ -207,7 +229,8 @@ class FacilitySource(Source):
 
     schema = "FacilityProperties"
     columns = (("name", "名称 Name"), ("kind", "类型 Kind"), ("district", "区 District"),
-               ("status", "状态 Status"), ("opening_hours", "开放时间 Hours"), ("verified_at", "核验 Verified"))
+               ("status", "状态 Status"), ("opening_hours", "开放时间 Hours"),
+               ("verified_at", "核验 Verified"))
 
     def __init__(self, kind: str | None = None):
         self.kind = kind
@@ -228,6 +251,10 @@ class FacilitySource(Source):
         if f is None or (self.kind and f.kind != self.kind):
             return None
         return feature_collection([f])["features"][0]
+
+    def example_id(self, st):
+        return next((f.id for f in st.facility_table.facilities
+                     if f.status != "removed" and (self.kind is None or f.kind == self.kind)), None)
 
     def extent(self, st):
         t = st.facility_table
@@ -250,18 +277,15 @@ class DistrictSource(Source):
     columns = (("adcode", "代码 Adcode"), ("name", "名称 Name"), ("name_en", "Name (en)"))
 
     def page(self, st, args, offset, limit):
-        keep = np.ones(len(st.district_features), dtype=bool)
-        bbox = parse_bbox_param(args)
-        if bbox is not None:
-            keep &= bbox_mask(st.districts.frame.geometry.values, bbox)
-        wanted = parse_districts_param(args, st)
-        if wanted:
-            keep &= np.isin(st.districts.frame["adcode"].to_numpy(), list(wanted))
+        keep = district_mask(args, st)
         selected = [f for f, k in zip(st.district_features, keep, strict=True) if k]
         return Page(selected[offset:offset + limit], len(selected))
 
     def item(self, st, feature_id):
         return next((f for f in st.district_features if f["id"] == feature_id), None)
+
+    def example_id(self, st):
+        return st.district_features[0]["id"] if st.district_features else None
 
     def extent(self, st):
         minx, miny, maxx, maxy = st.districts.frame.total_bounds
@@ -283,8 +307,8 @@ def collections() -> dict[str, Collection]:
 
 _COLLECTIONS: dict[str, Collection] = {
     **{k: Collection(k, f"{label.zh} / {label.en}",
-                     f"{label.en} facilities of Qingdao's trade unions (status 'removed' only when asked for).",
-                     FacilitySource(k))
+                     f"{label.en} facilities of Qingdao's trade unions "
+                     "(status 'removed' only when asked for).", FacilitySource(k))
        for k, label in KINDS.items()},
     "facilities": Collection("facilities", "全部职工服务设施 / All worker facilities",
                              "Every facility kind in one collection; filter with kind=.", FacilitySource()),
@@ -333,10 +357,10 @@ def _json(doc: dict[str, Any], media_type: str = "application/json") -> Response
 
 
 def _html(template: str, **context) -> Response:
+    """An HTML view; its Content-Security-Policy (own scripts only) comes from web/security.py."""
     st = state()
     resp = Response(render_template(template, sample=st.registry.is_sample, tiles=OSM_TILES,
                                     tiles_attribution=OSM_ATTR, **context), mimetype="text/html")
-    resp.headers["Content-Security-Policy"] = CSP
     resp.headers["Vary"] = "Accept"
     return resp
 
@@ -345,8 +369,8 @@ def _collection(collection_id: str) -> Collection:
     coll = collections().get(collection_id)
     if coll is None:
         ids = list(collections())
-        raise ApiError(404, f"collection {collection_id[:80]!r} does not exist; collections: {', '.join(ids)}",
-                       parameter="collectionId", value=collection_id, allowed=ids)
+        raise ApiError(404, f"collection {collection_id[:80]!r} does not exist; collections: "
+                       f"{', '.join(ids)}", parameter="collectionId", value=collection_id, allowed=ids)
     return coll
 
 
@@ -379,7 +403,7 @@ def _now() -> str:
 @bp.get("", strict_slashes=False)
 def landing():
     """Landing page: links to the API definition, conformance and the collections."""
-    params.reject_unknown(request.args, ("f",))
+    check_args(request.args, ("f",))
     html = _wants_html(request.args)
     links = _self_links(".landing") + [
         _link(url_for("openapi.spec", _external=True), "service-desc",
@@ -406,7 +430,7 @@ def landing():
 @bp.get("/conformance")
 def conformance():
     """The conformance classes this API implements."""
-    params.reject_unknown(request.args, ("f",))
+    check_args(request.args, ("f",))
     doc = {"conformsTo": CONFORMANCE, "links": _self_links(".conformance")}
     if _wants_html(request.args):
         return _html("ogc/conformance.html", doc=doc)
@@ -416,7 +440,7 @@ def conformance():
 @bp.get("/collections")
 def collections_view():
     """Every collection with its extent and links."""
-    params.reject_unknown(request.args, ("f",))
+    check_args(request.args, ("f",))
     st = state()
     doc = {"links": _self_links(".collections_view"),
            "collections": [_collection_doc(c, st) for c in collections().values()]}
@@ -429,7 +453,7 @@ def collections_view():
 def collection(collection_id: str):
     """One collection's description."""
     coll = _collection(collection_id)
-    params.reject_unknown(request.args, ("f",))
+    check_args(request.args, ("f",))
     doc = _collection_doc(coll, state())
     if _wants_html(request.args):
         return _html("ogc/collection.html", doc=doc, coll=coll)
@@ -441,7 +465,7 @@ def items(collection_id: str):
     """Features of a collection: filtered, ordered (by distance with ``near``) and paged."""
     coll = _collection(collection_id)
     args = request.args
-    params.reject_unknown(args, (*coll.source.filters, "limit", "offset", "f"))
+    check_args(args, (*coll.source.filters, "limit", "offset", "f"))
     html = _wants_html(args)
     limit = min(int(params.number(args, "limit", DEFAULT_LIMIT, lo=1, integer=True)), MAX_LIMIT)
     offset = int(params.number(args, "offset", 0, lo=0, integer=True))
@@ -453,13 +477,16 @@ def items(collection_id: str):
     query.pop("offset", None)
     query["limit"] = str(limit)
     fmt, media = ("html", "text/html") if html else ("json", GEOJSON)
+
+    def page_url(at: int) -> str:
+        return url_for(".items", collection_id=coll.id, _external=True, **query.to_dict(flat=False),
+                       offset=at, f=fmt)
+
     links = _self_links(".items", GEOJSON, collection_id=coll.id)
     if offset + len(page.features) < page.number_matched:
-        links.append(_link(url_for(".items", collection_id=coll.id, _external=True, **query.to_dict(flat=False),
-                                   offset=offset + limit, f=fmt), "next", media, "next page"))
+        links.append(_link(page_url(offset + limit), "next", media, "next page"))
     if offset > 0:
-        links.append(_link(url_for(".items", collection_id=coll.id, _external=True, **query.to_dict(flat=False),
-                                   offset=max(0, offset - limit), f=fmt), "prev", media, "previous page"))
+        links.append(_link(page_url(max(0, offset - limit)), "prev", media, "previous page"))
     links.append(_link(url_for(".collection", collection_id=coll.id, _external=True, f="json"), "collection",
                        "application/json", "the collection"))
     doc = {
@@ -480,7 +507,7 @@ def items(collection_id: str):
 def item(collection_id: str, feature_id: str):
     """One feature by id (removed facilities too: their ``status`` says so)."""
     coll = _collection(collection_id)
-    params.reject_unknown(request.args, ("f",))
+    check_args(request.args, ("f",))
     feature = coll.source.item(state(), feature_id)
     if feature is None:
         raise ApiError(404, f"no feature {feature_id[:80]!r} in collection {coll.id!r}",

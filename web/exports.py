@@ -1,0 +1,63 @@
+"""/api/v1/export: the registry or the districts as a download that GIS tools and spreadsheets open as is.
+
+``format`` geojson (RFC 7946) | csv (UTF-8 BOM) | gpkg | kml; ``layer`` facilities |
+districts; the same filters as ``/ogc/collections/{id}/items`` (without paging),
+e.g. ``kind``, ``district``, ``amenity``, ``status``, ``bbox``, ``datetime``,
+``near``/``radius_m``. ``crs=gcj02|bd09`` adds ``lon_<crs>``/``lat_<crs>``
+columns to CSV; geometry is always WGS84. The writers are in ``geo.export`` and
+``geo.kml``; this view only parses and serialises.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from geo.datum import DATUMS
+from geo.export import DOWNLOAD_FORMATS, districts_export, facilities_export
+from web import params, state
+from web.errors import bad_param
+from web.ogc import DistrictSource, FacilitySource, check_args, district_mask, facility_filter
+
+__all__ = ["LAYERS", "bp"]
+
+bp = Blueprint("exports", __name__, url_prefix="/api/v1")
+
+#: Layer -> the filters it takes (the OGC collection's, so both stay the same).
+LAYERS: dict[str, tuple[str, ...]] = {
+    "facilities": FacilitySource().filters,
+    "districts": DistrictSource.filters,
+}
+
+
+def export_params(layer: str) -> tuple[str, ...]:
+    """Every query parameter /api/v1/export takes for ``layer``."""
+    return ("format", "layer", *(("crs",) if layer == "facilities" else ()), *LAYERS[layer])
+
+
+@bp.get("/export")
+def export():
+    """Download a layer in one format, filtered like the OGC items endpoint."""
+    args = request.args
+    layer = params.choice(args, "layer", LAYERS, "facilities")
+    check_args(args, export_params(layer))
+    fmt = params.choice(args, "format", DOWNLOAD_FORMATS, "geojson")
+    st = state()
+    meta = {"sample": st.registry.is_sample}
+    if layer == "districts":
+        frame = st.districts.frame[district_mask(args, st)]
+        body = districts_export(frame, fmt, meta=meta | {"count": len(frame)})
+    else:
+        crs = params.choice(args, "crs", DATUMS, "wgs84")
+        if crs != "wgs84" and fmt != "csv":
+            raise bad_param("crs", crs, "wgs84 unless format=csv",
+                            f"crs={crs} adds lon_{crs}/lat_{crs} columns to CSV only; "
+                            f"{fmt} is always WGS84 (use format=csv, or leave crs out)")
+        flt = facility_filter(args, st)
+        matches = st.facility_table.select(flt)
+        body = facilities_export(matches.facilities, fmt, datum=crs, distances_m=matches.distances_m,
+                                 meta=meta | {"count": len(matches)})
+    media_type, suffix = DOWNLOAD_FORMATS[fmt]
+    resp = Response(body, content_type=media_type)
+    resp.headers["Content-Disposition"] = f'attachment; filename="qingdao-{layer}.{suffix}"'
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp

@@ -1,0 +1,545 @@
+"""The OpenAPI 3.0 description of every endpoint, served at /api/openapi.json and rendered at /api/docs.
+
+The whole document is built here, from the same tables the views use (the
+vocabularies in ``geo.model``, the OGC collections and their filters in
+``web.ogc``, the export layers in ``web.exports``), so a new kind, amenity or
+collection is documented without touching this file. To document a new
+endpoint add one entry in :func:`_paths` (and its schemas in :func:`_schemas`);
+``tests/test_openapi.py`` fails while a route is undocumented.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request, url_for
+
+from geo.datum import DATUMS
+from geo.export import DOWNLOAD_FORMATS, dumps_geojson
+from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, WORKER_TYPES
+from web import ogc, params, state
+from web.exports import LAYERS
+
+__all__ = ["OPENAPI_MEDIA_TYPE", "bp", "build_spec"]
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
+GEOJSON = "application/geo+json"
+MAX_BATCH = 10_000
+
+Schema = dict[str, Any]
+
+
+def _ref(section: str, name: str) -> Schema:
+    return {"$ref": f"#/components/{section}/{name}"}
+
+
+def _enum(values) -> Schema:
+    return {"type": "string", "enum": list(values)}
+
+
+def _list_param(name: str, values, description: str) -> Schema:
+    """A comma-separated list parameter (``kind=station,apartment``), each value from ``values``."""
+    return {"name": name, "in": "query", "required": False, "style": "form", "explode": False,
+            "description": description, "schema": {"type": "array", "items": _enum(values)}}
+
+
+def _query(name: str, schema: Schema, description: str, *, required: bool = False, **extra) -> Schema:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema,
+            **extra}
+
+
+def _json(schema: Schema, description: str, media: str = "application/json", *, html: bool = False) -> Schema:
+    content = {media: {"schema": schema}}
+    if html:
+        content["text/html"] = {"schema": {"type": "string"}}
+    return {"description": description, "content": content}
+
+
+# -- parameters ------------------------------------------------------------------------------------
+
+def _parameters(district_values: tuple[str, ...]) -> dict[str, Schema]:
+    b = CITY_BOUNDS
+    return {
+        "f": _query("f", _enum(("json", "html")),
+                    "Response format; without it the Accept header decides (JSON unless text/html is "
+                    "preferred)."),
+        "bbox": {
+            "name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
+            "description": "Only features whose geometry intersects this box (edges included): "
+                           "lon_min,lat_min,lon_max,lat_max in WGS84 longitude/latitude (CRS84). Six numbers "
+                           "(with heights) are accepted, heights ignored. lon_min > lon_max crosses the "
+                           "antimeridian. A latitude outside -90..90 or lat_min > lat_max is a 400.",
+            "schema": {"type": "array",
+                       "oneOf": [{"minItems": 4, "maxItems": 4}, {"minItems": 6, "maxItems": 6}],
+                       "items": {"type": "number", "minimum": -180, "maximum": 180}},
+            "example": [120.30, 36.03, 120.45, 36.10],
+        },
+        "limit": _query("limit", {"type": "integer", "minimum": 1, "default": ogc.DEFAULT_LIMIT},
+                        f"Page size. At most {ogc.MAX_LIMIT} items are returned: a larger limit is served as "
+                        f"{ogc.MAX_LIMIT} (OGC API – Features 1.0, 7.15.3), with a next link to go on."),
+        "offset": _query("offset", {"type": "integer", "minimum": 0, "default": 0},
+                         "Number of matching items to skip (the next/prev links set it)."),
+        "datetime": _query(
+            "datetime", {"type": "string"},
+            "Only facilities whose verified_at (a Qingdao calendar date) falls on this instant or in this "
+            "interval. An RFC 3339 date or date-time (converted to its Qingdao date), or an interval "
+            "start/end with '..' (or nothing) for an open end: 2025-06-18, 2025-01-01/2025-06-30, "
+            "../2025-06-30T12:00:00Z, 2025-01-01/... Facilities without verified_at never match.",
+            example="2025-01-01/2025-12-31"),
+        "kind": _list_param("kind", KINDS, "Facility kinds (any of them)."),
+        "district": {
+            "name": "district", "in": "query", "required": False, "style": "form", "explode": False,
+            "description": "Districts by adcode, Chinese or English name (any of them).",
+            "schema": {"type": "array", "items": _enum(district_values)},
+        },
+        "amenity": _list_param("amenity", AMENITIES, "Amenities the facility must have (all of them)."),
+        "status": _list_param(
+            "status", STATUS,
+            "Statuses (any of them). Without it every status but 'removed' is returned: removed "
+            "facilities appear only when status includes 'removed'."),
+        "near": _query(
+            "near", {"type": "string", "pattern": r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$"},
+            "Proximity extension: lon,lat (WGS84) inside Qingdao (lon "
+            f"{b['lon_min']}–{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}). Items are ordered by "
+            "geodesic distance from it (WGS84 ellipsoid) and get a distance_m property (metres, 0.1 m).",
+            example="120.3843,36.062"),
+        "radius_m": _query(
+            "radius_m",
+            {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": ogc.MAX_RADIUS_M},
+            "Proximity extension: keep only items within this geodesic distance (metres) of near; "
+            "needs near. A point exactly radius_m away is inside.", example=2000),
+        "format": _query("format", {**_enum(DOWNLOAD_FORMATS), "default": "geojson"},
+                         "geojson: RFC 7946 (WGS84 lon/lat, counter-clockwise exterior rings, no crs member, "
+                         "≤ 7 decimals); csv: UTF-8 with BOM (polygons in a WKT column); gpkg: GeoPackage "
+                         "(EPSG:4326); kml: KML 2.2."),
+        "layer": _query("layer", {**_enum(LAYERS), "default": "facilities"},
+                        "facilities, or districts (which take only bbox and district as filters)."),
+        "crs": _query("crs", {**_enum(DATUMS), "default": "wgs84"},
+                      "format=csv and layer=facilities only: gcj02 or bd09 adds lon_gcj02/lat_gcj02 (or "
+                      "lon_bd09/lat_bd09) columns for AMap/Tencent or Baidu users. Geometry is always "
+                      "WGS84."),
+    }
+
+
+def _feature_id(example: str | None) -> Schema:
+    param: Schema = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "The feature's id (facility id, or district adcode)."}
+    if example:
+        param["example"] = example
+    return param
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+
+_NULLABLE_NUMBER = {"type": "number", "nullable": True}
+_FACILITY_TYPES: dict[str, Schema] = {
+    "kind": _enum(KINDS),
+    "amenities": {"type": "array", "items": _enum(AMENITIES)},
+    "access": _enum(ACCESS),
+    "entry": {"type": "array", "items": _enum(ENTRY)},
+    "capacity": {"type": "integer", "nullable": True},
+    "status": _enum(STATUS),
+    "verified_at": {"type": "string", "description": "YYYY-MM-DD, or empty if never verified"},
+    "sample": {"type": "boolean", "description": "a generated sample record, not real data"},
+    "source_crs": _enum(DATUMS),
+    "source_lon": _NULLABLE_NUMBER,
+    "source_lat": _NULLABLE_NUMBER,
+    "lon": {"type": "number"},
+    "lat": {"type": "number"},
+}
+
+
+def _facility_properties(*, with_coordinates: bool = False) -> Schema:
+    props = {f: _FACILITY_TYPES.get(f, {"type": "string"}) for f in FIELDS
+             if with_coordinates or f not in ("lon", "lat")}
+    return {"type": "object", "required": ["id", "kind", "name", "status"], "properties": props}
+
+
+def _feature(geometry: Schema, properties: Schema) -> Schema:
+    return {
+        "type": "object", "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": _enum(("Feature",)),
+            "id": {"type": "string"},
+            "geometry": geometry,
+            "properties": properties,
+            "links": {"type": "array", "items": _ref("schemas", "Link")},
+        },
+    }
+
+
+def _collection_of(feature: Schema, **extra: Schema) -> Schema:
+    return {"type": "object", "required": ["type", "features"],
+            "properties": {"type": _enum(("FeatureCollection",)), **extra,
+                           "features": {"type": "array", "items": feature}}}
+
+
+def _schemas() -> dict[str, Schema]:
+    position = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}}
+    links = {"type": "array", "items": _ref("schemas", "Link")}
+    facility_props = _facility_properties()
+    facility_props["properties"]["distance_m"] = {
+        "type": "number", "description": "geodesic metres from near (only with near)"}
+    hit = _facility_properties(with_coordinates=True)
+    hit["properties"].update({
+        "distance_m": {"type": "number"}, "bearing_deg": {"type": "number"},
+        "walk_min": {"type": "number"}, "ebike_min": {"type": "number"},
+        "within_radius": {"type": "boolean"}, "available": {"type": "boolean"},
+        "open_now": {"type": "boolean"},
+        "closes_at": {"type": "string", "nullable": True}, "opens_at": {"type": "string", "nullable": True},
+        "navigation": {"type": "object", "description": "links that open AMap, Baidu, Tencent and OSM"},
+    })
+    hit["required"] = ["id", "kind", "name", "lon", "lat", "distance_m"]
+    return {
+        "Error": {
+            "type": "object", "required": ["error"],
+            "description": "The one error shape of every endpoint.",
+            "properties": {"error": {
+                "type": "object", "required": ["status", "code", "message"],
+                "properties": {
+                    "status": {"type": "integer", "description": "the HTTP status"},
+                    "code": {"type": "string", "example": "invalid_parameter"},
+                    "message": {"type": "string", "description": "names the parameter, bad value and what is "
+                                                                 "allowed"},
+                    "parameter": {"type": "string"},
+                    "value": {"type": "string"},
+                    "allowed": {"description": "what the parameter accepts (text or list)"},
+                    "details": {"type": "array", "items": {}},
+                },
+            }},
+            "example": {"error": {"status": 400, "code": "invalid_parameter",
+                                  "message": "kind must be one or more of station, …, got 'spaceport'",
+                                  "parameter": "kind", "value": "spaceport", "allowed": "one or more of …"}},
+        },
+        "Link": {"type": "object", "required": ["href", "rel"],
+                 "properties": {"href": {"type": "string"}, "rel": {"type": "string"},
+                                "type": {"type": "string"}, "title": {"type": "string"}}},
+        "LandingPage": {"type": "object", "required": ["links"],
+                        "properties": {"title": {"type": "string"}, "description": {"type": "string"},
+                                       "links": links}},
+        "ConfClasses": {"type": "object", "required": ["conformsTo"],
+                        "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}},
+                                       "links": links}},
+        "Collection": {
+            "type": "object", "required": ["id", "links"],
+            "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+                "links": links, "itemType": {"type": "string"},
+                "crs": {"type": "array", "items": {"type": "string"}},
+                "extent": {"type": "object", "properties": {
+                    "spatial": {"type": "object", "properties": {
+                        "bbox": {"type": "array", "items": {"type": "array", "minItems": 4, "maxItems": 6,
+                                                           "items": {"type": "number"}}},
+                        "crs": {"type": "string"}}},
+                    "temporal": {"type": "object", "properties": {
+                        "interval": {"type": "array", "items": {
+                            "type": "array", "minItems": 2, "maxItems": 2,
+                            "items": {"type": "string", "format": "date-time", "nullable": True}}},
+                        "trs": {"type": "string"}}},
+                }},
+            },
+        },
+        "Collections": {"type": "object", "required": ["links", "collections"],
+                        "properties": {"links": links,
+                                       "collections": {"type": "array",
+                                                       "items": _ref("schemas", "Collection")}}},
+        "PointGeometry": {"type": "object", "required": ["type", "coordinates"],
+                          "properties": {"type": _enum(("Point",)), "coordinates": position}},
+        "PolygonalGeometry": {
+            "type": "object", "required": ["type", "coordinates"],
+            "description": "Polygon or MultiPolygon; exterior rings counter-clockwise (RFC 7946).",
+            "properties": {"type": _enum(("Polygon", "MultiPolygon")),
+                           "coordinates": {"type": "array", "items": {"type": "array", "items": {}}}},
+        },
+        "FacilityProperties": facility_props,
+        "DistrictProperties": {"type": "object", "required": ["adcode", "name"],
+                               "properties": {"adcode": {"type": "string"}, "name": {"type": "string"},
+                                              "name_en": {"type": "string"}}},
+        "FacilityFeature": _feature(_ref("schemas", "PointGeometry"), _ref("schemas", "FacilityProperties")),
+        "DistrictFeature": _feature(_ref("schemas", "PolygonalGeometry"),
+                                    _ref("schemas", "DistrictProperties")),
+        "FacilityItems": _collection_of(_ref("schemas", "FacilityFeature"), **_paging()),
+        "DistrictItems": _collection_of(_ref("schemas", "DistrictFeature"), **_paging()),
+        "FacilitiesGeoJSON": _collection_of(_ref("schemas", "FacilityFeature"),
+                                            metadata={"type": "object", "description": "sample flag, count"}),
+        "DistrictsGeoJSON": _collection_of(
+            {"type": "object", "properties": {"type": _enum(("Feature",)), "id": {"type": "string"},
+                                              "geometry": _ref("schemas", "PolygonalGeometry"),
+                                              "properties": _ref("schemas", "DistrictProperties")}}),
+        "ExportGeoJSON": _collection_of(
+            {"type": "object", "required": ["type", "geometry", "properties"],
+             "properties": {"type": _enum(("Feature",)), "id": {"type": "string"},
+                            "geometry": {"type": "object", "required": ["type", "coordinates"]},
+                            "properties": {"type": "object"}}},
+            metadata={"type": "object"}),
+        "Meta": {"type": "object", "required": ["sample", "counts", "kinds", "amenities"],
+                 "properties": {"sample": {"type": "boolean"}, "registry_version": {"type": "string"},
+                                "counts": {"type": "object"}, "kinds": {"type": "object"},
+                                "amenities": {"type": "object"}, "access": {"type": "object"},
+                                "entry": {"type": "object"}, "status": {"type": "object"},
+                                "worker_types": {"type": "object"}, "assumptions": {"type": "object"}}},
+        "NearestHit": hit,
+        "NearestResult": {
+            "type": "object", "required": ["query", "parameters", "count", "hits"],
+            "properties": {"query": {"type": "object"}, "parameters": {"type": "object"},
+                           "evaluated_at": {"type": "string"}, "eligible": {"type": "integer"},
+                           "sample": {"type": "boolean"}, "count": {"type": "integer"},
+                           "hits": {"type": "array", "items": _ref("schemas", "NearestHit")}},
+        },
+        "NearestBatchRequest": _nearest_body(),
+        "NearestBatchResult": {
+            "type": "object", "required": ["count", "results"],
+            "properties": {
+                "parameters": {"type": "object"}, "evaluated_at": {"type": "string"},
+                "eligible": {"type": "integer"}, "count": {"type": "integer"}, "distance": {"type": "string"},
+                "results": {"type": "array", "description": "per point, its nearest facilities",
+                            "items": {"type": "array", "items": {
+                                "type": "object", "required": ["id", "distance_m"],
+                                "properties": {"id": {"type": "string"}, "distance_m": {"type": "number"},
+                                               "walk_min": {"type": "number"},
+                                               "ebike_min": {"type": "number"}}}}},
+            },
+        },
+    }
+
+
+def _paging() -> dict[str, Schema]:
+    return {
+        "numberMatched": {"type": "integer", "minimum": 0},
+        "numberReturned": {"type": "integer", "minimum": 0},
+        "timeStamp": {"type": "string", "format": "date-time"},
+        "links": {"type": "array", "items": _ref("schemas", "Link")},
+    }
+
+
+# -- /api/v1/nearest (web/nearest_api.py) ----------------------------------------------------------
+
+def _nearest_options() -> dict[str, tuple[Schema, str]]:
+    """The options GET /nearest takes as query parameters and POST /nearest in its body."""
+    return {
+        "k": ({"type": "integer", "minimum": 1, "maximum": 50, "default": 5}, "How many facilities."),
+        "radius_m": ({"type": "number", "minimum": 1, "maximum": 200_000},
+                     "Flag (within_radius) the facilities within this many metres."),
+        "kind": ({"type": "array", "items": _enum(KINDS)}, "Facility kinds (any of them)."),
+        "amenity": ({"type": "array", "items": _enum(AMENITIES)}, "Amenities required (all of them)."),
+        "open_at": ({"type": "string"}, "ISO 8601 date-time (no offset = Qingdao time), 'now' (default) "
+                                        "or 'any' (no opening-hours filter)."),
+        "worker": (_enum(WORKER_TYPES), "Who asks: only facilities this worker may enter."),
+        "crs": ({**_enum(DATUMS), "default": "wgs84"},
+                "Datum of the given point(s) and of the returned lon/lat."),
+        "include_closed": ({"type": "boolean", "default": False},
+                           "Also temporarily closed and under-maintenance facilities (flagged)."),
+        "detour_factor": ({"type": "number", "minimum": 1, "maximum": 5},
+                          "Straight line × this = route length (default from the settings)."),
+        "walk_kmh": ({"type": "number", "minimum": 1, "maximum": 10}, "Walking speed, km/h."),
+        "ebike_kmh": ({"type": "number", "minimum": 5, "maximum": 40}, "E-bike speed, km/h."),
+    }
+
+
+def _nearest_get_parameters() -> list[Schema]:
+    b = CITY_BOUNDS
+    out = [
+        _query("lon", {"type": "number", "minimum": b["lon_min"], "maximum": b["lon_max"]},
+               "Longitude of the worker (in the datum given by crs).", required=True, example=120.3843),
+        _query("lat", {"type": "number", "minimum": b["lat_min"], "maximum": b["lat_max"]},
+               "Latitude of the worker.", required=True, example=36.062),
+    ]
+    for name, (schema, text) in _nearest_options().items():
+        extra = {"style": "form", "explode": False} if schema.get("type") == "array" else {}
+        out.append(_query(name, schema, text, **extra))
+    return out
+
+
+def _nearest_body() -> Schema:
+    b = CITY_BOUNDS
+    props: dict[str, Schema] = {
+        "points": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+                   "description": f"[lon, lat] pairs inside Qingdao (lon {b['lon_min']}–{b['lon_max']}, "
+                                  f"lat {b['lat_min']}–{b['lat_max']})",
+                   "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}},
+    }
+    for name, (schema, text) in _nearest_options().items():
+        props[name] = {**schema, "description": text}
+    return {"type": "object", "required": ["points"], "additionalProperties": False, "properties": props,
+            "example": {"points": [[120.3843, 36.062], [120.3525, 36.088]], "k": 3, "kind": ["station"]}}
+
+
+# -- paths -----------------------------------------------------------------------------------------
+
+def _op(op_id: str, tag: str, summary: str, responses: dict[str, Schema], *, parameters=(), description="",
+        **extra) -> Schema:
+    op: Schema = {"operationId": op_id, "tags": [tag], "summary": summary, "responses": responses}
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = list(parameters)
+    op.update(extra)
+    return op
+
+
+def _errors(*codes: int) -> dict[str, Schema]:
+    names = {400: "BadRequest", 404: "NotFound"}
+    return {str(c): _ref("responses", names[c]) for c in codes}
+
+
+def _pref(name: str) -> Schema:
+    return _ref("parameters", name)
+
+
+def _camel(text: str) -> str:
+    return "".join(part.capitalize() for part in text.replace("-", "_").split("_"))
+
+
+def _ogc_paths(example_ids: dict[str, str | None]) -> dict[str, Schema]:
+    tag = "OGC API – Features"
+    paths: dict[str, Schema] = {
+        "/ogc": {"get": _op("getLandingPage", tag, "Landing page", {
+            "200": _json(_ref("schemas", "LandingPage"), "Links to the API definition, conformance and data.",
+                         html=True), **_errors(400)}, parameters=[_pref("f")])},
+        "/ogc/conformance": {"get": _op("getConformance", tag, "Conformance classes", {
+            "200": _json(_ref("schemas", "ConfClasses"), "The conformance classes implemented.", html=True),
+            **_errors(400)}, parameters=[_pref("f")])},
+        "/ogc/collections": {"get": _op("getCollections", tag, "The collections", {
+            "200": _json(_ref("schemas", "Collections"), "Every collection with extent and links.",
+                         html=True),
+            **_errors(400)}, parameters=[_pref("f")])},
+    }
+    for cid, coll in ogc.collections().items():
+        name = _camel(cid)
+        schema = coll.source.schema.replace("Properties", "")
+        base = f"/ogc/collections/{cid}"
+        paths[base] = {"get": _op(f"describe{name}Collection", tag, f"Describe the {cid} collection", {
+            "200": _json(_ref("schemas", "Collection"), coll.title, html=True), **_errors(400)},
+            parameters=[_pref("f")])}
+        filters = [_pref(p) for p in coll.source.filters]
+        paths[f"{base}/items"] = {"get": _op(
+            f"get{name}Items", tag, f"Items of {cid}: {coll.title}", {
+                "200": _json(_ref("schemas", f"{schema}Items"), "A page of features with numberMatched, "
+                             "numberReturned, timeStamp and self/next/prev/alternate links.", GEOJSON,
+                             html=True),
+                **_errors(400)},
+            description=coll.description + " Unknown query parameters are refused (400).",
+            parameters=[*filters, _pref("limit"), _pref("offset"), _pref("f")])}
+        paths[f"{base}/items/{{featureId}}"] = {"get": _op(
+            f"get{name}Item", tag, f"One feature of {cid}", {
+                "200": _json(_ref("schemas", f"{schema}Feature"), "The feature.", GEOJSON, html=True),
+                **_errors(400, 404)},
+            parameters=[_feature_id(example_ids.get(cid)), _pref("f")])}
+    return paths
+
+
+def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
+    tag, export_tag, nearest_tag = "Facilities API", "Export", "Nearest"
+    export_filters = sorted({p for filters in LAYERS.values() for p in filters},
+                            key=lambda p: (p not in LAYERS["districts"], p))
+    legacy_district = {
+        "name": "district", "in": "query", "required": False, "style": "form", "explode": False,
+        "description": "District adcodes or Chinese names (any of them).",
+        "schema": {"type": "array", "items": _enum(legacy_districts)},
+    }
+    disposition = {"Content-Disposition": {"description": "attachment; filename=\"qingdao-<layer>.<suffix>\"",
+                                           "schema": {"type": "string"}}}
+    export_content = {media.split(";")[0]: {"schema": _ref("schemas", "ExportGeoJSON") if fmt == "geojson"
+                                            else {"type": "string", "format": "binary"}}
+                      for fmt, (media, _) in DOWNLOAD_FORMATS.items()}
+    return {
+        "/api/v1/facilities": {"get": _op("listFacilities", tag, "Live facilities as one GeoJSON document", {
+            "200": _json(_ref("schemas", "FacilitiesGeoJSON"),
+                         "RFC 7946 FeatureCollection (removed excluded).", GEOJSON), **_errors(400)},
+            parameters=[_pref("kind"), legacy_district])},
+        "/api/v1/districts": {"get": _op("listDistricts", tag, "The district polygons", {
+            "200": _json(_ref("schemas", "DistrictsGeoJSON"), "GeoJSON FeatureCollection.", GEOJSON),
+            **_errors(400)})},
+        "/api/v1/meta": {"get": _op("getMeta", tag, "Vocabularies, counts, sample flag, travel assumptions", {
+            "200": _json(_ref("schemas", "Meta"), "Vocabularies with zh/en labels and counts."),
+            **_errors(400)})},
+        "/api/v1/export": {"get": _op(
+            "export", export_tag, "Download a layer as GeoJSON, CSV, GeoPackage or KML", {
+                "200": {"description": "The file, as an attachment.", "headers": disposition,
+                        "content": export_content},
+                **_errors(400)},
+            description="The same filters as /ogc/collections/{id}/items, without paging; layer=districts "
+                        "takes only bbox and district. With near, items come nearest first with a "
+                        "distance_m column.",
+            parameters=[_pref("format"), _pref("layer"), _pref("crs"), *(_pref(p) for p in export_filters)])},
+        "/api/v1/nearest": {
+            "get": _op("nearest", nearest_tag, "The k nearest eligible facilities to one point", {
+                "200": _json(_ref("schemas", "NearestResult"),
+                             "Hits nearest first: geodesic distance, bearing, walk/e-bike minutes, "
+                             "open now."),
+                **_errors(400)}, parameters=_nearest_get_parameters()),
+            "post": _op("nearestBatch", nearest_tag, f"Nearest facilities for up to {MAX_BATCH} points", {
+                "200": _json(_ref("schemas", "NearestBatchResult"), "Per point: ids and distances."),
+                **_errors(400)},
+                requestBody={"required": True, "content": {"application/json": {
+                    "schema": _ref("schemas", "NearestBatchRequest")}}}),
+        },
+        "/api/openapi.json": {"get": _op("getOpenAPI", "API description", "This document", {
+            "200": _json({"type": "object"}, "OpenAPI 3.0 document.", OPENAPI_MEDIA_TYPE)})},
+        "/api/docs": {"get": _op("getDocs", "API description", "This document, rendered (Swagger UI)", {
+            "200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}})},
+    }
+
+
+@lru_cache(maxsize=4)
+def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ...] = (),
+               example_ids: tuple[tuple[str, str | None], ...] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document.
+
+    ``district_values``: adcodes and Chinese/English names the OGC API accepts;
+    ``legacy_districts``: adcodes and Chinese names /api/v1/facilities accepts;
+    ``example_ids``: (collection id, an existing feature id) for the examples.
+    """
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Qingdao worker service map API · 青岛职工服务地图",
+            "version": "1.0.0",
+            "description": (
+                "OGC API – Features (Part 1: Core, GeoJSON, HTML, OpenAPI 3.0) at /ogc, with a proximity "
+                "extension (near, radius_m), the JSON API at /api/v1 and downloads at /api/v1/export.\n\n"
+                "Coordinates are WGS84 longitude/latitude; distances are metres. Unknown query parameters "
+                "are refused. Every error has one JSON shape (schema Error): "
+                "`{\"error\": {\"status\": 400, \"code\": \"invalid_parameter\", \"message\": \"...\", "
+                "\"parameter\": \"kind\", \"value\": \"...\", \"allowed\": \"...\"}}`."),
+            "license": {"name": "MIT"},
+        },
+        "tags": [{"name": "OGC API – Features"}, {"name": "Facilities API"}, {"name": "Nearest"},
+                 {"name": "Export"}, {"name": "API description"}],
+        "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(legacy_districts)},
+        "components": {
+            "schemas": _schemas(),
+            "parameters": _parameters(district_values),
+            "responses": {
+                "BadRequest": _json(_ref("schemas", "Error"), "A parameter is unknown or invalid; the "
+                                    "message names it, the bad value and what is allowed."),
+                "NotFound": _json(_ref("schemas", "Error"), "No such feature."),
+            },
+        },
+    }
+
+
+def spec_for(st) -> dict[str, Any]:
+    """The document for this app's districts and registry (built once per registry version)."""
+    frame = st.districts.frame
+    legacy = tuple(dict.fromkeys([*frame["adcode"], *frame["name"]]))
+    values = tuple(dict.fromkeys([*legacy, *(n for n in frame["name_en"] if n)]))
+    examples = tuple((cid, coll.source.example_id(st)) for cid, coll in ogc.collections().items())
+    return build_spec(values, legacy, examples)
+
+
+@bp.get("/openapi.json")
+def spec():
+    """The OpenAPI document."""
+    params.reject_unknown(request.args, ())
+    return Response(dumps_geojson(spec_for(state())), content_type=OPENAPI_MEDIA_TYPE)
+
+
+@bp.get("/docs")
+def docs():
+    """The OpenAPI document rendered by Swagger UI from locally served assets."""
+    params.reject_unknown(request.args, ())
+    return render_template("ogc/api_docs.html", spec_url=url_for(".spec"), sample=state().registry.is_sample)
