@@ -185,7 +185,7 @@ def bench_http(seconds: int):
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, WORKERMAP_DATA_DIR=tmp)
-        server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--prod", "--workers", "2", "--port",
+        server = subprocess.Popen([sys.executable, "-m", "web", "serve", "--prod", "--workers", "2", "--port",
                                    str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.time() + 60

@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=False)
     app.json = OrjsonProvider(app)
-    app.config.from_mapping(MAX_CONTENT_LENGTH=8 * 1024 * 1024)
+    app.config.from_mapping(MAX_CONTENT_LENGTH=21 * 1024 * 1024)  # imports: 20 MB + form overhead
     cfg = dict(test_config or {})
     app.config.update({k: v for k, v in cfg.items() if k.isupper()})
     overrides = {k.removeprefix("WORKERMAP_").lower(): v for k, v in cfg.items() if k.startswith("WORKERMAP_")}
@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import admin, api, nearest_api, pages
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.health_bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(nearest_api.bp)
     app.register_blueprint(pages.bp)

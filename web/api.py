@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Response, request
 
 from geo.export import dumps_geojson, feature_collection
@@ -71,3 +73,14 @@ def meta():
             "ebike_kmh": st.settings.ebike_kmh,
         },
     }
+
+
+health_bp = Blueprint("health", __name__)
+
+
+@health_bp.get("/healthz")
+def healthz():
+    """Liveness and what is being served (for load balancers and monitoring)."""
+    st = state()
+    return {"status": "ok", "facilities": len(st.registry), "registry_version": st.registry.version,
+            "sample": st.registry.is_sample, "pid": os.getpid()}

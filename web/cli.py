@@ -46,29 +46,32 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--prod", is_flag=True, help="Run under gunicorn (sync workers).")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes (with --prod).")
+@click.option("--no-access-log", is_flag=True, help="Turn gunicorn's access log off (with --prod).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, no_access_log: bool) -> None:
     """Start the map server on the working registry."""
     import os
 
+    from geo.registry import RegistryError
+
     settings = _settings(ctx)
     os.environ["WORKERMAP_DATA_DIR"] = str(settings.data_dir)
+    try:  # refuse to start on an unusable registry, with the reasons, before any worker starts
+        _store(settings).load()
+    except RegistryError as exc:
+        click.echo(f"error: cannot start: {exc}", err=True)
+        _print_problems(exc.problems)
+        sys.exit(2)
     if prod:
         from web.prod import run_gunicorn
 
-        run_gunicorn(host=host, port=port, workers=workers)
+        run_gunicorn(host=host, port=port, workers=workers, access_log=None if no_access_log else "-")
         return
     from web import create_app
 
-    from geo.registry import RegistryError
-
-    try:
-        app = create_app()
-    except RegistryError as exc:
-        click.echo(f"error: {exc}", err=True)
-        _print_problems(exc.problems)
-        sys.exit(2)
+    app = create_app()
     click.echo(f"Serving on http://{host}:{port}/  (registry: {settings.registry_path})")
     app.run(host=host, port=port, debug=False, threaded=False)
 
@@ -245,6 +248,3 @@ def _register_extra_commands() -> None:
 
 
 _register_extra_commands()
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
