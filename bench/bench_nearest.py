@@ -46,7 +46,8 @@ def table(title, header, rows):
     print(f"\n{title}")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+              for i, (c, w) in enumerate(zip(r, widths, strict=True))))
 
 
 def random_points(n, seed=1):
@@ -59,12 +60,12 @@ def bench_in_process(registry, n):
     lons, lats = random_points(n)
     index.query(lons[0], lats[0], k=5, **FILTER)  # warm the per-minute caches
     ours = []
-    for lon, lat in zip(lons, lats):
+    for lon, lat in zip(lons, lats, strict=True):
         t = time.perf_counter()
         index.query(lon, lat, k=5, **FILTER)
         ours.append(time.perf_counter() - t)
     unfiltered = []
-    for lon, lat in zip(lons, lats):
+    for lon, lat in zip(lons, lats, strict=True):
         t = time.perf_counter()
         index.query(lon, lat, k=5, open_at=None)
         unfiltered.append(time.perf_counter() - t)
@@ -74,7 +75,7 @@ def bench_in_process(registry, n):
                           open_at=WHEN)
     flon, flat = np.radians(index.lon[elig]), np.radians(index.lat[elig])
     brute = []
-    for lon, lat in zip(lons, lats):
+    for lon, lat in zip(lons, lats, strict=True):
         t = time.perf_counter()
         la, lo = np.radians(lat), np.radians(lon)
         a = np.sin((flat - la) / 2) ** 2 + np.cos(la) * np.cos(flat) * np.sin((flon - lo) / 2) ** 2
@@ -91,7 +92,7 @@ def bench_in_process(registry, n):
 
     m = min(n, 500)
     sj = []
-    for lon, lat in zip(lons[:m], lats[:m]):
+    for lon, lat in zip(lons[:m], lats[:m], strict=True):
         t = time.perf_counter()
         x, y = to_metric(lon, lat)
         q = gpd.GeoDataFrame(geometry=[shapely.Point(x, y)], crs="EPSG:4549")
@@ -126,7 +127,7 @@ def bench_updates(registry, index):
     rebuild_ms = (time.perf_counter() - t) / reps * 1e3
 
     idx = rtree.index.Index()
-    for i, f in enumerate(index.facilities):
+    for i in range(len(index.facilities)):
         idx.insert(i, (index.x[i], index.y[i], index.x[i], index.y[i]))
     t = time.perf_counter()
     for i in range(reps):

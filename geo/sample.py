@@ -44,9 +44,20 @@ DEMAND_OF = {"station": "workers", "shared_home": "workers", "apartment": "worke
              "mother_room": "residents", "childcare": "residents"}
 ID_PREFIX = {"station": "st", "shared_home": "sh", "mother_room": "mr", "childcare": "cc", "apartment": "ap"}
 
-_COMMUNITY = "和平 幸福 阳光 海景 金岭 福林 东城 西城 新华 安乐 兴隆 宁安 春和 瑞昌 永安 华阳 龙泉 滨海 海泊 湖岛 振华 青山 福山 书院 泰山 北岭 南庄 桃源 丰盛 嘉定".split()
-_ROAD = "长江 黄河 珠江 辽阳 重庆 胶宁 青威 崂山 香港 延安 南京 福州 宁夏 银川 黑龙江 松岭 仙山 正阳 文化 振华 兴阳 烟台 滨海 海尔 科苑 双积 红旗 淮河 太行山 峨眉山".split()
-_HOST_WORDS = "海信 海尔 青啤 双星 澳柯玛 中车 软控 特锐德 歌尔 青建 国信 城投 华通 金家岭 蓝谷 前湾 中铁 万达 万象 海天".split()
+_COMMUNITY = (
+    "和平 幸福 阳光 海景 金岭 福林 东城 西城 新华 安乐 兴隆 宁安 春和 "
+    "瑞昌 永安 华阳 龙泉 滨海 海泊 湖岛 振华 青山 福山 书院 泰山 北岭 "
+    "南庄 桃源 丰盛 嘉定 "
+).split()
+_ROAD = (
+    "长江 黄河 珠江 辽阳 重庆 胶宁 青威 崂山 香港 延安 南京 福州 宁夏 "
+    "银川 黑龙江 松岭 仙山 正阳 文化 振华 兴阳 烟台 滨海 海尔 科苑 双积 "
+    "红旗 淮河 太行山 峨眉山 "
+).split()
+_HOST_WORDS = (
+    "海信 海尔 青啤 双星 澳柯玛 中车 软控 特锐德 歌尔 青建 国信 城投 "
+    "华通 金家岭 蓝谷 前湾 中铁 万达 万象 海天 "
+).split()
 _PARKS = ("产业园", "科技园", "大厦", "商务中心", "物流园", "工业园", "金融中心", "广场")
 _MOTHER_HOSTS = ("医院", "大厦", "购物中心", "政务服务中心", "地铁站", "公司", "银行", "商场")
 
@@ -142,7 +153,8 @@ def _allocate(grid: DemandGrid, kind: str) -> dict[str, int]:
     totals = pd.Series(demand).groupby(pd.Series(grid.adcode)).sum().sort_index()
     if kind == "station":
         fixed = {a: n for a, n in FIXED_STATIONS.items() if a in totals.index}
-        rest = largest_remainder({a: v for a, v in totals.items() if a not in fixed}, COUNTS[kind] - sum(fixed.values()))
+        rest = largest_remainder({a: v for a, v in totals.items() if a not in fixed},
+                                 COUNTS[kind] - sum(fixed.values()))
         return dict(sorted({**rest, **fixed}.items()))
     return largest_remainder(dict(totals.items()), COUNTS[kind])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from web.cli import main
 from tests.conftest import SMALL
+from web.cli import main
 
 
 def run(runner, data_dir, *args):

@@ -62,7 +62,8 @@ def test_gbk_csv_is_detected(store, tmp_path, encoding):
 def test_english_headers_and_geojson(store, tmp_path):
     fc = {"type": "FeatureCollection", "features": [{
         "type": "Feature", "geometry": {"type": "Point", "coordinates": [120.3525, 36.088]},
-        "properties": {"id": "g-1", "kind": "childcare", "name": "台东爱心托管驿站", "opening_hours": "Mo-Fr 07:30-18:30"},
+        "properties": {"id": "g-1", "kind": "childcare", "name": "台东爱心托管驿站",
+                       "opening_hours": "Mo-Fr 07:30-18:30"},
     }]}
     report, _ = _import(store, tmp_path, json.dumps(fc, ensure_ascii=False), name="in.geojson")
     assert report.written

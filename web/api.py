@@ -60,7 +60,7 @@ def meta():
     return {
         "sample": st.registry.is_sample,
         "registry_version": st.registry.version,
-        "counts": st.registry.counts(),
+        "counts": st.counts,
         "kinds": table(KINDS),
         "amenities": table(AMENITIES),
         "access": table(ACCESS),

@@ -48,9 +48,12 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @click.option("--prod", is_flag=True, help="Run under gunicorn (sync workers).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes (with --prod).")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (with --prod): 1 = sync workers, more = gthread with keep-alive.")
 @click.option("--no-access-log", is_flag=True, help="Turn gunicorn's access log off (with --prod).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, no_access_log: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, threads: int,
+          no_access_log: bool) -> None:
     """Start the map server on the working registry."""
     import os
 
@@ -67,7 +70,8 @@ def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, no
     if prod:
         from web.prod import run_gunicorn
 
-        run_gunicorn(host=host, port=port, workers=workers, access_log=None if no_access_log else "-")
+        run_gunicorn(host=host, port=port, workers=workers, threads=threads,
+                     access_log=None if no_access_log else "-")
         return
     from web import create_app
 

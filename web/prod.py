@@ -57,12 +57,17 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def run_gunicorn(*, host: str, port: int, workers: int, access_log: str | None = "-") -> None:
-    """Serve ``create_app()`` under gunicorn (blocks). ``access_log=None`` turns the access log off."""
+def run_gunicorn(*, host: str, port: int, workers: int, access_log: str | None = "-", threads: int = 1) -> None:
+    """Serve ``create_app()`` under gunicorn (blocks). ``access_log=None`` turns the access log off.
+
+    ``threads=1`` runs sync workers (one request at a time, connection closed after each);
+    ``threads>1`` runs gthread workers, which keep connections alive between requests.
+    """
     _Gunicorn({
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "sync",
+        "threads": threads,
+        "worker_class": "sync" if threads == 1 else "gthread",
         "preload_app": True,
         "accesslog": access_log,
         "access_log_format": ACCESS_FORMAT,

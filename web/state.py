@@ -92,6 +92,10 @@ class AppState:
         return FacilityIndex(self.registry.facilities, travel=self.travel)
 
     @cached_property
+    def counts(self) -> dict:
+        return self.registry.counts()
+
+    @cached_property
     def facilities_geojson(self) -> bytes:
         """The whole registry as compact GeoJSON, built once per registry version."""
         meta = {"sample": self.registry.is_sample, "count": len(self.registry), "version": self.registry.version}
@@ -112,6 +116,29 @@ class AppState:
         return FacilityTable(self.registry.facilities)
 
     @cached_property
+    def export_cache(self) -> dict[tuple, bytes]:
+        """Unfiltered /api/v1/export downloads, filled on first request (a new dict per registry version)."""
+        return {}
+
+    @cached_property
     def district_features(self) -> list[dict]:
         """The district polygons as RFC 7946 GeoJSON features (CCW exteriors, 7 decimals), by adcode."""
         return districts_feature_collection(self.districts.frame)["features"]
+
+    @cached_property
+    def demand(self):
+        """The demand grid (``Settings.demand_path``: the imported one if any, else the shipped modelled
+        one), prepared for coverage (``geo.coverage.PreparedGrid``). Loaded on first use."""
+        from geo.coverage import PreparedGrid
+        from geo.demand import load_demand
+
+        names = dict(zip(self.districts.frame["adcode"], self.districts.frame["name"], strict=True))
+        return PreparedGrid(load_demand(self.settings.demand_path), names)
+
+    @cached_property
+    def planner_cache(self):
+        """Coverage results, overlays, gaps, plans and reports by parameters (``geo.coverage.LruCache``);
+        a new cache per registry version."""
+        from geo.coverage import LruCache
+
+        return LruCache(48)
