@@ -27,6 +27,7 @@ __all__ = [
     "districts_export",
     "districts_feature_collection",
     "dumps_geojson",
+    "export_registry",
     "facilities_csv",
     "facilities_export",
     "facilities_frame",
@@ -308,3 +309,26 @@ def districts_export(frame, fmt: str, *, meta: dict | None = None) -> bytes:
     from geo.kml import districts_kml
 
     return districts_kml(frame)
+
+
+def export_registry(registry, districts, fmt: str, *, layer: str = "facilities", flt=None,
+                    datum: str = "wgs84") -> tuple[bytes, int]:
+    """A download like ``GET /api/v1/export`` gives, for the CLI: ``(file bytes, number of features)``.
+
+    ``registry`` is a :class:`geo.registry.Registry`, ``districts`` a :class:`geo.geography.Districts`;
+    ``flt`` a :class:`geo.query.FacilityFilter` (facilities: every field; districts: ``bbox`` and
+    ``districts`` only); without it, every facility but removed ones, or every district.
+    """
+    from geo.query import FacilityFilter, FacilityTable, district_mask
+
+    flt = flt or FacilityFilter()
+    meta = {"sample": registry.is_sample}
+    if layer == "districts":
+        frame = districts.frame[district_mask(districts.frame, bbox=flt.bbox, districts=flt.districts)]
+        return districts_export(frame, fmt, meta=meta | {"count": len(frame)}), len(frame)
+    if layer != "facilities":
+        raise ValueError(f"layer must be facilities or districts, got {layer!r}")
+    matches = FacilityTable(registry.facilities).select(flt)
+    body = facilities_export(matches.facilities, fmt, datum=datum, distances_m=matches.distances_m,
+                             meta=meta | {"count": len(matches)})
+    return body, len(matches)

@@ -43,6 +43,7 @@ __all__ = [
     "FacilityTable",
     "Matches",
     "bbox_mask",
+    "district_mask",
     "parse_bbox",
     "parse_datetime",
 ]
@@ -146,6 +147,25 @@ def bbox_mask(geometries, bbox: BBox) -> np.ndarray:
     for box in _boxes(bbox):
         hit |= shapely.intersects(geoms, box)
     return hit
+
+
+def district_mask(frame, *, bbox: BBox | None = None, districts: Iterable[str] = ()) -> np.ndarray:
+    """Which rows of a district frame (``geo.geography.Districts.frame``) intersect ``bbox`` and are in
+    ``districts`` (adcodes or Chinese/English names); both optional.
+
+    >>> from geo.geography import load_districts
+    >>> frame = load_districts().frame
+    >>> list(frame["adcode"][district_mask(frame, bbox=(120.38, 36.06, 120.39, 36.07), districts=["市南区"])])
+    ['370202']
+    """
+    keep = np.ones(len(frame), dtype=bool)
+    if bbox is not None:
+        keep &= bbox_mask(frame.geometry.values, bbox)
+    wanted = list(districts)
+    if wanted:
+        keep &= frame["adcode"].isin(wanted).to_numpy() | frame["name"].isin(wanted).to_numpy() | \
+            frame["name_en"].isin(wanted).to_numpy()
+    return keep
 
 
 @dataclass(frozen=True)

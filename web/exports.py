@@ -41,21 +41,27 @@ def export():
     layer = params.choice(args, "layer", LAYERS, "facilities")
     check_args(args, export_params(layer))
     fmt = params.choice(args, "format", DOWNLOAD_FORMATS, "geojson")
+    crs = params.choice(args, "crs", DATUMS, "wgs84") if layer == "facilities" else "wgs84"
+    if crs != "wgs84" and fmt != "csv":
+        raise bad_param("crs", crs, "wgs84 unless format=csv",
+                        f"crs={crs} adds lon_{crs}/lat_{crs} columns to CSV only; "
+                        f"{fmt} is always WGS84 (use format=csv, or leave crs out)")
     st = state()
-    meta = {"sample": st.registry.is_sample}
-    if layer == "districts":
-        frame = st.districts.frame[district_mask(args, st)]
-        body = districts_export(frame, fmt, meta=meta | {"count": len(frame)})
-    else:
-        crs = params.choice(args, "crs", DATUMS, "wgs84")
-        if crs != "wgs84" and fmt != "csv":
-            raise bad_param("crs", crs, "wgs84 unless format=csv",
-                            f"crs={crs} adds lon_{crs}/lat_{crs} columns to CSV only; "
-                            f"{fmt} is always WGS84 (use format=csv, or leave crs out)")
-        flt = facility_filter(args, st)
-        matches = st.facility_table.select(flt)
-        body = facilities_export(matches.facilities, fmt, datum=crs, distances_m=matches.distances_m,
-                                 meta=meta | {"count": len(matches)})
+    registry, table, cache = st.registry, st.facility_table, st.export_cache
+    unfiltered = set(args) <= {"format", "layer", "crs"}
+    key = (registry.version, layer, fmt, crs)
+    body = cache.get(key) if unfiltered else None
+    if body is None:
+        meta = {"sample": registry.is_sample}
+        if layer == "districts":
+            frame = st.districts.frame[district_mask(args, st)]
+            body = districts_export(frame, fmt, meta=meta | {"count": len(frame)})
+        else:
+            matches = table.select(facility_filter(args, st))
+            body = facilities_export(matches.facilities, fmt, datum=crs, distances_m=matches.distances_m,
+                                     meta=meta | {"count": len(matches)})
+        if unfiltered and table.facilities is registry.facilities:
+            cache[key] = body
     media_type, suffix = DOWNLOAD_FORMATS[fmt]
     resp = Response(body, content_type=media_type)
     resp.headers["Content-Disposition"] = f'attachment; filename="qingdao-{layer}.{suffix}"'

@@ -31,10 +31,11 @@ import numpy as np
 from flask import Blueprint, Response, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from geo import query
 from geo.export import dumps_geojson, feature_collection
 from geo.hours import QINGDAO_TZ
 from geo.model import AMENITIES, CITY_BOUNDS, KINDS, STATUS
-from geo.query import FacilityFilter, bbox_mask, parse_bbox, parse_datetime
+from geo.query import FacilityFilter, parse_bbox, parse_datetime
 from web import params, state
 from web.errors import ApiError, bad_param
 from web.maps import OSM_ATTR, OSM_TILES
@@ -124,12 +125,13 @@ def parse_near_params(args) -> tuple[tuple[float, float] | None, float | None]:
             hint = " (lon and lat swapped? lon comes first)" if b["lon_min"] <= lat <= b["lon_max"] else ""
             raise bad_param("near", raw, NEAR_ALLOWED, f"near must be {NEAR_ALLOWED}, got {raw[:80]!r}{hint}")
         near = (lon, lat)
-    radius = params.number(args, "radius_m", None, lo=0, hi=MAX_RADIUS_M, what=" (metres)")
-    if radius is not None and radius <= 0:
-        raise bad_param("radius_m", args.get("radius_m"), RADIUS_ALLOWED)
+    raw_radius = args.get("radius_m")
+    radius = params.number(args, "radius_m", None, what=" of metres")
+    if radius is not None and not 0 < radius <= MAX_RADIUS_M:
+        raise bad_param("radius_m", raw_radius, RADIUS_ALLOWED)
     if radius is not None and near is None:
-        raise bad_param("radius_m", args.get("radius_m"), "used together with near=lon,lat",
-                        f"radius_m={args.get('radius_m')[:40]} needs near=lon,lat (the point to measure from)")
+        raise bad_param("radius_m", raw_radius, "used together with near=lon,lat",
+                        f"radius_m={raw_radius[:40]} needs near=lon,lat (the point to measure from)")
     return near, radius
 
 
@@ -169,15 +171,8 @@ def facility_filter(args, st: AppState, *, kind: str | None = None) -> FacilityF
 
 def district_mask(args, st: AppState) -> np.ndarray:
     """Which districts (in ``st.districts.frame`` order) pass ``bbox`` and ``district``."""
-    frame = st.districts.frame
-    keep = np.ones(len(frame), dtype=bool)
-    bbox = parse_bbox_param(args)
-    if bbox is not None:
-        keep &= bbox_mask(frame.geometry.values, bbox)
-    wanted = parse_districts_param(args, st)
-    if wanted:
-        keep &= np.isin(frame["adcode"].to_numpy(), list(wanted))
-    return keep
+    return query.district_mask(st.districts.frame, bbox=parse_bbox_param(args),
+                               districts=parse_districts_param(args, st))
 
 
 # -- collections ---------------------------------------------------------------------------------
@@ -193,8 +188,9 @@ class Source:
 
     #: Filter parameters the items endpoint takes (besides limit, offset and f), in documentation order.
     filters: tuple[str, ...] = ("bbox",)
-    #: ``properties`` schema name in the OpenAPI components (web/openapi.py).
-    schema: str = "Feature"
+    #: Prefix of its OpenAPI schemas (``<prefix>Feature``, ``<prefix>Items``, in web/openapi.py); "Any"
+    #: documents features of any geometry and properties.
+    schema_prefix: str = "Any"
     #: (property, heading) pairs for the HTML table.
     columns: tuple[tuple[str, str], ...] = ()
 
@@ -227,7 +223,7 @@ def _utc(day: np.datetime64, at: time) -> str:
 class FacilitySource(Source):
     """Facilities, all or of one kind."""
 
-    schema = "FacilityProperties"
+    schema_prefix = "Facility"
     columns = (("name", "名称 Name"), ("kind", "类型 Kind"), ("district", "区 District"),
                ("status", "状态 Status"), ("opening_hours", "开放时间 Hours"),
                ("verified_at", "核验 Verified"))
@@ -273,7 +269,7 @@ class DistrictSource(Source):
     """The district polygons (id = adcode)."""
 
     filters = ("bbox", "district")
-    schema = "DistrictProperties"
+    schema_prefix = "District"
     columns = (("adcode", "代码 Adcode"), ("name", "名称 Name"), ("name_en", "Name (en)"))
 
     def page(self, st, args, offset, limit):

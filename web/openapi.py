@@ -261,6 +261,9 @@ def _schemas() -> dict[str, Schema]:
         "FacilityFeature": _feature(_ref("schemas", "PointGeometry"), _ref("schemas", "FacilityProperties")),
         "DistrictFeature": _feature(_ref("schemas", "PolygonalGeometry"),
                                     _ref("schemas", "DistrictProperties")),
+        "AnyFeature": _feature({"type": "object", "required": ["type"]},
+                               {"type": "object", "nullable": True}),
+        "AnyItems": _collection_of(_ref("schemas", "AnyFeature"), **_paging()),
         "FacilityItems": _collection_of(_ref("schemas", "FacilityFeature"), **_paging()),
         "DistrictItems": _collection_of(_ref("schemas", "DistrictFeature"), **_paging()),
         "FacilitiesGeoJSON": _collection_of(_ref("schemas", "FacilityFeature"),
@@ -349,7 +352,7 @@ def _nearest_get_parameters() -> list[Schema]:
     ]
     for name, (schema, text) in _nearest_options().items():
         extra = {"style": "form", "explode": False} if schema.get("type") == "array" else {}
-        out.append(_query(name, schema, text, **extra))
+        out.append(_query(name, schema, text + " Empty = the default.", allowEmptyValue=True, **extra))
     return out
 
 
@@ -362,7 +365,7 @@ def _nearest_body() -> Schema:
                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}},
     }
     for name, (schema, text) in _nearest_options().items():
-        props[name] = {**schema, "description": text}
+        props[name] = {**schema, "nullable": True, "description": text + " null = the default."}
     return {"type": "object", "required": ["points"], "additionalProperties": False, "properties": props,
             "example": {"points": [[120.3843, 36.062], [120.3525, 36.088]], "k": 3, "kind": ["station"]}}
 
@@ -409,7 +412,7 @@ def _ogc_paths(example_ids: dict[str, str | None]) -> dict[str, Schema]:
     }
     for cid, coll in ogc.collections().items():
         name = _camel(cid)
-        schema = coll.source.schema.replace("Properties", "")
+        schema = coll.source.schema_prefix
         base = f"/ogc/collections/{cid}"
         paths[base] = {"get": _op(f"describe{name}Collection", tag, f"Describe the {cid} collection", {
             "200": _json(_ref("schemas", "Collection"), coll.title, html=True), **_errors(400)},
@@ -437,6 +440,7 @@ def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
                             key=lambda p: (p not in LAYERS["districts"], p))
     legacy_district = {
         "name": "district", "in": "query", "required": False, "style": "form", "explode": False,
+        "allowEmptyValue": True,
         "description": "District adcodes or Chinese names (any of them).",
         "schema": {"type": "array", "items": _enum(legacy_districts)},
     }
@@ -449,7 +453,7 @@ def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
         "/api/v1/facilities": {"get": _op("listFacilities", tag, "Live facilities as one GeoJSON document", {
             "200": _json(_ref("schemas", "FacilitiesGeoJSON"),
                          "RFC 7946 FeatureCollection (removed excluded).", GEOJSON), **_errors(400)},
-            parameters=[_pref("kind"), legacy_district])},
+            parameters=[{**_parameters(())["kind"], "allowEmptyValue": True}, legacy_district])},
         "/api/v1/districts": {"get": _op("listDistricts", tag, "The district polygons", {
             "200": _json(_ref("schemas", "DistrictsGeoJSON"), "GeoJSON FeatureCollection.", GEOJSON),
             **_errors(400)})},

@@ -1,0 +1,183 @@
+"""/api/openapi.json documents every endpoint and parameter; /api/docs renders it; schemathesis passes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import SMALL
+from tests.test_ogc import error_of, in_browser, needs_chromium, sample_server  # noqa: F401 - a fixture
+from web import nearest_api, ogc
+from web.exports import LAYERS, export_params
+
+#: Documented but not routed yet: none (add a path here only while its view is being written).
+PENDING: set[str] = set()
+#: Blueprints whose routes web/openapi.py does not describe yet: the admin (write) API and the coverage /
+#: planning API were written alongside this and are still changing. Remove a name once its paths are added.
+NOT_YET_DOCUMENTED = {"admin", "coverage"}
+
+
+@pytest.fixture
+def spec(client) -> dict:
+    r = client.get("/api/openapi.json")
+    assert r.status_code == 200 and r.mimetype == "application/vnd.oai.openapi+json"
+    return r.get_json(force=True)
+
+
+def _param_names(spec: dict, op: dict) -> set[str]:
+    names = set()
+    for p in op.get("parameters", []):
+        if "$ref" in p:
+            p = spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
+        if p["in"] == "query":
+            names.add(p["name"])
+    return names
+
+
+def test_spec_is_valid_openapi_3(spec):
+    validator = pytest.importorskip("openapi_spec_validator")
+    assert spec["openapi"].startswith("3.0.")
+    validator.validate(spec)
+
+
+def test_every_route_is_documented_and_every_documented_path_routed(app, spec):
+    routed = set()
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        if not path.startswith(("/ogc", "/api/")) or rule.endpoint.split(".")[0] in NOT_YET_DOCUMENTED:
+            continue
+        path = path.replace("<feature_id>", "{featureId}")
+        if "<collection_id>" in path:
+            routed |= {path.replace("<collection_id>", cid) for cid in ogc.collections()}
+        else:
+            routed.add(path)
+    documented = set(spec["paths"])
+    assert routed - documented == set(), "routes without documentation"
+    assert documented - routed <= PENDING, "documented paths without a route"
+
+
+def test_methods_match_the_routes(app, spec):
+    methods: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        methods.setdefault(rule.rule, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    for path, routed in methods.items():
+        if path in spec["paths"]:
+            assert {m.upper() for m in spec["paths"][path]} == routed, path
+
+
+def test_every_parameter_a_view_accepts_is_documented(spec):
+    for cid, coll in ogc.collections().items():
+        op = spec["paths"][f"/ogc/collections/{cid}/items"]["get"]
+        assert _param_names(spec, op) == {*coll.source.filters, "limit", "offset", "f"}, cid
+    export = _param_names(spec, spec["paths"]["/api/v1/export"]["get"])
+    assert export == set().union(*(export_params(layer) for layer in LAYERS))
+    assert _param_names(spec, spec["paths"]["/api/v1/nearest"]["get"]) == set(nearest_api.QUERY_PARAMS)
+    assert _param_names(spec, spec["paths"]["/api/v1/facilities"]["get"]) == {"kind", "district"}
+
+
+def test_error_responses_use_the_one_error_schema(client, spec):
+    jsonschema = pytest.importorskip("jsonschema")
+    error_schema = spec["components"]["schemas"]["Error"]
+    for url, status in [("/ogc/collections/station/items?colour=red", 400),
+                        ("/api/v1/export?format=shp", 400),
+                        ("/ogc/collections/station/items/none", 404), ("/api/v1/facilities?kind=x", 400)]:
+        body = client.get(url).get_json()
+        jsonschema.validate(body, error_schema)
+        assert body["error"]["status"] == status
+    for path, item in spec["paths"].items():
+        for op in item.values():
+            for code in ("400", "404"):
+                if code in op["responses"]:
+                    assert op["responses"][code]["$ref"].endswith(("BadRequest", "NotFound")), path
+
+
+def test_openapi_json_rejects_parameters(client):
+    assert error_of(client.get("/api/openapi.json?x=1"))["parameter"] == "x"
+
+
+def test_feature_id_examples_exist(client, spec):
+    """Each item path's featureId example is a feature of that collection (none where it is empty)."""
+    examples = {path: item["get"]["parameters"][0].get("example") for path, item in spec["paths"].items()
+                if path.endswith("{featureId}")}
+    for path, example in examples.items():
+        if example is not None:
+            assert client.get(path.replace("{featureId}", example)).status_code == 200, path
+    assert examples["/ogc/collections/station/items/{featureId}"] == SMALL[0].id
+    assert examples["/ogc/collections/districts/items/{featureId}"] == "370202"
+    assert examples["/ogc/collections/apartment/items/{featureId}"] is None  # SMALL has no apartment
+
+
+def test_docs_page_uses_local_swagger_ui_with_its_licence(client):
+    html = client.get("/api/docs").get_data(as_text=True)
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in urls and "/api/openapi.json" in urls
+    assert not [u for u in urls if u.startswith(("http:", "https:", "//"))]
+    for u in [*urls, "/static/vendor/swagger-ui/LICENSE", "/static/vendor/swagger-ui/NOTICE"]:
+        r = client.get(u)
+        assert r.status_code == 200, u
+        r.close()
+
+
+@needs_chromium
+def test_browser_renders_every_operation_without_leaving_the_server(sample_server, spec):  # noqa: F811
+    out = in_browser(sample_server, """
+        page.goto(base + "/api/docs")
+        page.wait_for_selector("#swagger-ui[data-ready]")
+        out["operations"] = page.locator(".opblock").count()
+        out["title"] = page.inner_text(".info")
+    """)
+    assert out["operations"] == sum(len(item) for item in spec["paths"].values())
+    assert "Qingdao worker service map API" in out["title"]
+    assert out["outside"] == [] and out["errors"] == [] and out["dialogs"] == []
+
+
+#: Every schemathesis check is on but these (see the test's docstring for why). The coverage phase is off
+#: for /api/v1/nearest only: it is the slowest endpoint by far (~20 of ~22 CPU-seconds of the server).
+SCHEMATHESIS_CONFIG = """
+[checks]
+positive_data_acceptance.enabled = false
+unsupported_method.enabled = false
+
+[phases.coverage]
+unexpected-methods = ["DELETE"]
+
+[[operations]]
+include-path = "/api/v1/nearest"
+phases.coverage.enabled = false
+
+[[operations]]
+include-path = "/api/v1/nearest"
+include-method = "POST"
+checks.negative_data_rejection.enabled = false
+"""
+
+
+def test_schemathesis_finds_no_server_error_or_schema_violation(sample_server, tmp_path):  # noqa: F811
+    """Property-based requests from the OpenAPI document against the live server (bounded: ~20-40 s).
+
+    Every check runs (no 5xx, status codes, content types, headers and bodies as documented, invalid
+    input refused …) except: ``positive_data_acceptance``, because some rules cannot be written in
+    OpenAPI 3.0 (radius_m needs near; bbox lat_min ≤ lat_max; points inside Qingdao), so a schema-valid
+    request can rightly get a 400; ``unsupported_method``, because web/errors.py drops werkzeug's
+    Allow header from 405 responses; and ``negative_data_rejection`` for POST /api/v1/nearest, whose
+    body parser coerces types (``"include_closed": 0`` is read as false). The last two are reported
+    to the lead.
+    """
+    pytest.importorskip("schemathesis")
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(SCHEMATHESIS_CONFIG)
+    cmd = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
+           f"{sample_server}/api/openapi.json", "--max-examples", "6", "--seed", "20261124", "--workers", "2",
+           "--request-timeout", "30"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=tmp_path,
+                         env={**os.environ, "NO_COLOR": "1"})
+    summary = run.stdout[-4000:]
+    assert run.returncode == 0, summary
+    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", run.stdout).groups())
+    assert generated == passed and generated > 1500, summary
+    tested, selected = re.search(r"Tested: (\d+)", run.stdout), re.search(r"Selected: (\d+)/", run.stdout)
+    assert tested.group(1) == selected.group(1), summary
