@@ -33,8 +33,9 @@ def registry_bytes(data_dir):
 
 def test_writes_disabled_without_any_token(client, data_dir):
     before = registry_bytes(data_dir)
-    r = client.post("/api/v1/admin/facilities", json=NEW)
+    r = client.post("/api/v1/admin/facilities", json=NEW, headers=auth("anything"))
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "writes_disabled"
+    assert client.post("/api/v1/admin/facilities", json=NEW).status_code == 401
     assert registry_bytes(data_dir) == before
 
 

@@ -71,13 +71,13 @@ class TokenStore:
 
     def check(self, authorization: str | None) -> str:
         """The token's name for a valid ``Authorization: Bearer …`` header; else an ApiError (401/403)."""
+        if not authorization or not authorization.startswith("Bearer ") or len(authorization) > 200:
+            raise ApiError(401, "an admin token is required: send 'Authorization: Bearer <token>'",
+                           code="unauthorized")
         entries = self.entries()
         if not entries:
             raise ApiError(403, "writes are disabled: no admin token is configured (workermap token add NAME)",
                            code="writes_disabled")
-        if not authorization or not authorization.startswith("Bearer ") or len(authorization) > 200:
-            raise ApiError(401, "an admin token is required: send 'Authorization: Bearer <token>'",
-                           code="unauthorized")
         digest = token_hash(authorization[len("Bearer "):].strip())
         name = None
         revoked = False

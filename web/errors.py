@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         code = (err.name or "error").lower().replace(" ", "_")
-        return _render(ApiError(err.code or 500, err.description or err.name, code=code))
+        resp = _render(ApiError(err.code or 500, err.description or err.name, code=code))
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            resp.headers["Allow"] = ", ".join(sorted(err.valid_methods))  # RFC 9110 requires it on a 405
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -488,6 +488,60 @@ def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
     }
 
 
+def _admin_paths() -> dict[str, Schema]:
+    tag = "Admin (token)"
+    err = _ref("schemas", "Error")
+    auth_errors = {
+        "401": _json(err, "No or malformed Authorization header."),
+        "403": _json(err, "Token wrong or revoked, or writes disabled (no token configured)."),
+    }
+    invalid = {"422": _json(err, "Validation failed: error.details lists every problem; nothing was written.")}
+    facility_body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "description": "Facility fields as in an import (kind, name, lon, lat, opening_hours, "
+        "amenities, access, entry, capacity, status, …); crs = datum of lon/lat (wgs84|gcj02|bd09).",
+        "additionalProperties": True}}}}
+    facility = _json({"type": "object", "properties": {"facility": {"type": "object"}}}, "The stored record.")
+    fid = {"name": "facility_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+    sec = {"security": [{"adminToken": []}]}
+    return {
+        "/api/v1/admin/facilities": {"post": _op(
+            "createFacility", tag, "Add a facility", {"201": facility, **_errors(400), **auth_errors, **invalid,
+                                                       "409": _json(err, "The id exists.")},
+            requestBody=facility_body, **sec)},
+        "/api/v1/admin/facilities/{facility_id}": {
+            "patch": _op("updateFacility", tag, "Change fields of a facility", {
+                "200": facility, **_errors(400, 404), **auth_errors, **invalid},
+                parameters=[fid], requestBody=facility_body, **sec),
+            "delete": _op("removeFacility", tag, "Mark a facility removed (kept in history)", {
+                "200": _json({"type": "object"}, "Removed."), **_errors(400, 404), **auth_errors},
+                parameters=[fid], **sec),
+        },
+        "/api/v1/admin/import": {"post": _op(
+            "importFacilities", tag, "Bulk import a CSV/XLSX/GeoJSON file", {
+                "200": _json({"type": "object"}, "Rows read, added, updated, warnings."), **_errors(400),
+                **auth_errors, **invalid},
+            requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary"}, "crs": {"type": "string",
+                                                                           "enum": ["wgs84", "gcj02", "bd09"]},
+                    "replace": {"type": "boolean"}, "dry_run": {"type": "boolean"}}}}}}, **sec)},
+        "/api/v1/admin/versions": {"get": _op("listVersions", tag, "Earlier registry versions", {
+            "200": _json({"type": "object"}, "Version names, oldest first."), **auth_errors}, **sec)},
+        "/api/v1/admin/restore": {"post": _op("restoreVersion", tag, "Make an earlier version current", {
+            "200": _json({"type": "object"}, "Restored."), **_errors(400, 404), **auth_errors, **invalid},
+            requestBody={"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["version"], "properties": {"version": {"type": "string"}}}}}},
+            **sec)},
+        "/api/v1/admin/audit": {"get": _op("readAudit", tag, "The audit log (newest last)", {
+            "200": _json({"type": "object"}, "Entries: time, actor, action, id, before, after."),
+            **_errors(400), **auth_errors},
+            parameters=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 10000}, "Entries.")],
+            **sec)},
+        "/healthz": {"get": _op("health", "Operations", "Liveness and the registry being served", {
+            "200": _json({"type": "object", "properties": {"status": {"type": "string"}}}, "OK.")})},
+    }
+
+
 @lru_cache(maxsize=4)
 def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ...] = (),
                example_ids: tuple[tuple[str, str | None], ...] = ()) -> dict[str, Any]:
@@ -512,9 +566,12 @@ def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ..
             "license": {"name": "MIT"},
         },
         "tags": [{"name": "OGC API – Features"}, {"name": "Facilities API"}, {"name": "Nearest"},
-                 {"name": "Export"}, {"name": "API description"}],
-        "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(legacy_districts)},
+                 {"name": "Export"}, {"name": "API description"}, {"name": "Admin (token)"},
+                 {"name": "Operations"}],
+        "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(legacy_districts), **_admin_paths()},
         "components": {
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
+                                               "description": "A token from `workermap token add NAME`."}},
             "schemas": _schemas(),
             "parameters": _parameters(district_values),
             "responses": {

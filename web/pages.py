@@ -1,15 +1,293 @@
-"""HTML pages."""
+"""HTML pages: the worker finder (``/``), the planner (``/planner``) and the overview map (``/map``).
+
+Pages are Jinja templates (``web/templates/pages/``). folium renders each page's map
+skeleton once (``web.maps.map_skeleton``: the ``L.map`` call, the three basemaps and the
+layer switcher); the template embeds it with the request's CSP nonce, and the page's own
+script (``web/static/js``) loads the data as GeoJSON and does everything interactive.
+folium cannot do the interactive part (filters shared by map and list, GCJ-02 shifting
+when the basemap changes, geolocation, search), so that part is hand-written JavaScript.
+
+All JavaScript and CSS come from ``web/static``; no CDN.
+"""
 
 from __future__ import annotations
 
+import gzip
+import os
 from functools import cache
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from web.maps import overview_map_html
+from geo.export import dumps_geojson
+from geo.hours import QINGDAO_TZ, Hours, local_time, now_local
+from geo.model import ACCESS, AMENITIES, ENTRY, KINDS, STATUS, WORKER_LABELS, WORKER_TYPES
+from web import params, state
+from web.api import geojson_response
+from web.errors import bad_param
+from web.maps import (
+    QINGDAO_CENTER,
+    local_assets,
+    map_feature_collection,
+    map_skeleton,
+    overview_map_html,
+    simplified_districts_geojson,
+)
 from web.security import add_nonce
 
 bp = Blueprint("pages", __name__)
+
+#: Kind colours (Okabe-Ito, distinguishable with the common colour-vision deficiencies).
+KIND_COLOURS = {"station": "#D55E00", "shared_home": "#0072B2", "mother_room": "#CC79A7",
+                "childcare": "#009E73", "apartment": "#B07800"}
+
+#: Amenity pictograms (Unicode emoji: no icon font; the label is always given as text for screen readers).
+AMENITY_ICONS = {
+    "rest": "🛋️", "drinking_water": "🚰", "hot_water": "♨️", "microwave": "🍱", "fridge": "🧊",
+    "phone_charging": "📱", "ebike_charging": "🔌", "battery_swap": "🔋", "toilet": "🚻",
+    "air_conditioning": "❄️", "heating": "🔥", "rain_gear": "☂️", "first_aid": "⛑️", "aed": "💓",
+    "repair_tools": "🔧", "reading": "📖", "wifi": "📶", "legal_aid": "⚖️", "health_check": "🩺",
+    "counselling": "💬", "nursing_room": "🍼", "childcare": "🧸", "fitness": "🏋️", "beds": "🛏️",
+}
+#: The amenities offered as filters on the phone (the ones riders ask for); the card shows all.
+FILTER_AMENITIES = ("drinking_water", "hot_water", "microwave", "phone_charging", "ebike_charging",
+                    "battery_swap", "toilet", "rest", "air_conditioning", "heating", "wifi", "first_aid")
+
+#: Every user-interface string, Chinese first. The template renders ``zh``; the script switches.
+UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "青岛职工驿站 · 找最近", "skip": "跳到附近列表", "search": "搜索",
+        "search_ph": "搜索区、街道/镇或设施名称", "search_none": "没有找到", "locate": "定位我",
+        "filters": "筛选", "lang_switch": "English", "lang_short": "EN",
+        "sample": "示例数据：按真实区划生成，并非真实驿站名单。",
+        "f_kind": "类型", "f_amenity": "设施", "f_open": "现在营业", "f_24h": "24小时",
+        "f_worker": "我能进入", "f_worker_any": "不限", "f_reset": "清除筛选", "f_close": "完成",
+        "list_title": "离我最近", "list_hint": "点“定位我”，或在地图上点一下、搜索街道/镇，查看最近的驿站。",
+        "list_loading": "正在查找…", "list_empty": "附近没有符合条件的设施。", "list_error": "查询失败：",
+        "list_from_gps": "按我的位置", "list_from_tap": "按地图上选的位置", "list_from_search": "按搜索的位置",
+        "list_24h_more": "只在最近的50处中找到这些24小时设施；更远的请看地图。",
+        "geo_denied": "无法定位（未授权或不可用）。请在地图上点一下，或搜索街道/镇。",
+        "geo_unsupported": "此浏览器不能定位。请在地图上点一下，或搜索街道/镇。",
+        "locating": "正在定位…",
+        "shown": "地图显示 {n} / {total} 处", "m": "{n} 米", "km": "{n} 公里",
+        "walk": "步行 {n} 分钟", "ebike": "电动车 {n} 分钟",
+        "open_24": "24小时营业", "closes_at": "营业至{t}", "opens_at": "{t}开门", "closed": "已关门",
+        "open": "营业中", "tomorrow": "明天", "nav": "导航", "nav_amap": "高德", "nav_baidu": "百度",
+        "nav_apple": "Apple 地图", "nav_geo": "其他地图", "details": "详情", "close": "关闭",
+        "c_address": "地址", "c_hours": "开放时间", "c_amenities": "设施", "c_capacity": "容量",
+        "c_capacity_n": "{n} 人", "c_entry": "进入方式", "c_access": "开放对象", "c_phone": "电话",
+        "c_verified": "核验日期", "c_district": "位置", "c_status": "状态", "c_sample": "示例数据",
+        "tiles_failed": "底图加载失败；设施、列表和筛选仍可使用。", "you": "我的位置",
+        "days": "周一,周二,周三,周四,周五,周六,周日", "h24": "24小时",
+        "r_district": "区市", "r_township": "街道/镇", "r_facility": "设施",
+        "load_error": "数据加载失败：", "legend": "图例",
+    },
+    "en": {
+        "title": "Qingdao worker stations · nearest", "skip": "Skip to the nearest list", "search": "Search",
+        "search_ph": "Search a district, township or facility", "search_none": "Nothing found",
+        "locate": "Locate me", "filters": "Filters", "lang_switch": "中文", "lang_short": "中文",
+        "sample": "Sample data: generated on real districts, not the real list.",
+        "f_kind": "Kind", "f_amenity": "Amenities", "f_open": "Open now", "f_24h": "24 hours",
+        "f_worker": "I can enter as", "f_worker_any": "Anyone", "f_reset": "Clear filters", "f_close": "Done",
+        "list_title": "Nearest to me",
+        "list_hint": "Tap “Locate me”, or tap the map or search a township to see the nearest stations.",
+        "list_loading": "Searching…", "list_empty": "Nothing nearby matches the filters.",
+        "list_error": "Search failed: ", "list_from_gps": "From my position", "list_from_tap": "From the tapped point",
+        "list_from_search": "From the searched place",
+        "list_24h_more": "Only these 24-hour places are among the 50 nearest; see the map for more.",
+        "geo_denied": "Cannot get your position (refused or unavailable). Tap the map or search a township.",
+        "geo_unsupported": "This browser cannot locate you. Tap the map or search a township.",
+        "locating": "Locating…",
+        "shown": "Map shows {n} of {total}", "m": "{n} m", "km": "{n} km",
+        "walk": "{n} min walk", "ebike": "{n} min by e-bike",
+        "open_24": "Open 24 hours", "closes_at": "Closes at {t}", "opens_at": "Opens at {t}", "closed": "Closed",
+        "open": "Open", "tomorrow": "tomorrow", "nav": "Navigate", "nav_amap": "AMap", "nav_baidu": "Baidu",
+        "nav_apple": "Apple Maps", "nav_geo": "Other app", "details": "Details", "close": "Close",
+        "c_address": "Address", "c_hours": "Hours", "c_amenities": "Amenities", "c_capacity": "Capacity",
+        "c_capacity_n": "{n} people", "c_entry": "Entry", "c_access": "Who may use it", "c_phone": "Phone",
+        "c_verified": "Verified", "c_district": "Where", "c_status": "Status", "c_sample": "Sample record",
+        "tiles_failed": "Map tiles failed to load; facilities, list and filters still work.", "you": "My position",
+        "days": "Mon,Tue,Wed,Thu,Fri,Sat,Sun", "h24": "24 hours",
+        "r_district": "District", "r_township": "Township", "r_facility": "Facility",
+        "load_error": "Could not load data: ", "legend": "Legend",
+    },
+}
+
+PLANNER_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "青岛职工服务设施 · 规划", "mode": "出行方式", "walk": "步行", "ebike": "电动车",
+        "minutes": "时间阈值（分钟）", "kind": "设施类型", "any": "全部", "amenity": "需要的设施",
+        "open_at": "时段", "open_any": "不限时段", "worker": "开放对象", "apply": "计算覆盖",
+        "districts": "各区市覆盖率", "d_name": "区市", "d_area": "面积覆盖", "d_res": "居民覆盖",
+        "d_workers": "职工覆盖", "d_uncov": "未覆盖职工", "city": "全市", "layers": "图层",
+        "grid": "覆盖网格", "gaps": "未覆盖区域", "boundaries": "区界", "facilities": "现有设施",
+        "sites": "建议新址", "plan": "选址规划", "add": "新增数量", "spacing": "最小间距（米）",
+        "demand": "需求", "d_workers_opt": "户外职工", "d_residents_opt": "居民", "run": "运行选址",
+        "rank": "序号", "gain": "新增覆盖", "cum": "累计覆盖", "cum_pct": "累计覆盖率",
+        "downloads": "下载", "dl_fac_geojson": "设施 GeoJSON", "dl_fac_csv": "设施 CSV",
+        "dl_dist_geojson": "区界 GeoJSON", "dl_gaps": "未覆盖区域 GeoJSON", "dl_report": "报告 (ZIP)",
+        "dl_sites": "建议新址 GeoJSON", "dl_sites_csv": "建议新址 CSV",
+        "loading": "计算中…", "error": "出错：", "missing": "覆盖分析接口尚未部署。",
+        "assumptions": "假设", "source": "需求来源", "sample": "示例数据：设施为按真实行政区生成的样例。",
+        "worker_page": "职工找驿站", "lang_switch": "English", "hours": "24小时覆盖",
+        "hour": "时", "none": "—", "district_filter": "区市", "legend": "图例",
+        "legend_covered_half": "已覆盖（阈值一半以内）", "legend_covered": "已覆盖（一半到阈值）",
+        "legend_near": "未覆盖（阈值1–1.5倍）", "legend_far": "未覆盖（阈值1.5–2倍）",
+        "legend_very_far": "未覆盖（2倍以上或无设施）",
+    },
+    "en": {
+        "title": "Qingdao worker facilities · planner", "mode": "Travel mode", "walk": "Walk", "ebike": "E-bike",
+        "minutes": "Threshold (minutes)", "kind": "Facility kind", "any": "All", "amenity": "Required amenity",
+        "open_at": "Time of day", "open_any": "Any time", "worker": "Access for", "apply": "Compute coverage",
+        "districts": "Coverage by district", "d_name": "District", "d_area": "Area covered",
+        "d_res": "Residents covered", "d_workers": "Workers covered", "d_uncov": "Uncovered workers",
+        "city": "City", "layers": "Layers", "grid": "Coverage grid", "gaps": "Uncovered areas",
+        "boundaries": "District boundaries", "facilities": "Facilities", "sites": "Proposed sites",
+        "plan": "Siting plan", "add": "Sites to add", "spacing": "Minimum spacing (m)", "demand": "Demand",
+        "d_workers_opt": "Outdoor workers", "d_residents_opt": "Residents", "run": "Run siting",
+        "rank": "#", "gain": "Marginal gain", "cum": "Cumulative covered", "cum_pct": "Cumulative %",
+        "downloads": "Downloads", "dl_fac_geojson": "Facilities GeoJSON", "dl_fac_csv": "Facilities CSV",
+        "dl_dist_geojson": "Districts GeoJSON", "dl_gaps": "Uncovered areas GeoJSON", "dl_report": "Report (ZIP)",
+        "dl_sites": "Proposed sites GeoJSON", "dl_sites_csv": "Proposed sites CSV",
+        "loading": "Computing…", "error": "Error: ", "missing": "The coverage API is not deployed yet.",
+        "assumptions": "Assumptions", "source": "Demand source",
+        "sample": "Sample data: facilities are generated on real districts.",
+        "worker_page": "Worker finder", "lang_switch": "中文", "hours": "Coverage over 24 hours",
+        "hour": "h", "none": "—", "district_filter": "District", "legend": "Legend",
+        "legend_covered_half": "covered, within half the threshold",
+        "legend_covered": "covered, half to full threshold",
+        "legend_near": "uncovered, 1–1.5 × threshold", "legend_far": "uncovered, 1.5–2 × threshold",
+        "legend_very_far": "uncovered, beyond 2 × (or no facility)",
+    },
+}
+
+
+def _tianditu_key() -> str | None:
+    """The TianDiTu browser key: app config ``TIANDITU_KEY`` or env ``WORKERMAP_TIANDITU_KEY``; none hides it."""
+    return current_app.config.get("TIANDITU_KEY") or os.environ.get("WORKERMAP_TIANDITU_KEY") or None
+
+
+#: Where the worker page opens before it knows where the worker is: the urban core (市南/市北/李沧/崂山).
+URBAN_CENTRE = (36.12, 120.40)
+
+
+@cache
+def _skeleton(static_base: str, tianditu_key: str | None, zoom: int, center: tuple[float, float]) -> dict:
+    return map_skeleton(static_base, tianditu_key=tianditu_key, zoom=zoom, center=center)
+
+
+def _vocab() -> dict:
+    def table(t):
+        return {k: {"zh": v.zh, "en": v.en} for k, v in t.items()}
+
+    return {"kinds": table(KINDS), "amenities": table(AMENITIES), "access": table(ACCESS), "entry": table(ENTRY),
+            "status": table(STATUS), "worker_types": table(WORKER_LABELS)}
+
+
+def _page(template: str, ui: dict, *, zoom: int, center: tuple[float, float], extra: dict) -> Response:
+    static_base = url_for("static", filename="")
+    skeleton = _skeleton(static_base, _tianditu_key(), zoom, center)
+    js, css = local_assets(static_base)
+    config = {
+        "map": {"map": skeleton["map"], "basemaps": skeleton["basemaps"]},
+        "strings": ui, "vocab": _vocab(), "kind_colours": KIND_COLOURS,
+        "urls": {"meta": url_for("api.meta"), "districts": url_for("pages.districts_light"),
+                 "districts_full": url_for("api.districts"), "nearest": url_for("nearest.nearest"),
+                 "hours": url_for("pages.hours_state"),
+                 "facilities": url_for("pages.facilities_light"), "facilities_full": url_for("api.facilities")},
+        **extra,
+    }
+    html = render_template(template, t=ui["zh"], ui=ui, config=config, map_div=skeleton["div"],
+                           map_script=skeleton["script"], vendor_js=[u for _, u in js],
+                           vendor_css=[u for _, u in css], kinds=KINDS, kind_colours=KIND_COLOURS)
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.get("/")
+def worker():
+    """The worker finder: a phone-first map, the nearest list, filters, navigation links."""
+    return _page("pages/worker.html", UI, zoom=11, center=URBAN_CENTRE, extra={
+        "worker_access": {w: sorted(a) for w, a in WORKER_TYPES.items()},
+        "amenity_icons": AMENITY_ICONS, "filter_amenities": list(FILTER_AMENITIES),
+        "list_k": 8, "list_k_24h": 50,
+    })
+
+
+@bp.get("/planner")
+def planner():
+    """The planner: coverage grid, uncovered areas, district table, siting plan, downloads."""
+    urls = {
+        "coverage": "/api/v1/coverage", "coverage_png": "/api/v1/coverage/grid.png",
+        "coverage_hours": "/api/v1/coverage/hours", "gaps": "/api/v1/gaps", "plan": "/api/v1/plan",
+        "report": "/api/v1/report.zip", "export": "/api/v1/export",
+    }
+    return _page("pages/planner.html", PLANNER_UI, zoom=9, center=QINGDAO_CENTER, extra={"planner_urls": urls})
+
+
+@bp.get("/worker/hours")
+def hours_state():
+    """Open or closed at ``at`` (``now`` or ISO 8601, Qingdao time) for each opening-hours expression in use.
+
+    The map filters "open now" with this, exactly as ``/api/v1/nearest`` does: each distinct
+    expression evaluated once at the minute. The page passes the returned ``at`` back to
+    ``/api/v1/nearest`` as ``open_at`` so the list and the map use the same minute.
+    """
+    params.reject_unknown(request.args, ("at",))
+    at = params.open_at(request.args, "at")
+    if at is None:
+        raise bad_param("at", "any", "'now' or an ISO 8601 date-time")
+    when = (now_local() if at == "now" else local_time(at)).replace(second=0)
+    st = state()
+    exprs = sorted({f.opening_hours for f in st.registry.facilities if f.status != "removed"})
+    out = {}
+    for e in exprs:
+        h = Hours.parse(e)
+        nxt = h.next_change(when)
+        out[e] = {"open": h.is_open(when), "next_change": None if nxt is None else _iso(nxt)}
+    resp = current_app.json.response({"at": _iso(when), "version": st.registry.version, "hours": out})
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+def _iso(dt) -> str:
+    return dt.replace(tzinfo=QINGDAO_TZ).isoformat(timespec="minutes")
+
+
+def _gzipped(doc: dict) -> tuple[bytes, bytes]:
+    body = dumps_geojson(doc).encode("utf-8")
+    return body, gzip.compress(body, compresslevel=6, mtime=0)
+
+
+@bp.get("/worker/facilities.geojson")
+def facilities_light():
+    """Every live facility as compact GeoJSON for the map pages (``web.maps.map_feature_collection``).
+
+    Same features and property names as ``/api/v1/facilities``, fewer properties, so a phone
+    loads ~85 KB gzip instead of ~100 KB. Built once per registry version.
+    """
+    params.reject_unknown(request.args, ())
+    st = state()
+    cache_ = current_app.extensions.setdefault("workermap_facilities_light", {})
+    version = st.registry.version
+    if version not in cache_:
+        live = [f for f in st.registry.facilities if f.status != "removed"]
+        meta = {"sample": st.registry.is_sample, "count": len(live), "version": version}
+        cache_.clear()
+        cache_[version] = _gzipped(map_feature_collection(live, meta))
+    body, gz = cache_[version]
+    return geojson_response(body, gz=gz)
+
+
+@bp.get("/worker/districts.geojson")
+def districts_light():
+    """District outlines simplified for drawing on a phone (see ``simplified_districts_geojson``)."""
+    params.reject_unknown(request.args, ())
+    cache_ = current_app.extensions.setdefault("workermap_districts_light", {})
+    if "doc" not in cache_:
+        cache_["doc"] = _gzipped(simplified_districts_geojson(state().districts.frame))
+    body, gz = cache_["doc"]
+    return geojson_response(body, gz=gz, max_age=3600)
 
 
 @cache
