@@ -157,9 +157,8 @@ class Facility:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def properties(self) -> dict[str, Any]:
-        """All fields but the coordinates, as JSON-ready values."""
-        d = dataclasses.asdict(self)
-        d.pop("extra")
+        """Every field (``extra`` aside) as JSON-ready values, in :data:`FIELDS` order."""
+        d = {name: getattr(self, name) for name in FIELDS}
         d["amenities"] = list(self.amenities)
         d["entry"] = list(self.entry)
         return d
