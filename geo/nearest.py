@@ -119,6 +119,7 @@ class FacilityIndex:
         self.worker_mask = {w: np.array([f.access in allowed for f in self.facilities], dtype=bool)
                             for w, allowed in WORKER_TYPES.items()}
         self.status_open = np.array([f.status == "open" for f in self.facilities], dtype=bool)
+        self.always_open = np.array([f.opening_hours == "24/7" for f in self.facilities], dtype=bool)
         self.all_true = np.ones(n, dtype=bool)
         self.hours = [Hours.parse(f.opening_hours) for f in self.facilities]
         groups: dict[str, list[int]] = {}
@@ -163,19 +164,21 @@ class FacilityIndex:
         return self._hours_at(when)[0]
 
     def eligible(self, *, kinds: Sequence[str] = (), amenities: Sequence[str] = (), worker: str | None = None,
-                 open_at: datetime | None = None, include_closed: bool = False) -> np.ndarray:
+                 open_at: datetime | None = None, include_closed: bool = False,
+                 open_24h: bool = False) -> np.ndarray:
         """Indices of facilities passing every filter (``open_at=None``: any hours)."""
         return self._subset(tuple(kinds), tuple(amenities), worker,
-                            None if open_at is None else local_time(open_at), include_closed)[0]
+                            None if open_at is None else local_time(open_at), include_closed, open_24h)[0]
 
-    def _subset(self, kinds: tuple, amenities: tuple, worker, at: datetime | None, include_closed: bool):
+    def _subset(self, kinds: tuple, amenities: tuple, worker, at: datetime | None, include_closed: bool,
+                open_24h: bool = False):
         """(indices, their x + iy) for one filter, cached per filter and minute."""
-        key = (kinds, amenities, worker, at, include_closed)
+        key = (kinds, amenities, worker, at, include_closed, open_24h)
         hit = self._subset_cache.get(key)
         if hit is not None:
             return hit
         if at is not None and (at.second or at.microsecond or at.tzinfo is not None):
-            return self._subset(kinds, amenities, worker, local_time(at).replace(second=0), include_closed)
+            return self._subset(kinds, amenities, worker, local_time(at).replace(second=0), include_closed, open_24h)
         _check_values("kinds", kinds, KINDS)
         _check_values("amenities", amenities, AMENITIES)
         if worker is not None and worker not in WORKER_TYPES:
@@ -194,6 +197,8 @@ class FacilityIndex:
             mask &= self.status_open
         if at is not None:
             mask &= self.open_mask(at)
+        if open_24h:
+            mask &= self.always_open
         idx = np.flatnonzero(mask)
         hit = (idx, self.z[idx])
         self._subset_cache[key] = hit
@@ -205,11 +210,12 @@ class FacilityIndex:
     def query(self, lon: float, lat: float, *, k: int = 5, radius_m: float | None = None,
               kinds: Sequence[str] = (), amenities: Sequence[str] = (), worker: str | None = None,
               open_at: datetime | None | str = "now", include_closed: bool = False,
-              travel: Travel | None = None) -> NearestResult:
+              open_24h: bool = False, travel: Travel | None = None) -> NearestResult:
         """The k nearest eligible facilities to WGS84 ``(lon, lat)``.
 
         ``open_at``: a datetime (aware, or naive = Qingdao time), ``"now"`` (default), or
         ``None`` for no opening-hours filter (``open_now`` is then reported for now).
+        ``open_24h``: only facilities open round the clock (``24/7``).
         If ``radius_m`` is given and nothing eligible lies within it, the nearest ones
         beyond it are returned flagged ``within_radius=False`` — never an empty answer
         while eligible facilities exist.
@@ -223,7 +229,7 @@ class FacilityIndex:
         else:
             at = (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
         idx, zs = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
-                               include_closed)
+                               include_closed, open_24h)
         hits: list[Hit] = []
         if len(idx):
             qx, qy = to_metric(lon, lat)
@@ -277,7 +283,8 @@ class FacilityIndex:
 
     def query_batch(self, lon, lat, *, k: int = 1, kinds: Sequence[str] = (), amenities: Sequence[str] = (),
                     worker: str | None = None, open_at: datetime | None | str = "now",
-                    include_closed: bool = False) -> tuple[np.ndarray, np.ndarray, datetime, int]:
+                    include_closed: bool = False, open_24h: bool = False,
+                    ) -> tuple[np.ndarray, np.ndarray, datetime, int]:
         """Vectorised k-nearest for many WGS84 points with the same filters as :meth:`query`.
 
         Returns ``(distance_m, index, evaluated_at, eligible)``; arrays of shape (n, k).
@@ -286,7 +293,7 @@ class FacilityIndex:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         at = now_local() if open_at is None or open_at == "now" else local_time(open_at)
         idx, _ = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
-                              include_closed)
+                              include_closed, open_24h)
         dist, fidx = self.batch_distances(lon, lat, k=k, idx=idx)
         n = np.size(lon)
         return dist.reshape(n, k), fidx.reshape(n, k), at, int(len(idx))

@@ -330,3 +330,17 @@ def test_cli_nearest_table_and_json(runner, data_dir):
 
 def test_amenity_and_kind_vocab_sizes():
     assert len(AMENITIES) == 24 and len(KINDS) == 5
+
+
+def test_open_24h_filter_is_exact(index, sample_registry):
+    rng = np.random.default_rng(5)
+    allday = [f for f in sample_registry.facilities if f.opening_hours == "24/7" and f.status == "open"]
+    for lon, lat in zip(rng.uniform(119.6, 121.0, 50), rng.uniform(35.7, 37.1, 50), strict=True):
+        hits = index.query(lon, lat, k=8, open_24h=True, open_at=None).hits
+        ref, ref_d = brute_knn(allday, lon, lat)
+        assert [h.facility.id for h in hits] == [f.id for f in ref[:8]]
+
+
+def test_api_open_24h(client):
+    r = client.get("/api/v1/nearest?lon=120.3843&lat=36.062&k=5&open_at=any&open_24h=true").get_json()
+    assert [h["id"] for h in r["hits"]] == ["t-002"] and r["parameters"]["open_24h"] is True

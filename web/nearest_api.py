@@ -19,6 +19,7 @@ bp = Blueprint("nearest", __name__, url_prefix="/api/v1")
 
 MAX_BATCH = 10_000
 QUERY_PARAMS = ("lon", "lat", "k", "radius_m", "kind", "amenity", "open_at", "worker", "crs", "include_closed",
+                "open_24h",
                 "detour_factor", "walk_kmh", "ebike_kmh")
 
 
@@ -26,18 +27,28 @@ def _iso(dt) -> str | None:
     return None if dt is None else dt.replace(tzinfo=QINGDAO_TZ).isoformat(timespec="minutes")
 
 
-def _options(args) -> dict[str, Any]:
-    """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings)."""
-    st = state()
-    base = st.travel
+def travel_options(args, base: Travel) -> Travel:
+    """Travel assumptions (``detour_factor``, ``walk_kmh``, ``ebike_kmh``) from ``args``, else ``base``'s."""
     try:
-        travel = Travel(
+        return Travel(
             detour_factor=params.number(args, "detour_factor", base.detour_factor, lo=1.0, hi=5.0),
             walk_kmh=params.number(args, "walk_kmh", base.walk_kmh, lo=1.0, hi=10.0),
             ebike_kmh=params.number(args, "ebike_kmh", base.ebike_kmh, lo=5.0, hi=40.0),
         )
     except ValueError as exc:  # pragma: no cover - ranges above match Travel's
         raise ApiError(400, str(exc)) from None
+
+
+def body_args(body: dict, skip: tuple[str, ...] = ()) -> params.QueryArgs:
+    """A JSON body's options as query-style strings (lists joined by commas, booleans lower-case)."""
+    return params.QueryArgs.of({k: ",".join(map(str, v)) if isinstance(v, list) else str(v).lower()
+                                if isinstance(v, bool) else str(v)
+                                for k, v in body.items() if k not in skip and v is not None})
+
+
+def _options(args) -> dict[str, Any]:
+    """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings)."""
+    travel = travel_options(args, state().travel)
     return {
         "k": params.number(args, "k", 5, lo=1, hi=MAX_K, integer=True),
         "radius_m": params.number(args, "radius_m", None, lo=1, hi=200_000),
@@ -46,6 +57,7 @@ def _options(args) -> dict[str, Any]:
         "worker": params.choice(args, "worker", WORKER_TYPES),
         "open_at": params.open_at(args),
         "include_closed": params.boolean(args, "include_closed", False),
+        "open_24h": params.boolean(args, "open_24h", False),
         "crs": params.choice(args, "crs", datum.DATUMS, "wgs84"),
         "travel": travel,
     }
@@ -96,6 +108,7 @@ def _used(opts: dict, at) -> dict[str, Any]:
         "k": opts["k"], "radius_m": opts["radius_m"], "kind": opts["kinds"], "amenity": opts["amenities"],
         "worker": opts["worker"], "open_at": None if opts["open_at"] is None else _iso(at),
         "hours_filter": opts["open_at"] is not None, "include_closed": opts["include_closed"],
+        "open_24h": opts["open_24h"],
         "crs": opts["crs"], **opts["travel"].as_dict(),
     }
 
@@ -111,7 +124,7 @@ def nearest():
     st = state()
     res = st.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
                          amenities=opts["amenities"], worker=opts["worker"], open_at=opts["open_at"],
-                         include_closed=opts["include_closed"], travel=opts["travel"])
+                         include_closed=opts["include_closed"], open_24h=opts["open_24h"], travel=opts["travel"])
     return {
         "query": {"lon": lon_in, "lat": lat_in, "crs": opts["crs"], "lon_wgs84": round(lon, 7),
                   "lat_wgs84": round(lat, 7)},
@@ -133,9 +146,7 @@ def nearest_batch():
                        code="invalid_body")
     allowed = set(QUERY_PARAMS) - {"lon", "lat"} | {"points"}
     params.reject_unknown(body, allowed)
-    opts_args = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v).lower() if isinstance(v, bool)
-                 else str(v) for k, v in body.items() if k != "points" and v is not None}
-    opts = _options(params.QueryArgs.of(opts_args))
+    opts = _options(body_args(body, skip=("points",)))
     pts = body.get("points")
     if not isinstance(pts, list) or not pts:
         raise bad_param("points", str(pts)[:40], f"a non-empty list of [lon, lat] pairs (at most {MAX_BATCH})")
@@ -159,7 +170,7 @@ def nearest_batch():
     travel = opts["travel"]
     dist, fidx, when, eligible = state().index.query_batch(
         lon, lat, k=opts["k"], kinds=opts["kinds"], amenities=opts["amenities"], worker=opts["worker"],
-        open_at=opts["open_at"], include_closed=opts["include_closed"])
+        open_at=opts["open_at"], include_closed=opts["include_closed"], open_24h=opts["open_24h"])
     facilities = state().index.facilities
     walk, ebike = travel.minutes(dist, travel.walk_kmh), travel.minutes(dist, travel.ebike_kmh)
     results = [

@@ -335,6 +335,7 @@ def _nearest_options() -> dict[str, tuple[Schema, str]]:
                 "Datum of the given point(s) and of the returned lon/lat."),
         "include_closed": ({"type": "boolean", "default": False},
                            "Also temporarily closed and under-maintenance facilities (flagged)."),
+        "open_24h": ({"type": "boolean", "default": False}, "Only facilities open round the clock (24/7)."),
         "detour_factor": ({"type": "number", "minimum": 1, "maximum": 5},
                           "Straight line × this = route length (default from the settings)."),
         "walk_kmh": ({"type": "number", "minimum": 1, "maximum": 10}, "Walking speed, km/h."),

@@ -64,7 +64,6 @@ UI: dict[str, dict[str, str]] = {
         "list_title": "离我最近", "list_hint": "点“定位我”，或在地图上点一下、搜索街道/镇，查看最近的驿站。",
         "list_loading": "正在查找…", "list_empty": "附近没有符合条件的设施。", "list_error": "查询失败：",
         "list_from_gps": "按我的位置", "list_from_tap": "按地图上选的位置", "list_from_search": "按搜索的位置",
-        "list_24h_more": "只在最近的50处中找到这些24小时设施；更远的请看地图。",
         "geo_denied": "无法定位（未授权或不可用）。请在地图上点一下，或搜索街道/镇。",
         "geo_unsupported": "此浏览器不能定位。请在地图上点一下，或搜索街道/镇。",
         "locating": "正在定位…",
@@ -93,7 +92,6 @@ UI: dict[str, dict[str, str]] = {
         "list_loading": "Searching…", "list_empty": "Nothing nearby matches the filters.",
         "list_error": "Search failed: ", "list_from_gps": "From my position", "list_from_tap": "From the tapped point",
         "list_from_search": "From the searched place",
-        "list_24h_more": "Only these 24-hour places are among the 50 nearest; see the map for more.",
         "geo_denied": "Cannot get your position (refused or unavailable). Tap the map or search a township.",
         "geo_unsupported": "This browser cannot locate you. Tap the map or search a township.",
         "locating": "Locating…",
@@ -210,7 +208,7 @@ def worker():
     return _page("pages/worker.html", UI, zoom=11, center=URBAN_CENTRE, extra={
         "worker_access": {w: sorted(a) for w, a in WORKER_TYPES.items()},
         "amenity_icons": AMENITY_ICONS, "filter_amenities": list(FILTER_AMENITIES),
-        "list_k": 8, "list_k_24h": 50,
+        "list_k": 8,
     })
 
 

@@ -107,13 +107,11 @@ def test_each_filter_narrows_list_and_map_alike(open_worker, page, page_log, fla
     assert visible == expected and 0 < len(visible) < total
     listed = page.evaluate(LIST_IDS)
     assert listed and set(listed) <= visible
-    if h24:  # the API has no 24-hour filter: the page keeps the 24/7 ones among the 50 nearest
-        api = _api_nearest(flask_app, k=50)
-        want = [h["id"] for h in api["hits"] if h["opening_hours"] == "24/7"][:LIST_K]
-    else:
-        api = _api_nearest(flask_app, **api_kw)
-        want = [h["id"] for h in api["hits"]]
-        assert page.evaluate("() => WM.worker.eligible") == len(visible) == api["eligible"]
+    if h24:
+        api_kw = {**api_kw, "open_24h": "true"}
+    api = _api_nearest(flask_app, **api_kw)
+    want = [h["id"] for h in api["hits"]]
+    assert page.evaluate("() => WM.worker.eligible") == len(visible) == api["eligible"]
     assert listed == want
     # clearing the filters brings every facility back
     seq = list_seq(page)

@@ -231,7 +231,8 @@
     var q = new URLSearchParams();
     q.set("lon", pos.lon.toFixed(7));
     q.set("lat", pos.lat.toFixed(7));
-    q.set("k", String(flt.h24 ? cfg.list_k_24h : cfg.list_k));
+    q.set("k", String(cfg.list_k));
+    if (flt.h24) { q.set("open_24h", "true"); }
     if (flt.kinds.length) { q.set("kind", flt.kinds.join(",")); }
     if (flt.amenities.length) { q.set("amenity", flt.amenities.join(",")); }
     if (flt.worker) { q.set("worker", flt.worker); }
@@ -252,12 +253,6 @@
     return WM.getJSON(url).then(function (res) {
       if (seq !== querySeq) { return; }
       var hits = res.hits;
-      app.truncated24 = false;
-      if (flt.h24) {  // the API has no 24-hour filter: keep the 24/7 ones among the 50 nearest
-        hits = hits.filter(function (h) { return h.opening_hours === "24/7"; });
-        app.truncated24 = hits.length < cfg.list_k && res.count === cfg.list_k_24h;
-        hits = hits.slice(0, cfg.list_k);
-      }
       app.hits = hits;
       app.lastQuery = url;
       app.evaluatedAt = res.evaluated_at;
@@ -431,7 +426,7 @@
     if (!app.position) { status.textContent = t("list_hint"); return; }
     var from = { gps: "list_from_gps", tap: "list_from_tap", search: "list_from_search" }[app.position.source];
     if (!app.hits.length) { status.textContent = t("list_empty"); return; }
-    status.textContent = t(from) + (app.truncated24 ? " · " + t("list_24h_more") : "");
+    status.textContent = t(from);
     app.hits.forEach(function (h, i) {
       var fac = fromHit(h);
       var sub = [vocab("kinds", h.kind), WM.distance(h.distance_m), t("walk", { n: Math.max(1, Math.ceil(h.walk_min)) }),
