@@ -64,6 +64,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(ogc.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(openapi.bp)
+    from web import coverage_api
+
+    app.register_blueprint(coverage_api.bp)
     return app
 
 

@@ -1,0 +1,674 @@
+"""Service-area coverage on the demand grid: who is within a threshold of an eligible facility.
+
+A *threshold* is minutes by mode (walk / e-bike, converted to a straight-line radius with the
+nearest engine's speeds and detour factor: ``Travel.radius_m``) or plain metres. For every cell
+of the demand grid (:mod:`geo.demand`) we find the distance from the cell centre to the nearest
+eligible facility (``FacilityIndex.batch_distances`` on EPSG:4549 metres, a cKDTree) and call the
+cell *covered* when that distance is at most the threshold.
+
+Edge rule
+    A cell whose centre lies **exactly** ``threshold_m`` from a facility is covered
+    (``distance_m <= threshold_m``, with :data:`EDGE_TOLERANCE_M` = 1 µm for floating-point
+    rounding). Planar EPSG:4549 distances differ from geodesic ones by at most ~0.012 % over
+    Qingdao, so cells whose planar distance is within :data:`GEODESIC_BAND` of the threshold are
+    re-measured on the WGS84 ellipsoid (``pyproj.Geod``) against every facility that could be
+    within reach: coverage is exactly the geodesic answer, while 99.9 % of cells keep the fast
+    planar distance.
+
+Demand
+    residents and outdoor workers per cell; every table says whether the grid is modelled or
+    imported (``DemandGrid.source``). District sums of a table equal the grid's district totals
+    (for the shipped grid: the census 2020 figures).
+
+>>> import numpy as np
+>>> from geo.demand import DemandGrid
+>>> from geo.crs import to_lonlat
+>>> from geo.nearest import FacilityIndex
+>>> from geo.model import Facility
+>>> x = np.array([500_050.0, 500_150.0, 500_250.0]); y = np.full(3, 4_000_050.0)
+>>> lon, lat = to_lonlat(x, y)
+>>> grid = DemandGrid(x, y, np.asarray(lon), np.asarray(lat), np.array(["370202"] * 3),
+...                   np.array([10.0, 20.0, 30.0]), np.array([1.0, 2.0, 3.0]), cell_m=100)
+>>> f = Facility("a", "station", "A", float(lon[0]), float(lat[0]), "370202", "市南区")
+>>> cov = compute_coverage(PreparedGrid(grid), FacilityIndex([f]), Threshold.metres(150))
+>>> cov.covered.tolist(), cov.city_row()["workers_covered_pct"]
+([True, True, False], 50.0)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from functools import cached_property
+
+import numpy as np
+
+from geo.crs import GEOD, to_metric
+from geo.demand import DemandGrid
+from geo.hours import local_time
+from geo.model import AMENITIES, CITY_BOUNDS, KINDS, WORKER_TYPES
+from geo.nearest import FacilityIndex, Travel
+
+__all__ = [
+    "CITY_ADCODE",
+    "CITY_NAME",
+    "DEMANDS",
+    "EDGE_RULE",
+    "EDGE_TOLERANCE_M",
+    "MODES",
+    "Coverage",
+    "FacilityFilter",
+    "LruCache",
+    "ParameterError",
+    "PreparedGrid",
+    "Sites",
+    "Threshold",
+    "WhatIf",
+    "compute_coverage",
+    "hourly_coverage",
+    "whatif",
+]
+
+MODES = ("walk", "ebike")
+DEMANDS = ("workers", "residents")
+CITY_ADCODE = "370200"
+CITY_NAME = "青岛市"
+#: Floating-point slack for "exactly on the threshold counts as covered".
+EDGE_TOLERANCE_M = 1e-6
+#: Relative band around the threshold in which planar distances are replaced by geodesic ones.
+GEODESIC_BAND = 2.5e-4
+EDGE_RULE = ("a cell is covered when the distance from its centre to the nearest eligible facility is at most "
+             "threshold_m; exactly on the threshold counts as covered")
+DISTANCE_NOTE = ("straight-line distance from the cell centre, EPSG:4549 metres; geodesic (WGS84) where within "
+                 "0.025 % of the threshold, so coverage equals the geodesic answer")
+MAX_THRESHOLD_M = 100_000.0
+
+
+class ParameterError(ValueError):
+    """A bad argument: names the parameter, the value and what is allowed (the web layer turns it into a 400)."""
+
+    def __init__(self, parameter: str, value, allowed: str, message: str | None = None):
+        self.parameter = parameter
+        self.value = value
+        self.allowed = allowed
+        super().__init__(message or f"{parameter} must be {allowed}, got {value!r}")
+
+
+# --------------------------------------------------------------------------- assumptions
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A coverage threshold: ``radius_m`` straight-line metres, from minutes by mode or given directly.
+
+    >>> t = Threshold.minutes_by(15, "walk")
+    >>> round(t.radius_m, 1), t.label
+    (923.1, '15 min walk (923 m)')
+    >>> Threshold.metres(500).label
+    '500 m'
+    """
+
+    radius_m: float
+    mode: str | None = None
+    minutes: float | None = None
+    travel: Travel = field(default_factory=Travel)
+
+    @classmethod
+    def minutes_by(cls, minutes: float, mode: str, travel: Travel | None = None) -> Threshold:
+        travel = travel or Travel()
+        if mode not in MODES:
+            raise ParameterError("mode", mode, f"one of {', '.join(MODES)}")
+        if isinstance(minutes, bool) or not (isinstance(minutes, int | float) and math.isfinite(minutes)
+                                             and 0 < minutes <= 120):
+            raise ParameterError("minutes", minutes, "a number of minutes greater than 0 and at most 120")
+        return cls(travel.radius_m(float(minutes), mode), mode, float(minutes), travel)
+
+    @classmethod
+    def metres(cls, threshold_m: float, travel: Travel | None = None) -> Threshold:
+        if isinstance(threshold_m, bool) or not (isinstance(threshold_m, int | float) and math.isfinite(threshold_m)
+                                                 and 0 < threshold_m <= MAX_THRESHOLD_M):
+            raise ParameterError("threshold_m", threshold_m, f"a distance in metres greater than 0 and at most "
+                                 f"{MAX_THRESHOLD_M:.0f}")
+        return cls(float(threshold_m), None, None, travel or Travel())
+
+    @property
+    def label(self) -> str:
+        if self.mode is None:
+            return f"{self.radius_m:g} m"
+        return f"{self.minutes:g} min {self.mode} ({self.radius_m:.0f} m)"
+
+    def as_dict(self) -> dict:
+        speed = None if self.mode is None else {"walk": self.travel.walk_kmh, "ebike": self.travel.ebike_kmh}[self.mode]
+        return {
+            "mode": self.mode,
+            "minutes": self.minutes,
+            "threshold_m": round(self.radius_m, 2),
+            "speed_kmh": speed,
+            **self.travel.as_dict(),
+            "radius_rule": "threshold_m = minutes × speed ÷ detour_factor (straight line)" if self.mode else
+            "threshold_m given directly (straight line)",
+            "distance": DISTANCE_NOTE,
+            "edge_rule": EDGE_RULE,
+        }
+
+
+@dataclass(frozen=True)
+class FacilityFilter:
+    """Which facilities count: kinds (any of), amenities (all of), worker access, open at a time, 24/7 only.
+
+    ``open_at=None`` ignores opening hours. Temporarily closed / maintenance facilities count only
+    with ``include_closed``; removed ones never.
+    """
+
+    kinds: tuple[str, ...] = ("station",)
+    amenities: tuple[str, ...] = ()
+    worker: str | None = None
+    open_at: datetime | None = None
+    include_closed: bool = False
+    open_24h: bool = False  # only facilities open round the clock (opening_hours "24/7")
+
+    def __post_init__(self):
+        for name, values, allowed in (("kind", self.kinds, KINDS), ("amenity", self.amenities, AMENITIES)):
+            for v in values:
+                if v not in allowed:
+                    raise ParameterError(name, v, f"one or more of {', '.join(allowed)}")
+        if self.worker is not None and self.worker not in WORKER_TYPES:
+            raise ParameterError("worker", self.worker, f"one of {', '.join(WORKER_TYPES)}")
+        if self.open_at is not None:
+            object.__setattr__(self, "open_at", local_time(self.open_at).replace(second=0))
+
+    def indices(self, index: FacilityIndex) -> np.ndarray:
+        """Indices into ``index.facilities`` of the facilities passing the filter (sorted)."""
+        extra = {"open_24h": True} if self.open_24h else {}
+        return index.eligible(kinds=self.kinds, amenities=self.amenities, worker=self.worker,
+                              open_at=self.open_at, include_closed=self.include_closed, **extra)
+
+    def at(self, when: datetime | None) -> FacilityFilter:
+        return replace(self, open_at=when)
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": list(self.kinds) or "any",
+            "amenity": list(self.amenities),
+            "worker": self.worker,
+            "open_at": "any" if self.open_at is None else self.open_at.isoformat(timespec="minutes") + "+08:00",
+            "include_closed": self.include_closed,
+            "open_24h": self.open_24h,
+        }
+
+
+# --------------------------------------------------------------------------- grid
+
+
+class PreparedGrid:
+    """A demand grid with what coverage needs precomputed: district codes, totals, raster positions.
+
+    ``row``/``col``: each cell's position on the ``shape`` raster (row 0 = southernmost), whose
+    lower-left corner is ``(origin_x, origin_y)`` in EPSG:4549.
+    """
+
+    def __init__(self, grid: DemandGrid, names: Mapping[str, str] | None = None):
+        if len(grid) == 0:
+            raise ValueError("the demand grid has no cells")
+        self.grid = grid
+        names = dict(names or {})
+        raw = np.asarray(grid.adcode, dtype=str)
+        # rows come in runs of one district: unique over the run starts, then a binary search
+        # (10x faster than np.unique over a million strings)
+        adcodes = np.unique(raw[np.r_[True, raw[1:] != raw[:-1]]])
+        self.adcodes: list[str] = [str(a) for a in adcodes]
+        self.names: list[str] = [names.get(a, a) for a in self.adcodes]
+        self.code = np.searchsorted(adcodes, raw).astype(np.int16)
+        cell = float(grid.cell_m)
+        i = np.floor(grid.x / cell).astype(np.int64)
+        j = np.floor(grid.y / cell).astype(np.int64)
+        self.i0, self.j0 = int(i.min()), int(j.min())
+        self.col = (i - self.i0).astype(np.int32)
+        self.row = (j - self.j0).astype(np.int32)
+        self.shape = (int(self.row.max()) + 1, int(self.col.max()) + 1)
+        self.origin_x, self.origin_y = self.i0 * cell, self.j0 * cell
+        k = len(self.adcodes)
+        self.cells_by_district = np.bincount(self.code, minlength=k)
+        self.residents_by_district = np.bincount(self.code, weights=grid.residents, minlength=k)
+        self.workers_by_district = np.bincount(self.code, weights=grid.workers, minlength=k)
+
+    def __len__(self) -> int:
+        return len(self.grid)
+
+    @property
+    def cell_m(self) -> int:
+        return self.grid.cell_m
+
+    @property
+    def source(self) -> str:
+        return self.grid.source
+
+    @cached_property
+    def pixel_cell(self) -> np.ndarray:
+        """``shape`` raster of cell indices (-1 where there is no land cell)."""
+        out = np.full(self.shape, -1, dtype=np.int32)
+        out[self.row, self.col] = np.arange(len(self.grid), dtype=np.int32)
+        return out
+
+    def demand(self, which: str) -> np.ndarray:
+        if which not in DEMANDS:
+            raise ParameterError("demand", which, f"one of {', '.join(DEMANDS)}")
+        return self.grid.workers if which == "workers" else self.grid.residents
+
+    def district_code(self, district: str | None) -> int | None:
+        """The code of a district given by adcode or name (None for the whole city)."""
+        if district is None or district in ("", CITY_ADCODE, CITY_NAME):
+            return None
+        if district in self.adcodes:
+            return self.adcodes.index(district)
+        if district in self.names:
+            return self.names.index(district)
+        raise ParameterError("district", district, "a Qingdao district adcode or name, e.g. 370202 or 市南区")
+
+    def cell_mask(self, district: str | None) -> np.ndarray | None:
+        code = self.district_code(district)
+        return None if code is None else self.code == code
+
+    def locate_cells(self, x, y) -> np.ndarray:
+        """Index of the land cell containing each EPSG:4549 point (-1 outside every cell)."""
+        x, y = np.atleast_1d(np.asarray(x, dtype="float64")), np.atleast_1d(np.asarray(y, dtype="float64"))
+        c = np.floor(x / self.cell_m).astype(np.int64) - self.i0
+        r = np.floor(y / self.cell_m).astype(np.int64) - self.j0
+        inside = (r >= 0) & (r < self.shape[0]) & (c >= 0) & (c < self.shape[1])
+        out = np.full(len(x), -1, dtype=np.int64)
+        out[inside] = self.pixel_cell[r[inside], c[inside]]
+        return out
+
+
+# --------------------------------------------------------------------------- sites
+
+
+@dataclass(frozen=True, eq=False)
+class Sites:
+    """The facility set a coverage is computed for: registry facilities (``idx`` into ``index``)
+    plus optional added points (what-if, planned sites) given in WGS84."""
+
+    index: FacilityIndex
+    idx: np.ndarray
+    extra_lon: np.ndarray = field(default_factory=lambda: np.empty(0))
+    extra_lat: np.ndarray = field(default_factory=lambda: np.empty(0))
+    extra_names: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "idx", np.asarray(self.idx, dtype=np.int64))
+        object.__setattr__(self, "extra_lon", np.atleast_1d(np.asarray(self.extra_lon, dtype="float64")))
+        object.__setattr__(self, "extra_lat", np.atleast_1d(np.asarray(self.extra_lat, dtype="float64")))
+        if len(self.extra_names) != len(self.extra_lon):
+            names = tuple(f"new-{k + 1}" for k in range(len(self.extra_lon)))
+            object.__setattr__(self, "extra_names", names)
+
+    def __len__(self) -> int:
+        return len(self.idx) + len(self.extra_lon)
+
+    @cached_property
+    def extra_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.extra_lon) == 0:
+            return np.empty(0), np.empty(0)
+        x, y = to_metric(self.extra_lon, self.extra_lat)
+        return np.atleast_1d(np.asarray(x, dtype="float64")), np.atleast_1d(np.asarray(y, dtype="float64"))
+
+    @cached_property
+    def x(self) -> np.ndarray:
+        return np.concatenate([self.index.x[self.idx], self.extra_xy[0]])
+
+    @cached_property
+    def y(self) -> np.ndarray:
+        return np.concatenate([self.index.y[self.idx], self.extra_xy[1]])
+
+    @cached_property
+    def lon(self) -> np.ndarray:
+        return np.concatenate([self.index.lon[self.idx], self.extra_lon])
+
+    @cached_property
+    def lat(self) -> np.ndarray:
+        return np.concatenate([self.index.lat[self.idx], self.extra_lat])
+
+    def describe(self, k: int) -> dict:
+        """id, name, kind, district of site ``k`` (added sites: id ``new-N``, kind ``planned``)."""
+        if k < len(self.idx):
+            f = self.index.facilities[int(self.idx[k])]
+            return {"id": f.id, "name": f.name, "kind": f.kind, "district": f.district, "added": False}
+        j = k - len(self.idx)
+        return {"id": f"new-{j + 1}", "name": self.extra_names[j], "kind": "planned", "district": "", "added": True}
+
+
+def nearest_sites(sites: Sites, x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                  radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (m) from each point to its nearest site and that site's position in ``sites``.
+
+    Planar EPSG:4549 via ``FacilityIndex.batch_distances`` (and a cKDTree over added points),
+    then geodesic in the band around ``radius_m`` (see the module docstring). ``inf`` / -1 when
+    there is no site.
+    """
+    n = len(x)
+    if len(sites.idx):
+        dist, f = sites.index.batch_distances(None, None, idx=sites.idx, metric_xy=(x, y))
+        pos = np.searchsorted(sites.idx, f).astype(np.int32)  # k=1 and sites exist: every f is valid
+    else:
+        dist = np.full(n, np.inf)
+        pos = np.full(n, -1, dtype=np.int32)
+    if len(sites.extra_lon):
+        from scipy.spatial import cKDTree
+
+        ex, ey = sites.extra_xy
+        d2, j2 = cKDTree(np.column_stack([ex, ey])).query(np.column_stack([x, y]), k=1, workers=-1)
+        better = d2 < dist
+        dist[better] = d2[better]
+        pos[better] = len(sites.idx) + j2[better]
+    _refine_geodesic(sites, x, y, lon, lat, radius_m, dist, pos)
+    return dist, pos
+
+
+def _refine_geodesic(sites: Sites, x, y, lon, lat, radius_m: float, dist: np.ndarray, pos: np.ndarray) -> None:
+    """In place: geodesic distances for the points whose planar distance is near ``radius_m``."""
+    slack = radius_m * GEODESIC_BAND + 0.01
+    band = np.flatnonzero(np.abs(dist - radius_m) <= slack)
+    if len(band) == 0:
+        return
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.column_stack([sites.x, sites.y]))
+    lists = tree.query_ball_point(np.column_stack([x[band], y[band]]), radius_m + slack)
+    counts = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+    if counts.sum() == 0:
+        return
+    which = np.repeat(np.arange(len(band)), counts)
+    site = np.concatenate([np.asarray(v, dtype=np.int64) for v in lists if len(v)])
+    cell = band[which]
+    _, _, g = GEOD.inv(lon[cell], lat[cell], sites.lon[site], sites.lat[site])
+    g = np.atleast_1d(g)
+    order = np.lexsort((g, which))  # per band point, smallest geodesic distance first
+    first = order[np.r_[True, which[order][1:] != which[order][:-1]]]
+    dist[cell[first]] = g[first]
+    pos[cell[first]] = site[first]
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return None if whole <= 0 else round(100.0 * float(part) / float(whole), 2)
+
+
+def summary_row(adcode: str, name: str, cells: int, covered_cells: int, residents: float, covered_res: float,
+                workers: float, covered_wrk: float, cell_area_km2: float) -> dict:
+    """One row of a coverage table (a district or the city)."""
+    cells, covered_cells = int(cells), int(covered_cells)
+    residents, covered_res, workers, covered_wrk = (float(v) for v in (residents, covered_res, workers, covered_wrk))
+    return {
+        "adcode": str(adcode),
+        "name": str(name),
+        "cells": cells,
+        "area_km2": round(cells * float(cell_area_km2), 3),
+        "residents": round(float(residents), 1),
+        "workers": round(float(workers), 1),
+        "area_covered_pct": _pct(covered_cells, cells),
+        "residents_covered_pct": _pct(covered_res, residents),
+        "workers_covered_pct": _pct(covered_wrk, workers),
+        "covered_residents": round(float(covered_res), 1),
+        "covered_workers": round(float(covered_wrk), 1),
+        "uncovered_residents": round(float(residents - covered_res), 1),
+        "uncovered_workers": round(float(workers - covered_wrk), 1),
+    }
+
+
+@dataclass(eq=False)
+class Coverage:
+    """Distances and coverage per cell for one threshold and facility set; tables on demand."""
+
+    prepared: PreparedGrid
+    threshold: Threshold
+    sites: Sites
+    distance_m: np.ndarray
+    site: np.ndarray  # position in ``sites`` of each cell's nearest site (-1: none)
+    facility_filter: FacilityFilter | None = None
+
+    @cached_property
+    def covered(self) -> np.ndarray:
+        return self.distance_m <= self.threshold.radius_m + EDGE_TOLERANCE_M
+
+    @property
+    def radius_m(self) -> float:
+        return self.threshold.radius_m
+
+    @property
+    def eligible(self) -> int:
+        return len(self.sites)
+
+    @cached_property
+    def _by_district(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p, k = self.prepared, len(self.prepared.adcodes)
+        cov = self.covered
+        cells = np.bincount(p.code, weights=cov, minlength=k)
+        res = np.bincount(p.code, weights=np.where(cov, p.grid.residents, 0.0), minlength=k)
+        wrk = np.bincount(p.code, weights=np.where(cov, p.grid.workers, 0.0), minlength=k)
+        return cells, res, wrk
+
+    def district_table(self, district: str | None = None) -> list[dict]:
+        """One row per district (or only ``district``), sorted by adcode."""
+        p = self.prepared
+        code = p.district_code(district)
+        cells, res, wrk = self._by_district
+        rows = []
+        for k, (adcode, name) in enumerate(zip(p.adcodes, p.names, strict=True)):
+            if code is not None and k != code:
+                continue
+            rows.append(summary_row(adcode, name, p.cells_by_district[k], int(round(cells[k])),
+                                    p.residents_by_district[k], res[k], p.workers_by_district[k], wrk[k],
+                                    p.grid.cell_area_km2))
+        return rows
+
+    def city_row(self) -> dict:
+        p = self.prepared
+        cells, res, wrk = self._by_district
+        return summary_row(CITY_ADCODE, CITY_NAME, len(p), int(round(cells.sum())), p.residents_by_district.sum(),
+                           res.sum(), p.workers_by_district.sum(), wrk.sum(), p.grid.cell_area_km2)
+
+    def facility_table(self) -> list[dict]:
+        """Demand served per site: cells whose nearest site it is (``cells_nearest``) and, of those,
+        the cells, residents and workers within the threshold."""
+        n = len(self.sites)
+        has = self.site >= 0
+        s = self.site[has]
+        cov = self.covered[has]
+        g = self.prepared.grid
+        nearest_cells = np.bincount(s, minlength=n)
+        within = np.bincount(s, weights=cov, minlength=n)
+        res = np.bincount(s, weights=np.where(cov, g.residents[has], 0.0), minlength=n)
+        wrk = np.bincount(s, weights=np.where(cov, g.workers[has], 0.0), minlength=n)
+        rows = []
+        for k in range(n):
+            rows.append({**self.sites.describe(k), "lon": round(float(self.sites.lon[k]), 6),
+                         "lat": round(float(self.sites.lat[k]), 6), "cells_nearest": int(nearest_cells[k]),
+                         "cells_served": int(round(within[k])), "residents_served": round(float(res[k]), 1),
+                         "workers_served": round(float(wrk[k]), 1)})
+        return rows
+
+    def assumptions(self) -> dict:
+        out = {**self.threshold.as_dict(), "cell_m": self.prepared.cell_m,
+               "demand_source": self.prepared.source, "eligible_facilities": self.eligible}
+        if self.facility_filter is not None:
+            out["filter"] = self.facility_filter.as_dict()
+        if len(self.sites.extra_lon):
+            out["added_sites"] = len(self.sites.extra_lon)
+        return out
+
+
+def compute_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Threshold, *,
+                     facility_filter: FacilityFilter | None = None, sites: Sites | None = None) -> Coverage:
+    """Coverage of every cell of ``prepared`` by the eligible facilities (or by ``sites``).
+
+    ``facility_filter`` defaults to open worker stations at any hour.
+    """
+    facility_filter = facility_filter if facility_filter is not None else FacilityFilter()
+    if sites is None:
+        sites = Sites(index, facility_filter.indices(index))
+    g = prepared.grid
+    dist, pos = nearest_sites(sites, g.x, g.y, g.lon, g.lat, threshold.radius_m)
+    return Coverage(prepared, threshold, sites, dist, pos, facility_filter)
+
+
+# --------------------------------------------------------------------------- time of day
+
+
+def hourly_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Threshold,
+                    facility_filter: FacilityFilter, *, day: date, district: str | None = None) -> list[dict]:
+    """Coverage at each full hour of ``day`` (Qingdao time), counting only facilities open then.
+
+    One row per hour (``hour`` "HH:00", ``open_facilities`` and the coverage figures of the city
+    or ``district``). Hours with the same set of open facilities are computed once.
+    """
+    mask = prepared.cell_mask(district)
+    g = prepared.grid
+    sel = np.arange(len(g)) if mask is None else np.flatnonzero(mask)
+    x, y, lon, lat = g.x[sel], g.y[sel], g.lon[sel], g.lat[sel]
+    res, wrk = g.residents[sel], g.workers[sel]
+    code = prepared.district_code(district)
+    adcode, name = (CITY_ADCODE, CITY_NAME) if code is None else (prepared.adcodes[code], prepared.names[code])
+    done: dict[bytes, dict] = {}
+    rows = []
+    for hour in range(24):
+        when = datetime.combine(day, time(hour))
+        idx = facility_filter.at(when).indices(index)
+        key = idx.tobytes()
+        if key not in done:
+            dist, _ = nearest_sites(Sites(index, idx), x, y, lon, lat, threshold.radius_m)
+            cov = dist <= threshold.radius_m + EDGE_TOLERANCE_M
+            done[key] = summary_row(adcode, name, len(sel), int(cov.sum()), res.sum(), res[cov].sum(), wrk.sum(),
+                                    wrk[cov].sum(), g.cell_area_km2)
+        rows.append({"hour": f"{hour:02d}:00", "at": when.isoformat(timespec="minutes") + "+08:00",
+                     "open_facilities": int(len(idx)), **done[key]})
+    return rows
+
+
+# --------------------------------------------------------------------------- what-if
+
+
+@dataclass(eq=False)
+class WhatIf:
+    """Today's coverage and a scenario's, with the table comparing them."""
+
+    today: Coverage
+    scenario: Coverage
+    added: list[dict]
+    removed: list[str]
+    closed: list[str]
+    notes: list[str]
+
+    COMPARED = ("area_covered_pct", "residents_covered_pct", "workers_covered_pct", "uncovered_residents",
+                "uncovered_workers")
+
+    def table(self, district: str | None = None) -> list[dict]:
+        """City first, then districts: today's and the scenario's figures side by side, with deltas."""
+        rows = []
+        pairs = [(self.today.city_row(), self.scenario.city_row())]
+        pairs += list(zip(self.today.district_table(district), self.scenario.district_table(district), strict=True))
+        for a, b in pairs:
+            row = {"adcode": a["adcode"], "name": a["name"], "cells": a["cells"], "residents": a["residents"],
+                   "workers": a["workers"]}
+            for key in self.COMPARED:
+                row[f"today_{key}"] = a[key]
+                row[f"scenario_{key}"] = b[key]
+                row[f"delta_{key}"] = None if a[key] is None or b[key] is None else round(b[key] - a[key], 2)
+            rows.append(row)
+        return rows
+
+
+def whatif(prepared: PreparedGrid, index: FacilityIndex, threshold: Threshold, facility_filter: FacilityFilter, *,
+           add: Sequence[tuple[float, float]] = (), add_names: Sequence[str] = (), remove: Sequence[str] = (),
+           close: Sequence[str] = (), today: Coverage | None = None) -> WhatIf:
+    """Coverage with sites added (WGS84 lon/lat), removed or closed (registry ids), next to today's.
+
+    Removing and closing both take a facility out of the scenario (closing is the temporary
+    case; the table reads the same). An unknown id raises :class:`ParameterError`; an id that
+    is not among the filtered facilities (another kind, say) changes nothing and is noted.
+    """
+    today = today or compute_coverage(prepared, index, threshold, facility_filter=facility_filter)
+    pos_of = {f.id: i for i, f in enumerate(index.facilities)}
+    registry_ids = {f.id for f in index.facilities}
+    base = set(today.sites.idx.tolist())
+    drop: set[int] = set()
+    notes: list[str] = []
+    for name, ids in (("remove", remove), ("close", close)):
+        for fid in ids:
+            if fid not in registry_ids:
+                raise ParameterError(name, fid, "ids of facilities in the registry")
+            i = pos_of[fid]
+            if i not in base:
+                notes.append(f"{name}: {fid} is not among the counted facilities ({_filter_text(facility_filter)}); "
+                             "no change")
+            drop.add(i)
+    add = [tuple(map(float, p)) for p in add]
+    for k, (lon, lat) in enumerate(add):
+        if not in_city_bounds(lon, lat):
+            raise ParameterError(f"add[{k}]", f"{lon},{lat}", CITY_BOUNDS_TEXT)
+    idx = np.array(sorted(base - drop), dtype=np.int64)
+    names = tuple(add_names) if len(add_names) == len(add) else tuple(f"new-{k + 1}" for k in range(len(add)))
+    sites = Sites(index, idx, np.array([p[0] for p in add]), np.array([p[1] for p in add]), names)
+    scenario = compute_coverage(prepared, index, threshold, facility_filter=facility_filter, sites=sites)
+    added = [{"id": f"new-{k + 1}", "name": names[k], "lon": lon, "lat": lat} for k, (lon, lat) in enumerate(add)]
+    return WhatIf(today, scenario, added, list(remove), list(close), notes)
+
+
+CITY_BOUNDS_TEXT = (f"WGS84 lon,lat inside Qingdao (lon {CITY_BOUNDS['lon_min']}–{CITY_BOUNDS['lon_max']}, "
+                    f"lat {CITY_BOUNDS['lat_min']}–{CITY_BOUNDS['lat_max']})")
+
+
+def in_city_bounds(lon: float, lat: float) -> bool:
+    """Whether a WGS84 point lies in the box around Qingdao (``geo.model.CITY_BOUNDS``)."""
+    b = CITY_BOUNDS
+    return bool(math.isfinite(lon) and math.isfinite(lat) and b["lon_min"] <= lon <= b["lon_max"]
+                and b["lat_min"] <= lat <= b["lat_max"])
+
+
+def _filter_text(f: FacilityFilter) -> str:
+    parts = [f"kind={','.join(f.kinds) or 'any'}"]
+    if f.amenities:
+        parts.append(f"amenity={','.join(f.amenities)}")
+    if f.worker:
+        parts.append(f"worker={f.worker}")
+    if f.open_at is not None:
+        parts.append(f"open_at={f.open_at:%Y-%m-%dT%H:%M}")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+class LruCache:
+    """A small thread-safe least-recently-used cache for computed results.
+
+    >>> c = LruCache(2)
+    >>> c.get_or_compute("a", lambda: 1), c.get_or_compute("a", lambda: 2)
+    (1, 1)
+    """
+
+    def __init__(self, maxsize: int = 32):
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], object]):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = compute()  # outside the lock: a slow computation must not block other keys
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
