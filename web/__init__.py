@@ -42,7 +42,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     store = RegistryStore(settings.registry_path, districts, seed_from=settings.sample_path)
     registry = store.load()
     app_state = AppState(settings, districts, store, registry)
-    app_state.index  # noqa: B018 - build the index now, not on the first request
+    app_state.index  # noqa: B018 - build the index and load the demand grid now, not on a request
+    app_state.demand  # noqa: B018
     app.extensions["workermap"] = app_state
     log.info("registry loaded: %d facilities from %s", len(registry), store.path)
 

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 #: How often (seconds) a worker checks whether the registry file changed.
 RELOAD_CHECK_S = 0.5
+#: Cached data that does not depend on the registry, kept when the registry is swapped.
+REGISTRY_INDEPENDENT = frozenset({"travel", "districts_geojson", "district_features", "demand"})
 
 
 @dataclass
@@ -46,7 +48,7 @@ class AppState:
         """Serve ``registry`` from now on: every derived cache (index, GeoJSON …) is rebuilt lazily."""
         with self._lock:
             for name, attr in type(self).__dict__.items():
-                if isinstance(attr, cached_property):
+                if isinstance(attr, cached_property) and name not in REGISTRY_INDEPENDENT:
                     self.__dict__.pop(name, None)
             self.registry = registry
 
