@@ -12,9 +12,7 @@ same load on /healthz, the cheapest route, which measures the server stack alone
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_nearest import free_port, parse_wrk  # noqa: E402
+from bench.bench_nearest import parse_wrk, prod_server  # noqa: E402
 
 MIX = r"""
 math.randomseed(42)
@@ -69,46 +67,30 @@ def run(seconds: int, connections: int, workers: int) -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk)")
         return 1
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, WORKERMAP_DATA_DIR=tmp)
-        server = subprocess.Popen([sys.executable, "-m", "web", "serve", "--prod", "--no-access-log", "--workers",
-                                   str(workers), "--port", str(port)], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            url = f"http://127.0.0.1:{port}"
-            lua = Path(tmp) / "mix.lua"
-            lua.write_text(MIX)
-            subprocess.run(["wrk", "-t2", "-c8", "-d3s", "-s", str(lua), url], capture_output=True)  # warm caches
-            pids = children(server.pid)
-            samples: list[int] = []
-            stop = threading.Event()
+    with tempfile.TemporaryDirectory() as tmp, \
+            prod_server(tmp, workers=workers, extra=("--no-access-log",)) as (url, server):
+        lua = Path(tmp) / "mix.lua"
+        lua.write_text(MIX)
+        subprocess.run(["wrk", "-t2", "-c8", "-d3s", "-s", str(lua), url], capture_output=True)  # warm caches
+        pids = children(server.pid)
+        samples: list[int] = []
+        stop = threading.Event()
 
-            def sample():
-                while not stop.is_set():
-                    samples.append(rss_kb(pids))
-                    time.sleep(1)
+        def sample():
+            while not stop.is_set():
+                samples.append(rss_kb(pids))
+                time.sleep(1)
 
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
-            out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua),
-                                  url], capture_output=True, text=True, check=True).stdout
-            stop.set()
-            sampler.join()
-            mix = parse_wrk(out)
-            base = parse_wrk(subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{max(5, seconds // 6)}s",
-                                             "--latency", f"{url}/healthz"], capture_output=True, text=True,
-                                            check=True).stdout)
-        finally:
-            server.terminate()
-            server.wait(20)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua),
+                              url], capture_output=True, text=True, check=True).stdout
+        stop.set()
+        sampler.join()
+        mix = parse_wrk(out)
+        base = parse_wrk(subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{max(5, seconds // 6)}s",
+                                         "--latency", f"{url}/healthz"], capture_output=True, text=True,
+                                        check=True).stdout)
     first = max(samples[: min(10, len(samples))])
     last = max(samples[-3:])
     growth = (last - first) / first * 100

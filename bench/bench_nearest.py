@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -152,6 +153,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+@contextmanager
+def prod_server(data_dir: str, *, workers: int = 2, extra: tuple[str, ...] = ()):
+    """`workermap serve --prod` on a free loopback port; yields its base URL and Popen, stops it after."""
+    port = free_port()
+    env = dict(os.environ, WORKERMAP_DATA_DIR=data_dir)
+    server = subprocess.Popen([sys.executable, "-m", "web", "serve", "--prod", "--workers", str(workers), "--port",
+                               str(port), *extra], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
 LUA = r"""
 math.randomseed(7)
 request = function()
@@ -183,36 +206,20 @@ def bench_http(seconds: int):
     if not shutil.which("wrk"):
         print("\nHTTP: skipped (Debian's wrk is not installed)")
         return
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, WORKERMAP_DATA_DIR=tmp)
-        server = subprocess.Popen([sys.executable, "-m", "web", "serve", "--prod", "--workers", "2", "--port",
-                                   str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            lua = Path(tmp) / "nearest.lua"
-            lua.write_text(LUA)
-            url = f"http://127.0.0.1:{port}"
-            subprocess.run(["wrk", "-t1", "-c4", "-d2s", "-s", str(lua), url], capture_output=True)  # warm-up
-            rows = []
-            for conns, threads in ((1, 1), (32, 2)):
-                out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
-                                      str(lua), url], capture_output=True, text=True, check=True).stdout
-                r = parse_wrk(out)
-                rows.append([f"{conns} connection(s)", f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
-                             r["errors"], r["requests"]])
-            table(f"HTTP GET /api/v1/nearest (filtered, random points), gunicorn 2 sync workers, wrk {seconds} s",
-                  ["load", "req/s", "p50 ms", "p99 ms", "errors", "requests"], rows)
-            print("targets: 1 connection p50 ≤ 0.5 ms; 32 connections ≥ 5,000 req/s, p99 ≤ 15 ms, 0 errors")
-        finally:
-            server.terminate()
-            server.wait(10)
+    with tempfile.TemporaryDirectory() as tmp, prod_server(tmp) as (url, _):
+        lua = Path(tmp) / "nearest.lua"
+        lua.write_text(LUA)
+        subprocess.run(["wrk", "-t1", "-c4", "-d2s", "-s", str(lua), url], capture_output=True)  # warm-up
+        rows = []
+        for conns, threads in ((1, 1), (32, 2)):
+            out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
+                                  str(lua), url], capture_output=True, text=True, check=True).stdout
+            r = parse_wrk(out)
+            rows.append([f"{conns} connection(s)", f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
+                         r["errors"], r["requests"]])
+        table(f"HTTP GET /api/v1/nearest (filtered, random points), gunicorn 2 sync workers, wrk {seconds} s",
+              ["load", "req/s", "p50 ms", "p99 ms", "errors", "requests"], rows)
+        print("targets: 1 connection p50 ≤ 0.5 ms; 32 connections ≥ 5,000 req/s, p99 ≤ 15 ms, 0 errors")
 
 
 def main():

@@ -119,26 +119,23 @@ def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30):
     The GCJ-02 offset changes by far less than a metre over its own size, so
     ``w <- w + (g - f(w))`` converges quickly (about 5 iterations to 1e-10°).
     """
-    if _xp(lon, lat) is _ScalarMath:
-        w_lon, w_lat = float(lon), float(lat)
-        for _ in range(max_iter):
-            f_lon, f_lat = wgs84_to_gcj02(w_lon, w_lat)
-            d_lon, d_lat = lon - f_lon, lat - f_lat
-            w_lon, w_lat = w_lon + d_lon, w_lat + d_lat
-            if abs(d_lon) < tol_deg and abs(d_lat) < tol_deg:
-                break
-        return w_lon, w_lat
-    scalar = _is_scalar(lon)
-    g_lon, g_lat = _as_arrays(lon, lat)
-    w_lon, w_lat = g_lon.copy(), g_lat.copy()
-    for _ in range(max_iter):
-        f_lon, f_lat = wgs84_to_gcj02(w_lon, w_lat)
-        d_lon, d_lat = g_lon - f_lon, g_lat - f_lat
-        w_lon = w_lon + d_lon
-        w_lat = w_lat + d_lat
-        if np.all(np.abs(d_lon) < tol_deg) and np.all(np.abs(d_lat) < tol_deg):
-            break
+    xp = _xp(lon, lat)
+    scalar = xp is _ScalarMath or _is_scalar(lon)
+    g_lon, g_lat = (float(lon), float(lat)) if xp is _ScalarMath else _as_arrays(lon, lat)
+    w_lon, w_lat = _invert(wgs84_to_gcj02, g_lon, g_lat, g_lon, g_lat, tol_deg, max_iter)
     return _out(w_lon, w_lat, scalar)
+
+
+def _invert(forward, target_lon, target_lat, lon, lat, tol_deg: float, max_iter: int):
+    """Solve ``forward(x) = target`` from the start ``(lon, lat)`` by fixed-point steps x += target - f(x)."""
+    small = (lambda d: abs(d) < tol_deg) if isinstance(lon, float) else (lambda d: bool(np.all(np.abs(d) < tol_deg)))
+    for _ in range(max_iter):
+        f_lon, f_lat = forward(lon, lat)
+        d_lon, d_lat = target_lon - f_lon, target_lat - f_lat
+        lon, lat = lon + d_lon, lat + d_lat
+        if small(d_lon) and small(d_lat):
+            break
+    return lon, lat
 
 
 def gcj02_to_bd09(lon, lat):
@@ -165,13 +162,7 @@ def bd09_to_gcj02(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30):
     scalar = xp is _ScalarMath or _is_scalar(lon)
     b_lon, b_lat = (float(lon), float(lat)) if xp is _ScalarMath else _as_arrays(lon, lat)
     g_lon, g_lat = _bd09_to_gcj02_approx(b_lon, b_lat, xp)
-    for _ in range(max_iter):
-        f_lon, f_lat = gcj02_to_bd09(g_lon, g_lat)
-        d_lon, d_lat = b_lon - f_lon, b_lat - f_lat
-        g_lon = g_lon + d_lon
-        g_lat = g_lat + d_lat
-        if np.all(np.abs(d_lon) < tol_deg) and np.all(np.abs(d_lat) < tol_deg):
-            break
+    g_lon, g_lat = _invert(gcj02_to_bd09, b_lon, b_lat, g_lon, g_lat, tol_deg, max_iter)
     return _out(g_lon, g_lat, scalar)
 
 
