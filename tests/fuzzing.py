@@ -24,7 +24,7 @@ HOSTILE = [
     "", " ", "0", "-1", "1e309", "-1e309", "NaN", "nan", "inf", "-inf", "1e-320", "99999999999999999999999",
     "120.38", "36.06", "120.38,36.06", "36.06,120.38", "119,35,121,37", "a,b,c,d", "1,2,3", "station",
     "microwave", "station,spaceport", "gcj02", "bd09", "utm", "true", "false", "yes", "2026-11-24T23:40",
-    "2026-13-45T99:99", "now", "any", "walk", "ebike", "geojson", "csv", "gpkg", "kml", "html", "json",
+    "2026-13-45T99:99", "9999-12-31T23:59-12:00", "0001-01-01T00:00+14:00", "now", "any", "walk", "ebike", "geojson", "csv", "gpkg", "kml", "html", "json",
     "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "'; DROP TABLE facilities; --", "../../etc/passwd",
     "%00", "\x00", "驿站", "市南区", "370202", "=CMD('calc')", "☃" * 50, "x" * 5000, "1" * 400, "[]", "{}",
     "null", "0x1F", "1_000", "+5", "−5",

@@ -197,6 +197,8 @@ BAD = [
     ("/api/v1/coverage?amenity=jacuzzi", "amenity"),
     ("/api/v1/coverage?worker=boss", "worker"),
     ("/api/v1/coverage?open_at=yesterday", "open_at"),
+    ("/api/v1/coverage?open_at=0001-01-01T00:00%2B14:00", "open_at"),  # no such Qingdao time: was a 500
+    ("/api/v1/coverage?open_at=9999-12-31T23:59-12:00", "open_at"),
     ("/api/v1/coverage?district=Atlantis", "district"),
     ("/api/v1/coverage?detour_factor=9", "detour_factor"),
     ("/api/v1/coverage?include_closed=maybe", "include_closed"),
@@ -234,6 +236,7 @@ BAD_PLANS = [
     ({"add": 3, "candidates": [[120.4, 36.1], [130.0, 36.1]]}, "candidates[1]"),
     ({"add": 3, "candidates": [[120.9, 35.9]]}, "candidates[0]"),  # in the sea
     ({"add": 3, "exclude": {"type": "Point", "coordinates": [120.4, 36.1]}}, "exclude"),
+    ({"add": 3, "exclude": {"type": "FeatureCollection", "features": 5}}, "exclude"),  # was a 500
     ({"add": 3, "bogus": 1}, "bogus"),
 ]
 

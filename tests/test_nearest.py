@@ -283,6 +283,7 @@ def test_api_hit_fields_and_navigation_datums(client):
     ("lon=120.38&lat=36.06&radius_m=-5", "radius_m"), ("lon=abc&lat=36.06", "lon"), ("lat=36.06", "lon"),
     ("lon=120.38&lat=36.06&worker=boss", "worker"), ("lon=120.38&lat=36.06&zoom=3", "zoom"),
     ("lon=nan&lat=36.06", "lon"), ("lon=120.38&lat=inf", "lat"),
+    ("lon=120.38&lat=36.06&open_at=9999-12-31T23:59-12:00", "open_at"),  # past year 9999 in Qingdao: was a 500
 ])
 def test_api_bad_input_is_400_naming_the_parameter(client, query, param):
     r = client.get(f"/api/v1/nearest?{query}")

@@ -39,7 +39,7 @@ from geo.coverage import (
     whatif,
 )
 from geo.gaps import gaps_feature_collection, uncovered_areas
-from geo.hours import local_time, now_local
+from geo.hours import now_local
 from geo.model import AMENITIES, KINDS, WORKER_TYPES
 from geo.overlay import coverage_overlay, legend, overlay_bounds
 from geo.siting import MAX_ADD, METHODS, SitingError, plan_sites
@@ -95,7 +95,7 @@ def _facility_filter(args) -> FacilityFilter:
     elif not kinds:
         kinds = ["station"]
     when = params.open_at(args) if params.text(args, "open_at", max_len=40) is not None else None  # default: any
-    when = now_local() if when == "now" else (None if when is None else local_time(when))
+    when = now_local() if when == "now" else when
     return FacilityFilter(kinds=tuple(kinds), amenities=tuple(params.choices(args, "amenity", AMENITIES)),
                           worker=params.choice(args, "worker", WORKER_TYPES), open_at=when,
                           include_closed=params.boolean(args, "include_closed", False),
@@ -250,7 +250,10 @@ def _exclusion(raw) -> Any:
         raise bad_param("exclude", str(raw)[:60], allowed)
     kind = raw.get("type")
     if kind == "FeatureCollection":
-        geoms = [f.get("geometry") if isinstance(f, dict) else None for f in raw.get("features") or []]
+        features = raw.get("features") or []
+        if not isinstance(features, list):
+            raise bad_param("exclude", str(raw)[:60], allowed)
+        geoms = [f.get("geometry") if isinstance(f, dict) else None for f in features]
     elif kind == "Feature":
         geoms = [raw.get("geometry")]
     else:

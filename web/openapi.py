@@ -15,10 +15,13 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 
+from geo.coverage import CITY_ADCODE, CITY_NAME, DEMANDS, MAX_THRESHOLD_M, MODES, WhatIf
 from geo.datum import DATUMS
 from geo.export import DOWNLOAD_FORMATS, dumps_geojson
 from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, WORKER_TYPES
-from web import ogc, params, state
+from geo.overlay import CLASSES
+from geo.siting import MAX_ADD, METHODS
+from web import coverage_api, ogc, params, state
 from web.exports import LAYERS
 
 __all__ = ["OPENAPI_MEDIA_TYPE", "bp", "build_spec"]
@@ -343,18 +346,30 @@ def _nearest_options() -> dict[str, tuple[Schema, str]]:
     }
 
 
+def _option_parameters(options: dict[str, tuple[Schema, str]]) -> list[Schema]:
+    """Options as query parameters (lists comma-separated; an empty value = the default)."""
+    out = []
+    for name, (schema, text) in options.items():
+        extra = {"style": "form", "explode": False} if schema.get("type") == "array" else {}
+        out.append(_query(name, schema, text + " Empty = the default.", allowEmptyValue=True, **extra))
+    return out
+
+
+def _option_properties(options: dict[str, tuple[Schema, str]]) -> dict[str, Schema]:
+    """Options as members of a JSON body (null = the default)."""
+    return {name: {**schema, "nullable": True, "description": text + " null = the default."}
+            for name, (schema, text) in options.items()}
+
+
 def _nearest_get_parameters() -> list[Schema]:
     b = CITY_BOUNDS
-    out = [
+    return [
         _query("lon", {"type": "number", "minimum": b["lon_min"], "maximum": b["lon_max"]},
                "Longitude of the worker (in the datum given by crs).", required=True, example=120.3843),
         _query("lat", {"type": "number", "minimum": b["lat_min"], "maximum": b["lat_max"]},
                "Latitude of the worker.", required=True, example=36.062),
+        *_option_parameters(_nearest_options()),
     ]
-    for name, (schema, text) in _nearest_options().items():
-        extra = {"style": "form", "explode": False} if schema.get("type") == "array" else {}
-        out.append(_query(name, schema, text + " Empty = the default.", allowEmptyValue=True, **extra))
-    return out
 
 
 def _nearest_body() -> Schema:
@@ -364,11 +379,266 @@ def _nearest_body() -> Schema:
                    "description": f"[lon, lat] pairs inside Qingdao (lon {b['lon_min']}–{b['lon_max']}, "
                                   f"lat {b['lat_min']}–{b['lat_max']})",
                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}},
+        **_option_properties(_nearest_options()),
     }
-    for name, (schema, text) in _nearest_options().items():
-        props[name] = {**schema, "nullable": True, "description": text + " null = the default."}
     return {"type": "object", "required": ["points"], "additionalProperties": False, "properties": props,
             "example": {"points": [[120.3843, 36.062], [120.3525, 36.088]], "k": 3, "kind": ["station"]}}
+
+
+# -- /api/v1/coverage, /gaps, /plan, /whatif, /report.zip (web/coverage_api.py) -------------------------
+
+_PCT: Schema = {"type": "number", "nullable": True, "minimum": 0, "maximum": 100,
+                "description": "percent (0.01); null when the total is 0"}
+_THRESHOLD_RULE = ("The threshold is minutes (by mode, default 15 min walk) or threshold_m, not both (400): "
+                   "a cell is covered when the straight-line distance from its centre to the nearest eligible "
+                   "facility is at most the threshold (exactly on it counts).")
+
+
+def _planner_options(districts: tuple[str, ...]) -> dict[str, tuple[Schema, str]]:
+    """The options every planner endpoint takes (``coverage_api.COMMON``): query parameters of the GETs,
+    members of the POST /plan and /whatif bodies."""
+    travel = _nearest_options()
+    return {
+        "mode": ({**_enum(MODES), "default": "walk"},
+                 "Travel mode of minutes: threshold_m = minutes × speed ÷ detour_factor. Checked but unused "
+                 "with threshold_m."),
+        "minutes": ({"type": "number", "minimum": 1, "maximum": 120, "default": 15},
+                    "Threshold in minutes by mode. Not together with threshold_m (400)."),
+        "threshold_m": ({"type": "number", "minimum": 1, "maximum": MAX_THRESHOLD_M},
+                        "Threshold as a straight-line distance in metres, instead of minutes (not together "
+                        "with minutes: 400)."),
+        "kind": ({"type": "array", "items": _enum((*KINDS, "any"))},
+                 "Facility kinds that count (any of them); default station; any = every kind."),
+        "amenity": ({"type": "array", "items": _enum(AMENITIES)}, "Amenities required (all of them)."),
+        "worker": (_enum(WORKER_TYPES), "Who is served: only facilities this worker may enter."),
+        "open_at": ({"type": "string", "maxLength": 40},
+                    "Only facilities open then: an ISO 8601 date-time (no offset = Qingdao time) or 'now'; "
+                    "'any' (the default) ignores opening hours."),
+        "open_24h": travel["open_24h"],
+        "include_closed": ({"type": "boolean", "default": False},
+                           "Also count temporarily closed and under-maintenance facilities (removed ones never)."),
+        "district": (_enum(dict.fromkeys((CITY_ADCODE, CITY_NAME, *districts))),
+                     f"Only this district (adcode or Chinese name): its rows, overlay, gaps and candidate "
+                     f"sites; {CITY_ADCODE} or {CITY_NAME} = the whole city (the default)."),
+        "detour_factor": travel["detour_factor"],
+        "walk_kmh": travel["walk_kmh"],
+        "ebike_kmh": travel["ebike_kmh"],
+    }
+
+
+def _planner_extras(example_id: str | None) -> dict[str, tuple[Schema, str]]:
+    """The options some planner endpoints take besides the common ones, by name (GET /whatif reads ``add``
+    as points, /report.zip ``add`` and ``limit`` with other ranges: see :func:`_coverage_paths`)."""
+    ids = {"type": "array", "maxItems": coverage_api.MAX_WHATIF_SITES,
+           "items": {"type": "string", "pattern": r"^[^,]*[^,\s][^,]*$"}}  # one non-blank id per item
+    if example_id:
+        ids["example"] = [example_id]
+    return {
+        "date": ({"type": "string", "format": "date", "maxLength": 10},
+                 "A Qingdao calendar date, YYYY-MM-DD; default: the date of open_at, else today."),
+        "limit": ({"type": "integer", "minimum": 1, "maximum": coverage_api.MAX_GAPS, "default": 20},
+                  "How many uncovered areas, largest first."),
+        "demand": ({**_enum(DEMANDS), "default": "workers"},
+                   "Which demand counts: outdoor workers or residents (ranks gaps, drives the plan)."),
+        "add": ({"type": "integer", "minimum": 1, "maximum": MAX_ADD, "default": 20},
+                "How many new sites to place (existing facilities are kept)."),
+        "min_spacing_m": ({"type": "number", "minimum": 0, "maximum": 50_000, "default": 0},
+                          "New sites at least this far (straight line, metres) from every existing and every "
+                          "other new site."),
+        "method": ({**_enum(METHODS), "default": "greedy"},
+                   "greedy (greedy + 1-swap, any size) or exact (a MILP; small instances only, else 422 "
+                   "plan_too_large)."),
+        "remove": (ids, "Facility ids (comma-separated) taken away for good; an unknown id is a 400."),
+        "close": (ids, "Facility ids (comma-separated) closed for a while (reads the same as remove)."),
+    }
+
+
+def _lonlat_pairs(limit: int, text: str, *, min_items: int = 1) -> Schema:
+    b = CITY_BOUNDS
+    return {"type": "array", "minItems": min_items, "maxItems": limit, "nullable": True,
+            "description": f"{text} [lon, lat] WGS84 pairs on land inside Qingdao (lon {b['lon_min']}–"
+                          f"{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}), at most {limit}.",
+            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}}
+
+
+def _planner_parameters(districts: tuple[str, ...], *extra: str, example_id: str | None = None,
+                        **override: tuple[Schema, str]) -> list[Schema]:
+    extras = {**_planner_extras(example_id), **override}
+    return _option_parameters({**_planner_options(districts), **{name: extras[name] for name in extra}})
+
+
+def _object(required: list[str] | tuple[str, ...], **props: Schema) -> Schema:
+    return {"type": "object", "required": list(required), "properties": props}
+
+
+def _planner_result(*required: str, **props: Schema) -> Schema:
+    """A planner response: the assumptions, the demand source and the sample flag, then ``props``."""
+    return _object(["assumptions", "demand_source", "sample", *required],
+                   assumptions=_ref("schemas", "CoverageAssumptions"),
+                   demand_source={"type": "string", "description": "modelled or imported demand grid"},
+                   sample={"type": "boolean", "description": "the registry is the generated sample"}, **props)
+
+
+def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
+    num, text, integer = {"type": "number"}, {"type": "string"}, {"type": "integer", "minimum": 0}
+    nullable_num = {"type": "number", "nullable": True}
+    strings = {"type": "array", "items": text}
+    row_props: dict[str, Schema] = {
+        "adcode": text, "name": text, "cells": integer, "area_km2": num, "residents": num, "workers": num,
+        "area_covered_pct": _PCT, "residents_covered_pct": _PCT, "workers_covered_pct": _PCT,
+        "covered_residents": num, "covered_workers": num, "uncovered_residents": num, "uncovered_workers": num,
+    }
+    row = _object(list(row_props), **row_props)
+    row["description"] = "Coverage of a district (or of the city, adcode 370200): cells, demand, % covered."
+    hour = _object(["hour", "at", "open_facilities", *row_props],
+                   hour={"type": "string", "pattern": r"^\d\d:00$", "example": "14:00"},
+                   at={"type": "string", "description": "the full hour, ISO 8601 with +08:00"},
+                   open_facilities={**integer, "description": "eligible facilities open at that hour"},
+                   **row_props)
+    what_props: dict[str, Schema] = {"adcode": text, "name": text, "cells": integer, "residents": num,
+                                     "workers": num}
+    for key in WhatIf.COMPARED:
+        value = _PCT if key.endswith("_pct") else num
+        what_props.update({f"today_{key}": value, f"scenario_{key}": value,
+                           f"delta_{key}": {"type": "number", "nullable": True}})
+    assumptions = {
+        "type": "object", "required": ["mode", "minutes", "threshold_m", "speed_kmh", "detour_factor",
+                                       "walk_kmh", "ebike_kmh", "radius_rule", "distance", "edge_rule",
+                                       "cell_m", "demand_source", "filter", "district"],
+        "description": "Everything the figures depend on; POST /plan adds the plan's settings, /gaps ranked_by.",
+        "properties": {
+            "mode": {"type": "string", "enum": [*MODES, None], "nullable": True,
+                     "description": "null when threshold_m was given"},
+            "minutes": nullable_num, "threshold_m": num, "speed_kmh": nullable_num,
+            "detour_factor": num, "walk_kmh": num, "ebike_kmh": num,
+            "radius_rule": text, "distance": text, "edge_rule": text, "cell_m": integer,
+            "demand_source": text,
+            "eligible_facilities": {**integer, "description": "facilities counted (not in /coverage/hours)"},
+            "filter": _object(
+                ["kind", "amenity", "worker", "open_at", "include_closed", "open_24h"],
+                kind={"oneOf": [{"type": "array", "items": _enum(KINDS)}, _enum(("any",))]},
+                amenity={"type": "array", "items": _enum(AMENITIES)},
+                worker={"type": "string", "enum": [*WORKER_TYPES, None], "nullable": True},
+                open_at={"type": "string", "description": "any, a date-time with +08:00, or (hours) each full "
+                                                          "hour of the date"},
+                include_closed={"type": "boolean"}, open_24h={"type": "boolean"}),
+            "district": {"type": "string", "nullable": True, "description": "adcode, null = the city"},
+            "ranked_by": {"type": "string", "description": "/gaps: uncovered workers or uncovered residents"},
+            "add": {"type": "integer"}, "demand": _enum(DEMANDS), "min_spacing_m": num, "method": _enum(METHODS),
+            "candidates": text, "candidate_count": integer, "excluded_area": {"type": "boolean"},
+            "improvement": {"type": "string", "nullable": True},
+        },
+    }
+    site = _object(["rank", "lon", "lat", "adcode", "district", "marginal_gain", "cumulative_covered",
+                    "cumulative_pct", "x_m", "y_m"],
+                   rank={"type": "integer", "minimum": 1}, lon=num, lat=num, adcode=text, district=text,
+                   marginal_gain={**num, "description": "demand newly covered by this site"},
+                   cumulative_covered=num, cumulative_pct={**_PCT, "description": "percent (0.001)"},
+                   x_m={**num, "description": "EPSG:4549 easting"}, y_m={**num, "description": "EPSG:4549 northing"})
+    exact = _object(["gain", "objective", "status", "optimal", "solver"],
+                    gain=num, objective=num, status=text, optimal={"type": "boolean"}, solver=text,
+                    demand_groups=integer, existing_sites=integer, candidates=integer, build_s=num, solve_s=num,
+                    greedy_gain=num, greedy_ratio=nullable_num)
+    exact.update(nullable=True, description="method=exact only: the solve, and greedy's result on it")
+    gap_props = _object(["rank", "district", "adcode", "cells", "area_km2", "uncovered_workers",
+                         "uncovered_residents", "lon", "lat"],
+                        rank={"type": "integer", "minimum": 1}, district=text, adcode=text, cells=integer,
+                        area_km2=num, uncovered_workers=num, uncovered_residents=num,
+                        lon={**num, "description": "a point inside the area"}, lat=num)
+    b = CITY_BOUNDS
+    polygon = {"type": "object", "required": ["type", "coordinates"],
+               "properties": {"type": _enum(("Polygon", "MultiPolygon")), "coordinates": {"type": "array"}}}
+    exclude = {
+        "type": "object", "required": ["type"], "nullable": True,
+        "description": "Where no new site may go (edges included): a GeoJSON Polygon or MultiPolygon in WGS84 "
+                       f"inside Qingdao (lon {b['lon_min']}–{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}), "
+                       "or a Feature or FeatureCollection of them. null = nowhere.",
+        "properties": {"type": _enum(("Polygon", "MultiPolygon", "Feature", "FeatureCollection")),
+                       "coordinates": {"type": "array"}, "geometry": polygon,
+                       "features": {"type": "array", "items": {"type": "object", "properties": {"geometry": polygon}}}},
+        "example": {"type": "Polygon", "coordinates": [[[120.33, 36.05], [120.36, 36.05], [120.36, 36.08],
+                                                        [120.33, 36.08], [120.33, 36.05]]]},
+    }
+    options = _option_properties(_planner_options(districts))
+    extras = _option_properties(_planner_extras(None))
+    whatif_ids = {"type": "array", "nullable": True, "maxItems": coverage_api.MAX_WHATIF_SITES,
+                  "items": {"type": "string", "pattern": r"\S"}}
+    return {
+        "CoverageRow": row,
+        "CoverageAssumptions": assumptions,
+        "CoverageResult": _planner_result(
+            "city", "districts", "grid", city=_ref("schemas", "CoverageRow"),
+            districts={"type": "array", "items": _ref("schemas", "CoverageRow"),
+                       "description": "every district (or only the one asked for), by adcode"},
+            grid=_object(
+                ["png", "bounds", "cell_m", "legend"],
+                png={"type": "string", "description": "URL of /api/v1/coverage/grid.png with the same query"},
+                bounds={"type": "array", "minItems": 2, "maxItems": 2, "description": "[[south, west], [north, "
+                        "east]] for L.imageOverlay", "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                                               "items": num}},
+                cell_m={**integer, "description": "demand grid cell size, metres"},
+                legend={"type": "array", "items": _object(
+                    ["class", "key", "label", "color", "opacity", "from_m", "to_m"],
+                    **{"class": {"type": "integer", "minimum": 1, "maximum": len(CLASSES) - 1}},
+                    key=_enum(k for k, _, _ in CLASSES[1:]), label=text,
+                    color={"type": "string", "pattern": "^#[0-9a-f]{6}$"}, opacity=num, from_m=num,
+                    to_m={**nullable_num, "description": "null: no upper bound"})})),
+        "CoverageHours": _planner_result(
+            "date", "scope", "hours", date={"type": "string", "format": "date"},
+            scope={"type": "string", "nullable": True, "description": "the city or the district"},
+            hours={"type": "array", "minItems": 24, "maxItems": 24, "items": hour}),
+        "CoverageFacilities": _planner_result(
+            "count", "facilities", count=integer,
+            facilities={"type": "array", "items": _object(
+                ["id", "name", "kind", "district", "added", "lon", "lat", "cells_nearest", "cells_served",
+                 "residents_served", "workers_served"],
+                id=text, name=text, kind=_enum(KINDS), district=text, added={"type": "boolean"}, lon=num, lat=num,
+                cells_nearest={**integer, "description": "cells for which it is the nearest eligible facility"},
+                cells_served={**integer, "description": "of those, the cells within the threshold"},
+                residents_served=num, workers_served=num)}),
+        "Gaps": {**_collection_of(_object(["type", "id", "properties", "geometry"], type=_enum(("Feature",)),
+                                          id={"type": "integer", "description": "the rank"},
+                                          properties=gap_props, geometry=_ref("schemas", "PolygonalGeometry")),
+                                  demand_source=text, assumptions=_ref("schemas", "CoverageAssumptions")),
+                 "description": "RFC 7946 FeatureCollection (WGS84) of uncovered areas, largest uncovered demand "
+                                "first; assumptions and demand_source as foreign members."},
+        "PlanRequest": {
+            "type": "object", "additionalProperties": False,
+            "properties": {**options, **{k: extras[k] for k in ("add", "demand", "min_spacing_m", "method")},
+                           "exclude": exclude,
+                           "candidates": _lonlat_pairs(coverage_api.MAX_CANDIDATES, "Candidate sites to choose "
+                                                       "from (null: every land cell of the demand grid):")},
+            "example": {"add": 5, "mode": "walk", "minutes": 15, "district": "370202", "min_spacing_m": 500}},
+        "PlanResult": _planner_result(
+            "sites", "curve", "total_demand", "covered_before", "added_gain", "notes", "exact",
+            sites={"type": "array", "maxItems": MAX_ADD, "items": site,
+                   "description": "new sites by rank (marginal gain, greedy order)"},
+            curve={"type": "array", "description": "covered demand after 0, 1, 2 … new sites",
+                   "items": _object(["sites", "gain", "covered", "pct"], sites=integer, gain=num, covered=num,
+                                    pct={**_PCT, "description": "percent (0.001)"})},
+            total_demand=num, covered_before=num, added_gain=num, notes=strings, exact=exact),
+        "WhatIfRequest": {
+            "type": "object", "additionalProperties": False,
+            "description": "At least one of add, remove, close (null or empty = none).",
+            "anyOf": [{"required": ["add"]}, {"required": ["remove"]}, {"required": ["close"]}],
+            "properties": {**options,
+                           "add": _lonlat_pairs(coverage_api.MAX_WHATIF_SITES, "New sites:", min_items=0),
+                           "remove": {**whatif_ids, "description": "Facility ids taken away for good (an unknown "
+                                                                   "id is a 400)."},
+                           "close": {**whatif_ids, "description": "Facility ids closed for a while (reads the "
+                                                                  "same as remove)."}},
+            "example": {"add": [[120.38, 36.07], [120.41, 36.1]], "minutes": 15}},
+        "WhatIfResult": _planner_result(
+            "scenario", "rows",
+            scenario=_object(["added", "removed", "closed", "notes", "eligible_today", "eligible_scenario"],
+                             added={"type": "array", "items": _object(["id", "name", "lon", "lat"], id=text,
+                                                                      name=text, lon=num, lat=num)},
+                             removed=strings, closed=strings, notes=strings, eligible_today=integer,
+                             eligible_scenario=integer),
+            rows={"type": "array", "description": "the city first, then the districts: today's and the "
+                                                  "scenario's figures with their deltas",
+                  "items": _object(list(what_props), **what_props)}),
+    }
 
 
 # -- paths -----------------------------------------------------------------------------------------
@@ -385,7 +655,7 @@ def _op(op_id: str, tag: str, summary: str, responses: dict[str, Schema], *, par
 
 
 def _errors(*codes: int) -> dict[str, Schema]:
-    names = {400: "BadRequest", 404: "NotFound"}
+    names = {400: "BadRequest", 404: "NotFound", 422: "PlanNotPossible"}
     return {str(c): _ref("responses", names[c]) for c in codes}
 
 
@@ -489,6 +759,102 @@ def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
     }
 
 
+def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[str, Schema]:
+    tag = "Coverage & planning"
+    common = f"{_THRESHOLD_RULE} Unknown parameters are refused (400)."
+    whatif_add = ({"type": "string", "example": "120.38,36.07;120.41,36.10"},
+                  f"New sites: lon,lat pairs (WGS84, on land inside Qingdao) separated by ';', at most "
+                  f"{coverage_api.MAX_WHATIF_SITES}.")
+    report_add = ({"type": "integer", "minimum": 0, "maximum": MAX_ADD, "default": 20},
+                  "How many new sites the report's plan places (greedy); 0 = no plan.")
+    report_limit = ({"type": "integer", "minimum": 1, "maximum": coverage_api.MAX_GAPS, "default": 50},
+                    "How many uncovered areas the report lists.")
+    zip_headers = {"Content-Disposition": {
+        "required": True, "description": "attachment; filename=\"workermap-report-YYYYMMDD.zip\" (Qingdao date)",
+        "schema": {"type": "string", "pattern": r'^attachment; filename="workermap-report-\d{8}\.zip"$'}}}
+    png_headers = {
+        "X-Overlay-Bounds": {"required": True, "description": "south,west,north,east (WGS84) of the image",
+                             "schema": {"type": "string", "pattern": r"^[-\d.e]+(,[-\d.e]+){3}$"}},
+        "Cache-Control": {"schema": {"type": "string"}, "description": "public, max-age=60"},
+    }
+    whatif_result = _json(_ref("schemas", "WhatIfResult"), "Today's and the scenario's coverage, side by side.")
+    return {
+        "/api/v1/coverage": {"get": _op(
+            "getCoverage", tag, "Coverage by district and for the city", {
+                "200": _json(_ref("schemas", "CoverageResult"),
+                             "Per district and for the city: cells, residents and workers, % covered and "
+                             "uncovered demand; the grid overlay's URL, bounds and legend; the assumptions."),
+                **_errors(400)},
+            description=common, parameters=_planner_parameters(districts))},
+        "/api/v1/coverage/grid.png": {"get": _op(
+            "getCoverageGrid", tag, "The coverage grid as a PNG map overlay", {
+                "200": {"description": "Cells coloured by distance class (see legend in /api/v1/coverage), "
+                                       "transparent off land; for L.imageOverlay(png, bounds).",
+                        "headers": png_headers,
+                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                **_errors(400)},
+            description=common, parameters=_planner_parameters(districts))},
+        "/api/v1/coverage/hours": {"get": _op(
+            "getCoverageHours", tag, "Coverage at each of the 24 hours of a date", {
+                "200": _json(_ref("schemas", "CoverageHours"),
+                             "One row per full hour: facilities open then and the coverage of the city (or "
+                             "district)."),
+                **_errors(400)},
+            description=common + " open_at only picks the default date: each hour counts the facilities open "
+                                 "then.", parameters=_planner_parameters(districts, "date"))},
+        "/api/v1/coverage/facilities": {"get": _op(
+            "getCoverageFacilities", tag, "Demand served by each eligible facility", {
+                "200": _json(_ref("schemas", "CoverageFacilities"),
+                             "Per facility (of the district, if given): cells it is nearest to and the demand "
+                             "among them within the threshold."),
+                **_errors(400)},
+            description=common, parameters=_planner_parameters(districts))},
+        "/api/v1/gaps": {"get": _op(
+            "getGaps", tag, "Uncovered areas as polygons, largest uncovered demand first", {
+                "200": _json(_ref("schemas", "Gaps"), "Connected uncovered cells (one district each), ranked.",
+                             GEOJSON),
+                **_errors(400)},
+            description=common, parameters=_planner_parameters(districts, "limit", "demand"))},
+        "/api/v1/plan": {"post": _op(
+            "planSites", tag, "Where to add new sites to cover the most uncovered demand", {
+                "200": _json(_ref("schemas", "PlanResult"),
+                             "New sites ranked by marginal gain, the cumulative coverage curve, notes."),
+                **_errors(400, 422)},
+            description=f"{_THRESHOLD_RULE} Existing facilities are kept; a site is a land cell of the demand "
+                        "grid (or one of candidates) outside exclude and at least min_spacing_m from every "
+                        "other site. A body that is not a JSON object, an unknown member or a bad value is a "
+                        "400; a plan that cannot be made as asked is a 422 saying why.",
+            requestBody={"required": True, "content": {"application/json": {
+                "schema": _ref("schemas", "PlanRequest")}}})},
+        "/api/v1/whatif": {
+            "get": _op("whatIf", tag, "Coverage with sites added, removed or closed", {
+                "200": whatif_result, **_errors(400)},
+                description=f"{common} Give at least one of add, remove and close (else 400 "
+                            "missing_parameter). A removed or closed facility that is not counted anyway (another "
+                            "kind, say) changes nothing and is noted.",
+                parameters=_planner_parameters(districts, "add", "remove", "close", example_id=example_id,
+                                               add=whatif_add)),
+            "post": _op("whatIfBody", tag, "Coverage with sites added, removed or closed (JSON body)", {
+                "200": whatif_result, **_errors(400)},
+                description="As GET, with the options in a JSON object; add as [[lon, lat], …] and remove/close "
+                            "as lists of ids.", requestBody={"required": True, "content": {"application/json": {
+                    "schema": _ref("schemas", "WhatIfRequest")}}}),
+        },
+        "/api/v1/report.zip": {"get": _op(
+            "getReport", tag, "The planner report (map, tables, CSVs) as a zip", {
+                "200": {"description": "workermap-report/: index.html (map), districts.csv, hours.csv, gaps.csv, "
+                                       "gaps.geojson, sites.csv, sites.geojson, curve.csv, facilities.csv, "
+                                       "assumptions.csv/.json, coverage.png and the Leaflet files.",
+                        "headers": zip_headers,
+                        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                **_errors(400, 422)},
+            description=f"{common} The same builder as `workermap report`; the plan is greedy (a 422 when it "
+                        "cannot be made, e.g. min_spacing_m leaves no candidate).",
+            parameters=_planner_parameters(districts, "add", "demand", "min_spacing_m", "limit", "date",
+                                           add=report_add, limit=report_limit))},
+    }
+
+
 def _admin_paths() -> dict[str, Schema]:
     tag = "Admin (token)"
     err = _ref("schemas", "Error")
@@ -559,7 +925,9 @@ def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ..
             "version": "1.0.0",
             "description": (
                 "OGC API – Features (Part 1: Core, GeoJSON, HTML, OpenAPI 3.0) at /ogc, with a proximity "
-                "extension (near, radius_m), the JSON API at /api/v1 and downloads at /api/v1/export.\n\n"
+                "extension (near, radius_m), the JSON API at /api/v1, downloads at /api/v1/export, and "
+                "coverage gaps and new-site planning at /api/v1/coverage, /gaps, /plan, /whatif and /report.zip."
+                "\n\n"
                 "Coordinates are WGS84 longitude/latitude; distances are metres. Unknown query parameters "
                 "are refused. Every error has one JSON shape (schema Error): "
                 "`{\"error\": {\"status\": 400, \"code\": \"invalid_parameter\", \"message\": \"...\", "
@@ -567,18 +935,26 @@ def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ..
             "license": {"name": "MIT"},
         },
         "tags": [{"name": "OGC API – Features"}, {"name": "Facilities API"}, {"name": "Nearest"},
-                 {"name": "Export"}, {"name": "API description"}, {"name": "Admin (token)"},
-                 {"name": "Operations"}],
-        "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(legacy_districts), **_admin_paths()},
+                 {"name": "Export"}, {"name": "Coverage & planning"}, {"name": "API description"},
+                 {"name": "Admin (token)"}, {"name": "Operations"}],
+        "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(legacy_districts),
+                  **_coverage_paths(legacy_districts, dict(example_ids).get("station")), **_admin_paths()},
         "components": {
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "A token from `workermap token add NAME`."}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **_planner_schemas(legacy_districts)},
             "parameters": _parameters(district_values),
             "responses": {
                 "BadRequest": _json(_ref("schemas", "Error"), "A parameter is unknown or invalid; the "
                                     "message names it, the bad value and what is allowed."),
                 "NotFound": _json(_ref("schemas", "Error"), "No such feature."),
+                "PlanNotPossible": _json(
+                    _ref("schemas", "Error"),
+                    "The plan cannot be made as asked; error.code says why: plan_too_large (method=exact on too "
+                    "large an instance: use greedy, a district, candidates or a larger min_spacing_m), "
+                    "plan_infeasible (no way to place add sites min_spacing_m apart), plan_no_candidates (no "
+                    "candidate site left after exclude and min_spacing_m, or none adds demand), plan_solver (no "
+                    "MILP solver, or it stopped without a solution)."),
             },
         },
     }
