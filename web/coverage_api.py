@@ -300,11 +300,7 @@ def _points(raw, name: str, limit: int, *, on_land: bool) -> np.ndarray:
 @bp.post("/plan")
 def plan():
     """Where to add ``add`` sites (existing ones kept) to cover the most uncovered demand."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, 'body must be a JSON object such as {"add": 20, "mode": "walk", "minutes": 15}',
-                       code="invalid_body")
-    params.reject_unknown(body, COMMON + PLAN_PARAMS)
+    body = params.json_object(COMMON + PLAN_PARAMS, '{"add": 20, "mode": "walk", "minutes": 15}')
     args = body_args(body, skip=("exclude", "candidates"))
     threshold, ffilter, district = _common(args)
     add = int(params.number(args, "add", 20, lo=1, hi=MAX_ADD, integer=True))
@@ -367,11 +363,8 @@ def _add_points(raw) -> list[tuple[float, float]]:
 def whatif_view():
     """Coverage with sites added / removed / closed, side by side with today."""
     if request.method == "POST":
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ApiError(400, 'body must be a JSON object such as {"add": [[120.38, 36.07]], "remove": ["id"]}',
-                           code="invalid_body")
-        params.reject_unknown(body, COMMON + ("add", "remove", "close"))
+        body = params.json_object(COMMON + ("add", "remove", "close"),
+                                  '{"add": [[120.38, 36.07]], "remove": ["id"]}')
         args = body_args(body, skip=("add", "remove", "close"))
         raw = body
     else:

@@ -140,12 +140,7 @@ def nearest():
 @bp.post("/nearest")
 def nearest_batch():
     """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "body must be a JSON object such as {\"points\": [[120.38, 36.06]]}",
-                       code="invalid_body")
-    allowed = set(QUERY_PARAMS) - {"lon", "lat"} | {"points"}
-    params.reject_unknown(body, allowed)
+    body = params.json_object(set(QUERY_PARAMS) - {"lon", "lat"} | {"points"}, '{"points": [[120.38, 36.06]]}')
     opts = _options(body_args(body, skip=("points",)))
     pts = body.get("points")
     if not isinstance(pts, list) or not pts:

@@ -131,3 +131,14 @@ def lonlat(args: Mapping[str, str], bounds: Mapping[str, float]) -> tuple[float,
         if v is None:
             raise ApiError(400, f"{name} is required", code="missing_parameter", parameter=name)
     return float(lon), float(lat)
+
+
+def json_object(allowed: Iterable[str], example: str) -> dict:
+    """The request's JSON body as an object whose keys are all in ``allowed`` (else a 400)."""
+    from flask import request
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, f"body must be a JSON object such as {example}", code="invalid_body")
+    reject_unknown(body, allowed)
+    return body
