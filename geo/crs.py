@@ -16,7 +16,7 @@ from functools import cache
 import numpy as np
 from pyproj import Geod, Transformer
 
-__all__ = ["GEOD", "METRIC_CRS", "WGS84", "geodesic_distance_m", "to_lonlat", "to_metric"]
+__all__ = ["GEOD", "METRIC_CRS", "WGS84", "geodesic_distance_m", "metric_transformer", "to_lonlat", "to_metric"]
 
 WGS84 = "EPSG:4326"
 METRIC_CRS = "EPSG:4549"
@@ -26,6 +26,11 @@ GEOD = Geod(ellps="WGS84")
 @cache
 def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def metric_transformer() -> Transformer:
+    """The process-wide WGS84 -> EPSG:4549 transformer (for hot loops: call its ``transform``)."""
+    return _transformer(WGS84, METRIC_CRS)
 
 
 def to_metric(lon, lat):

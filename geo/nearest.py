@@ -31,7 +31,7 @@ from datetime import datetime
 
 import numpy as np
 
-from geo.crs import GEOD, to_metric
+from geo.crs import GEOD, metric_transformer, to_metric
 from geo.hours import Hours, local_time, now_local
 from geo.model import AMENITIES, KINDS, WORKER_TYPES, Facility
 
@@ -111,6 +111,7 @@ class FacilityIndex:
         self.lon = np.array([f.lon for f in self.facilities], dtype="float64")
         self.lat = np.array([f.lat for f in self.facilities], dtype="float64")
         self._lon_list, self._lat_list = self.lon.tolist(), self.lat.tolist()  # fast scalar access
+        self._to_metric = metric_transformer().transform
         x, y = to_metric(self.lon, self.lat) if n else (np.empty(0), np.empty(0))
         self.x, self.y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
         self.kind_mask = {k: np.array([f.kind == k for f in self.facilities], dtype=bool) for k in KINDS}
@@ -232,7 +233,7 @@ class FacilityIndex:
                                include_closed, open_24h)
         hits: list[Hit] = []
         if len(idx):
-            qx, qy = to_metric(lon, lat)
+            qx, qy = self._to_metric(lon, lat)
             hits = self._hits(lon, lat, idx, np.abs(zs - complex(qx, qy)), k, radius_m, at, travel or self.travel)
         return NearestResult(hits, at, int(len(idx)))
 
@@ -240,29 +241,31 @@ class FacilityIndex:
               t: Travel) -> list[Hit]:
         """Planar k smallest, plus every further one within the slack, re-ranked geodesically."""
         k = min(k, len(d))
+        item, argmin, inf = d.item, d.argmin, np.inf
         if k <= 8:  # repeated argmin beats a partition for small k
             cand = []
             for _ in range(k):
-                j = int(d.argmin())
-                cand.append((float(d[j]), j))
-                d[j] = np.inf
+                j = argmin()
+                cand.append(j)
+                last = item(j)
+                d[j] = inf
         else:
             part = np.argpartition(d, k - 1)[:k]
-            cand = sorted((float(d[j]), int(j)) for j in part)
-            d[part] = np.inf
-        limit = cand[-1][0] * _RERANK_SLACK + 1e-3
+            cand = part.tolist()
+            last = float(d[part].max())
+            d[part] = inf
+        limit = last * _RERANK_SLACK + 1e-3
         while len(cand) < len(d):
-            j = int(d.argmin())
-            if d[j] > limit:
+            j = argmin()
+            if item(j) > limit:
                 break
-            cand.append((float(d[j]), j))
-            d[j] = np.inf
+            cand.append(j)
+            d[j] = inf
         inv = GEOD.inv
         flon, flat = self._lon_list, self._lat_list
         lon, lat = float(lon), float(lat)
         ranked = []
-        for _, j in cand:
-            i = int(idx[j])
+        for i in idx[cand].tolist():
             az, _, dist = inv(lon, lat, flon[i], flat[i])
             ranked.append((dist, i, az))
         ranked.sort()
