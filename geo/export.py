@@ -322,6 +322,38 @@ def districts_export(frame, fmt: str, *, meta: dict | None = None) -> bytes:
     return districts_kml(frame)
 
 
+def polygon_layer_export(fc: dict, fmt: str, *, layer: str, title: str, name_key: str = "rank") -> bytes:
+    """A GeoJSON FeatureCollection of polygons (e.g. uncovered areas) as a file in ``fmt``, as bytes.
+
+    CSV carries the properties and a ``WKT`` column (UTF-8 BOM, formula cells defused);
+    GeoPackage and KML one feature per polygon with every property.
+    """
+    _check_format(fmt)
+    features = fc.get("features", [])
+    if fmt == "geojson":
+        return dumps_geojson(fc).encode("utf-8")
+    if fmt == "csv":
+        import shapely
+        from shapely.geometry import shape
+
+        buf = io.StringIO()
+        buf.write("\ufeff")
+        w = csv.writer(buf, lineterminator="\r\n")
+        columns = list(features[0]["properties"]) if features else []
+        w.writerow([*columns, "WKT"])
+        for f in features:
+            wkt = shapely.to_wkt(shape(f["geometry"]), rounding_precision=7, trim=True)
+            w.writerow([csv_safe(f["properties"].get(c)) for c in columns] + [wkt])
+        return buf.getvalue().encode("utf-8")
+    if fmt == "gpkg":
+        import geopandas as gpd
+
+        return _gpkg_bytes(gpd.GeoDataFrame.from_features(features, crs="EPSG:4326"), layer)
+    from geo.kml import polygons_kml
+
+    return polygons_kml(features, title=title, schema_id=layer, name_key=name_key)
+
+
 def export_registry(registry, districts, fmt: str, *, layer: str = "facilities", flt=None,
                     datum: str = "wgs84") -> tuple[bytes, int]:
     """A download like ``GET /api/v1/export`` gives, for the CLI: ``(file bytes, number of features)``.

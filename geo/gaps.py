@@ -189,6 +189,10 @@ def _rounded(geom: shapely.Geometry, decimals: int = 6) -> dict:
     return shapely.geometry.mapping(shapely.transform(geom, lambda c: np.round(c, decimals)))
 
 
+#: Title of the uncovered-areas layer in exported files.
+UNCOVERED_TITLE = "青岛职工服务未覆盖区域 / Qingdao worker services: uncovered areas"
+
+
 def gaps_feature_collection(gaps: list[Gap], *, assumptions: dict, demand_source: str) -> dict:
     """RFC 7946 FeatureCollection of ``gaps`` (WGS84), with the assumptions as foreign members."""
     return {

@@ -119,3 +119,20 @@ def districts_kml(frame, *, title: str = "青岛市区（市）/ Qingdao distric
         for poly in parts:
             _polygon(target, poly)
     return _serialise(kml)
+
+
+def polygons_kml(features: Sequence[dict], *, title: str, schema_id: str, name_key: str) -> bytes:
+    """GeoJSON polygon features (WGS84) as a KML document; every property becomes a data column."""
+    from shapely.geometry import shape
+
+    columns = list(features[0]["properties"]) if features else []
+    kml, folder = _document(title, schema_id, columns)
+    for feat in features:
+        props = feat["properties"]
+        pm = _placemark(folder, str(props.get(name_key, "")), schema_id, props)
+        geom = shape(feat["geometry"])
+        parts = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
+        target = ET.SubElement(pm, "MultiGeometry") if len(parts) > 1 else pm
+        for poly in parts:
+            _polygon(target, poly)
+    return _serialise(kml)

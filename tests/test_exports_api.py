@@ -305,3 +305,25 @@ def test_the_cli_function_gives_what_the_endpoint_gives(client, export_app, fmt)
                               flt=FacilityFilter(districts=("市南区",)))
     http = download(client, f"format={fmt}&layer=districts&district=市南区").data
     assert n == 1 and (fmt == "gpkg" or body == http)
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo")
+@pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg", "kml"])
+def test_uncovered_layer_exports_read_by_gdal(client, tmp_path, fmt):
+    """The planner's uncovered-area polygons as a download in every format; GDAL counts the features."""
+    fc = client.get("/api/v1/gaps?mode=walk&minutes=10&limit=7").get_json(force=True)
+    r = client.get(f"/api/v1/export?layer=uncovered&format={fmt}&mode=walk&minutes=10&limit=7")
+    assert r.status_code == 200 and "qingdao-uncovered" in r.headers["Content-Disposition"]
+    path = tmp_path / f"u.{fmt}"
+    path.write_bytes(r.data)
+    extra = ["-oo", "GEOM_POSSIBLE_NAMES=WKT"] if fmt == "csv" else []
+    out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", *extra, str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    assert int(re.search(r"Feature Count: (\d+)", out).group(1)) == len(fc["features"]) > 0
+    if fmt in ("geojson", "gpkg"):  # typed layers; CSV (WKT column) and KML report "Unknown (any)"
+        assert "Polygon" in out
+
+
+def test_uncovered_layer_refuses_facility_filters(client):
+    r = client.get("/api/v1/export?layer=uncovered&bbox=120,36,121,37")
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "bbox"

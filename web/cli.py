@@ -147,23 +147,34 @@ def validate(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "gpkg"]), default="geojson",
+@click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "gpkg", "kml"]), default="geojson",
               show_default=True)
-@click.option("--kind", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--layer", type=click.Choice(["facilities", "districts"]), default="facilities", show_default=True,
+              help="Uncovered areas: `workermap gaps --out FILE` (any of these formats, by suffix).")
+@click.option("--kind", multiple=True, help="Only these kinds (repeatable; facilities layer).")
+@click.option("--crs", type=DATUM_CHOICE, default="wgs84", show_default=True,
+              help="Add lon/lat columns in this datum (CSV only; geometry is always WGS84).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.pass_context
-def export(ctx: click.Context, fmt: str, kind: tuple[str, ...], out: Path) -> None:
-    """Export the registry as GeoJSON (RFC 7946), CSV (UTF-8 BOM) or GeoPackage."""
-    from geo.export import write_export
+def export(ctx: click.Context, fmt: str, layer: str, kind: tuple[str, ...], crs: str, out: Path) -> None:
+    """Export the registry or the districts: GeoJSON (RFC 7946), CSV (UTF-8 BOM), GeoPackage or KML.
+
+    The same bytes as GET /api/v1/export with the same options.
+    """
+    from geo.export import export_registry
     from geo.model import KINDS
+    from geo.query import FacilityFilter
 
     bad = [k for k in kind if k not in KINDS]
     if bad:
         raise click.BadParameter(f"{bad[0]!r}; allowed: {', '.join(KINDS)}", param_hint="--kind")
-    reg = _store(_settings(ctx)).load()
-    selected = reg.select(kinds=kind or None, include_removed=True)
-    write_export(selected, out, fmt, meta={"sample": reg.is_sample, "count": len(selected)})
-    click.echo(f"wrote {len(selected)} facilities to {out} ({fmt})")
+    if crs != "wgs84" and fmt != "csv":
+        raise click.BadParameter(f"{crs} columns exist in CSV only; {fmt} is always WGS84", param_hint="--crs")
+    store = _store(_settings(ctx))
+    flt = FacilityFilter(kinds=tuple(kind)) if kind else None
+    body, n = export_registry(store.load(), store.districts, fmt, layer=layer, flt=flt, datum=crs)
+    out.write_bytes(body)
+    click.echo(f"wrote {n} {layer} to {out} ({fmt})")
 
 
 @main.command()

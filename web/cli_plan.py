@@ -204,7 +204,7 @@ def _read_exclusion(path: Path | None):
 @click.option("--hours", "show_hours", is_flag=True, help="Also print coverage at each hour (facilities open then).")
 @click.option("--date", "day", default=None, help="Date for --hours (YYYY-MM-DD; default: of --open-at, else today).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the uncovered areas as GeoJSON (WGS84).")
+              help="Write the uncovered areas (WGS84) as .geojson, .csv (WKT column), .gpkg or .kml.")
 @click.pass_context
 def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: str | None, out: Path | None, **kwargs):
     """Coverage by district and the largest uncovered areas."""
@@ -227,7 +227,13 @@ def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: st
     assumptions = {**cov.assumptions(), "district": c.district}
     fc = gaps_feature_collection(found, assumptions=assumptions, demand_source=c.prepared.source)
     if out is not None:
-        out.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+        from geo.export import DOWNLOAD_FORMATS, polygon_layer_export
+        from geo.gaps import UNCOVERED_TITLE
+
+        fmt = out.suffix.lower().lstrip(".")
+        if fmt not in DOWNLOAD_FORMATS:
+            raise click.BadParameter(f"{out.name}: use a .geojson, .csv, .gpkg or .kml file", param_hint="--out")
+        out.write_bytes(polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE))
     if c.as_json:
         click.echo(json.dumps({"assumptions": assumptions, "demand_source": c.prepared.source,
                                "city": cov.city_row(), "districts": cov.district_table(c.district),

@@ -219,21 +219,24 @@ def coverage_facilities():
     return {**_meta(cov, district), "count": len(rows), "facilities": rows}
 
 
-@bp.get("/gaps")
-def gaps():
-    """Uncovered areas as GeoJSON polygons (WGS84), largest uncovered demand first."""
-    args = _query_args(("limit", "demand"))
+def uncovered_collection(args) -> dict:
+    """The uncovered areas for ``args`` (the coverage parameters, ``limit``, ``demand``) as GeoJSON; cached."""
     threshold, ffilter, district = _common(args)
     limit = int(params.number(args, "limit", 20, lo=1, hi=MAX_GAPS, integer=True))
     rank_by = params.choice(args, "demand", DEMANDS, "workers")
     cov = coverage_for(threshold, ffilter)
-    fc = state().planner_cache.get_or_compute(
+    return state().planner_cache.get_or_compute(
         _key("gaps", threshold, ffilter, district, limit, rank_by),
         lambda: gaps_feature_collection(uncovered_areas(cov, district=district, limit=limit, rank_by=rank_by),
                                         assumptions={**cov.assumptions(), "district": district,
                                                      "ranked_by": f"uncovered {rank_by}"},
                                         demand_source=cov.prepared.source))
-    resp = jsonify(fc)
+
+
+@bp.get("/gaps")
+def gaps():
+    """Uncovered areas as GeoJSON polygons (WGS84), largest uncovered demand first."""
+    resp = jsonify(uncovered_collection(_query_args(("limit", "demand"))))
     resp.mimetype = "application/geo+json"
     return resp
 

@@ -1,7 +1,8 @@
 """/api/v1/export: the registry or the districts as a download that GIS tools and spreadsheets open as is.
 
 ``format`` geojson (RFC 7946) | csv (UTF-8 BOM) | gpkg | kml; ``layer`` facilities |
-districts; the same filters as ``/ogc/collections/{id}/items`` (without paging),
+districts | uncovered (the planner's uncovered-area polygons, with the /api/v1/gaps
+parameters); the same filters as ``/ogc/collections/{id}/items`` (without paging),
 e.g. ``kind``, ``district``, ``amenity``, ``status``, ``bbox``, ``datetime``,
 ``near``/``radius_m``. ``crs=gcj02|bd09`` adds ``lon_<crs>``/``lat_<crs>``
 columns to CSV; geometry is always WGS84. The writers are in ``geo.export`` and
@@ -13,7 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from geo.datum import DATUMS
-from geo.export import DOWNLOAD_FORMATS, districts_export, facilities_export
+from geo.export import DOWNLOAD_FORMATS, districts_export, facilities_export, polygon_layer_export
 from web import params, state
 from web.errors import bad_param
 from web.ogc import DistrictSource, FacilitySource, check_args, district_mask, facility_filter
@@ -26,6 +27,7 @@ bp = Blueprint("exports", __name__, url_prefix="/api/v1")
 LAYERS: dict[str, tuple[str, ...]] = {
     "facilities": FacilitySource().filters,
     "districts": DistrictSource.filters,
+    "uncovered": (),  # takes the /api/v1/gaps parameters instead (see export_uncovered)
 }
 
 
@@ -39,6 +41,8 @@ def export():
     """Download a layer in one format, filtered like the OGC items endpoint."""
     args = request.args
     layer = params.choice(args, "layer", LAYERS, "facilities")
+    if layer == "uncovered":
+        return export_uncovered()
     check_args(args, export_params(layer))
     fmt = params.choice(args, "format", DOWNLOAD_FORMATS, "geojson")
     crs = params.choice(args, "crs", DATUMS, "wgs84") if layer == "facilities" else "wgs84"
@@ -62,8 +66,25 @@ def export():
                                      meta=meta | {"count": len(matches)})
         if unfiltered and table.facilities is registry.facilities:
             cache[key] = body
+    return _download(body, fmt, layer)
+
+
+def _download(body: bytes, fmt: str, layer: str) -> Response:
     media_type, suffix = DOWNLOAD_FORMATS[fmt]
     resp = Response(body, content_type=media_type)
     resp.headers["Content-Disposition"] = f'attachment; filename="qingdao-{layer}.{suffix}"'
     resp.headers["Cache-Control"] = "no-cache"
     return resp
+
+
+def export_uncovered() -> Response:
+    """layer=uncovered: the uncovered-area polygons for the coverage parameters of /api/v1/gaps."""
+    from geo.gaps import UNCOVERED_TITLE
+    from web.coverage_api import COMMON, uncovered_collection
+
+    args = params.QueryArgs.of(request.args)
+    params.reject_unknown(args, ("format", "layer", "limit", "demand", *COMMON))
+    fmt = params.choice(args, "format", DOWNLOAD_FORMATS, "geojson")
+    fc = uncovered_collection(args)
+    body = polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE)
+    return _download(body, fmt, "uncovered")
