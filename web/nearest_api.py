@@ -29,6 +29,8 @@ def _iso(dt) -> str | None:
 
 def travel_options(args, base: Travel) -> Travel:
     """Travel assumptions (``detour_factor``, ``walk_kmh``, ``ebike_kmh``) from ``args``, else ``base``'s."""
+    if not any(args.get(name) for name in ("detour_factor", "walk_kmh", "ebike_kmh")):
+        return base  # the common case: nothing to parse or validate
     try:
         return Travel(
             detour_factor=params.number(args, "detour_factor", base.detour_factor, lo=1.0, hi=5.0),

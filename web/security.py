@@ -32,16 +32,15 @@ def add_nonce(html: str) -> str:
 def init_security(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
+    rest = ("; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; connect-src 'self'; "
+            "font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
+    without_nonce = "default-src 'self'; script-src 'self'" + rest
+
     @app.after_request
     def _headers(resp):
         nonce = g.get("csp_nonce")
-        script_src = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            f"default-src 'self'; script-src {script_src}; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data: blob: https:; connect-src 'self'; font-src 'self' data:; "
-            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
-        )
+        csp = without_nonce if nonce is None else f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{rest}"
+        resp.headers.setdefault("Content-Security-Policy", csp)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         if request.method in ("GET", "HEAD", "OPTIONS") and request.path.startswith(CORS_READ_PREFIXES) \
