@@ -22,7 +22,6 @@ from geo.model import FIELDS, LIST_FIELDS, Facility
 __all__ = [
     "DISTRICT_FIELDS",
     "DOWNLOAD_FORMATS",
-    "EXPORT_FORMATS",
     "csv_safe",
     "datum_columns",
     "districts_csv",
@@ -36,11 +35,8 @@ __all__ = [
     "feature_collection",
     "rfc7946_geometry",
     "rfc7946_shape",
-    "write_export",
-    "write_gpkg",
 ]
 
-EXPORT_FORMATS = ("geojson", "csv", "gpkg")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -122,11 +118,6 @@ def facilities_csv(facilities: Iterable[Facility], *, extra_columns: dict[str, l
     return buf.getvalue()
 
 
-def write_gpkg(facilities: Sequence[Facility], path: str | Path, *, layer: str = "facilities") -> None:
-    """Write a GeoPackage point layer (EPSG:4326)."""
-    facilities_frame(facilities).to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
-
-
 def facilities_frame(facilities: Sequence[Facility], *, extra_columns: dict[str, list] | None = None):
     """A GeoDataFrame (EPSG:4326 points) with the table columns of :data:`FIELDS`, then ``extra_columns``."""
     import geopandas as gpd
@@ -148,22 +139,6 @@ def facilities_frame(facilities: Sequence[Facility], *, extra_columns: dict[str,
     for name, values in (extra_columns or {}).items():
         frame[name] = list(values)
     return frame
-
-
-def write_export(facilities: Sequence[Facility], path: str | Path, fmt: str, *, meta: dict | None = None) -> Path:
-    """Write ``facilities`` to ``path`` in ``fmt`` (one of :data:`EXPORT_FORMATS`)."""
-    path = Path(path)
-    if fmt == "geojson":
-        path.write_text(dumps_geojson(feature_collection(facilities, meta)), encoding="utf-8")
-    elif fmt == "csv":
-        path.write_text(facilities_csv(facilities), encoding="utf-8", newline="")
-    elif fmt == "gpkg":
-        if path.exists():
-            path.unlink()
-        write_gpkg(facilities, path)
-    else:
-        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
-    return path
 
 
 # -- downloads in every format, facilities and districts ------------------------------------------

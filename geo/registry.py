@@ -79,18 +79,6 @@ class Registry:
             "sample_records": sum(1 for f in self.facilities if f.sample),
         }
 
-    def select(self, *, kinds: Iterable[str] | None = None, districts: Iterable[str] | None = None,
-               include_removed: bool = False) -> list[Facility]:
-        """Facilities of the given kinds and districts (adcode or name)."""
-        k = set(kinds) if kinds else None
-        d = set(districts) if districts else None
-        return [
-            f for f in self.facilities
-            if (k is None or f.kind in k)
-            and (d is None or f.district_adcode in d or f.district in d)
-            and (include_removed or f.status != "removed")
-        ]
-
     def merged(self, facilities: Iterable[Facility], *, replace: bool = False) -> Registry:
         """A new registry with ``facilities`` added or (same id) updated; or replacing all."""
         incoming = list(facilities)
@@ -149,7 +137,7 @@ class RegistryStore:
             raise RegistryError(f"registry file {origin.name} is not valid JSON: {exc}") from None
         meta = doc.get("metadata", {}) if isinstance(doc, dict) else {}
         try:
-            rows = geojson_rows(data)
+            rows = geojson_rows(doc if isinstance(doc, dict) else data)
         except ReadError as exc:
             raise RegistryError(f"registry file {origin.name} cannot be read: {exc}") from None
         result = validate_rows(rows, self.districts)

@@ -149,11 +149,15 @@ def _read_xlsx(data: bytes) -> list[RawRow]:
     return _rows_from_table(rows[0], [(i + 2, r) for i, r in enumerate(rows[1:])])
 
 
-def geojson_rows(data: bytes) -> list[RawRow]:
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReadError(f"GeoJSON cannot be parsed: {exc}") from None
+def geojson_rows(data: bytes | dict) -> list[RawRow]:
+    """Rows of a GeoJSON FeatureCollection given as bytes or as the already parsed document."""
+    if isinstance(data, dict):
+        doc = data
+    else:
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ReadError(f"GeoJSON cannot be parsed: {exc}") from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise ReadError("GeoJSON must be a FeatureCollection")
     features = doc.get("features")

@@ -11,11 +11,16 @@ import subprocess
 
 import pytest
 
-from geo.export import facilities_csv, write_export
+from geo.export import facilities_csv, facilities_export
 from geo.registry import RegistryStore
 from tests.conftest import SMALL, make_facility
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo (gdal-bin)")
+
+
+def write_export(facilities, path, fmt):
+    path.write_bytes(facilities_export(facilities, fmt))
+    return path
 
 
 def ogrinfo(*args: str) -> str:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from geo.datum import wgs84_to_gcj02
-from geo.model import AMENITIES, KINDS, WORKER_TYPES
+from geo.model import KINDS, WORKER_TYPES
 from geo.nearest import FacilityIndex, Travel
 from geo.registry import RegistryStore
 from geo.settings import SHIPPED_DATA
@@ -327,10 +327,6 @@ def test_cli_nearest_table_and_json(runner, data_dir):
     r = runner.invoke(main, ["--data-dir", str(data_dir), "nearest", "--lon", "120.3843", "--lat", "36.062",
                              "--json", "--amenity", "sauna"])
     assert r.exit_code != 0 and "sauna" in r.output
-
-
-def test_amenity_and_kind_vocab_sizes():
-    assert len(AMENITIES) == 24 and len(KINDS) == 5
 
 
 def test_open_24h_filter_is_exact(index, sample_registry):

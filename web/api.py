@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request
 
 from geo.export import dumps_geojson, feature_collection
 from geo.model import ACCESS, AMENITIES, ENTRY, KINDS, STATUS, WORKER_LABELS
+from geo.query import FacilityFilter
 from web import params, state
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -37,7 +38,8 @@ def facilities():
             raise params.bad_param("district", d, "a Qingdao district adcode or name, e.g. 370202 or 市南区")
     if not kinds and not district_values:
         return geojson_response(st.facilities_geojson, gz=st.facilities_geojson_gz)
-    selected = st.registry.select(kinds=kinds or None, districts=district_values or None)
+    selected = st.facility_table.select(FacilityFilter(kinds=tuple(kinds), districts=tuple(district_values)))
+    selected = selected.facilities
     meta = {"sample": st.registry.is_sample, "count": len(selected)}
     return geojson_response(dumps_geojson(feature_collection(selected, meta)).encode("utf-8"))
 
