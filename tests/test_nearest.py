@@ -79,7 +79,7 @@ filters = st.fixed_dictionaries({
     "worker": st.sampled_from([None, *WORKER_TYPES]),
     "hour": st.one_of(st.none(), st.integers(0, 23)),
     "include_closed": st.booleans(),
-    "k": st.integers(1, 12),
+    "k": st.one_of(st.integers(1, 12), st.integers(13, 50)),
     "seed": st.integers(0, 2**32 - 1),
 })
 
@@ -112,6 +112,36 @@ def test_distances_within_0_1_percent_of_geod(index):
             az, _, d = GEOD.inv(lon, lat, h.facility.lon, h.facility.lat)
             assert abs(h.distance_m - d) <= max(0.05, d * 0.001)
             assert abs((h.bearing_deg - az % 360 + 180) % 360 - 180) < 0.06
+
+
+@pytest.mark.parametrize("n", [40, 300])
+def test_many_near_ties_are_all_considered(n):
+    """Facilities on a 1 km ring, 0.002 mm apart in geodesic distance, the nearest ones on the east side.
+
+    EPSG:4549's scale grows eastward from its central meridian (120°E) by more than that across the
+    ring, so the planar order is roughly the reverse of the geodesic one and every facility is
+    within the re-rank slack. Whatever the candidate step picks (a full sort for small sets, a
+    partial one for large), the answer must still be the geodesic k nearest.
+    """
+    rng = np.random.default_rng(n)
+    lon0, lat0 = 120.40, 36.10
+    angles = rng.uniform(0, 360, n)
+    rank = np.argsort(np.argsort(-np.sin(np.radians(angles))))  # 0 = furthest east
+    lons, lats, _ = GEOD.fwd(np.full(n, lon0), np.full(n, lat0), angles, 1000.0 + rank * 2e-6)
+    facilities = [make_facility(i, lon=float(lo), lat=float(la)) for i, (lo, la) in enumerate(zip(lons, lats))]
+    ix = FacilityIndex(facilities)
+    for k in (1, 3, 7):
+        hits = ix.query(lon0, lat0, k=k, open_at=None).hits
+        _, ref_d = brute_knn(facilities, lon0, lat0)
+        np.testing.assert_allclose([h.distance_m for h in hits], ref_d[:k], rtol=0, atol=1e-6)
+
+
+def test_geodesic_point_fast_path_equals_geod_inv():
+    from geo.crs import geodesic_inverse_point
+
+    rng = np.random.default_rng(5)
+    for lon1, lat1, lon2, lat2 in rng.uniform([119.5, 35.5, 119.5, 35.5], [121.0, 37.0, 121.0, 37.0], (200, 4)):
+        assert geodesic_inverse_point(lon1, lat1, lon2, lat2) == GEOD.inv(lon1, lat1, lon2, lat2)
 
 
 def test_batch_matches_single_queries(index):
