@@ -128,7 +128,8 @@ def test_many_near_ties_are_all_considered(n):
     angles = rng.uniform(0, 360, n)
     rank = np.argsort(np.argsort(-np.sin(np.radians(angles))))  # 0 = furthest east
     lons, lats, _ = GEOD.fwd(np.full(n, lon0), np.full(n, lat0), angles, 1000.0 + rank * 2e-6)
-    facilities = [make_facility(i, lon=float(lo), lat=float(la)) for i, (lo, la) in enumerate(zip(lons, lats))]
+    facilities = [make_facility(i, lon=float(lo), lat=float(la))
+                  for i, (lo, la) in enumerate(zip(lons, lats, strict=True))]
     ix = FacilityIndex(facilities)
     for k in (1, 3, 7):
         hits = ix.query(lon0, lat0, k=k, open_at=None).hits
