@@ -6,8 +6,10 @@ Prints tables with our figures, the baselines' and the ratio:
 1. in-process k=5 filtered queries: FacilityIndex.query vs geopandas.sjoin_nearest per query
    vs a brute-force numpy haversine + argsort over the eligible facilities;
 2. keeping the index current when one facility changes: full rebuild vs rtree delete+insert;
-3. HTTP /api/v1/nearest under `workermap serve --prod` (gunicorn, 2 sync workers) driven by
-   Debian's `wrk` on 127.0.0.1 (bounded: fixed duration), 1 and 32 connections.
+3. HTTP /api/v1/nearest under `workermap serve --prod` (gunicorn, 2 workers) driven by
+   Debian's `wrk` on 127.0.0.1 (bounded: fixed duration), 1 and 32 connections: our
+   production worker (gevent, keep-alive) against gunicorn's sync workers as the baseline,
+   and /healthz on the same server (the floor: Flask and the server with no work).
 """
 
 from __future__ import annotations
@@ -202,24 +204,43 @@ def parse_wrk(out: str) -> dict:
     return res
 
 
-def bench_http(seconds: int):
+def run_wrk(url: str, lua: Path | None, conns: int, seconds: int) -> dict:
+    threads = 1 if conns == 1 else 2
+    script = ["-s", str(lua)] if lua else []
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", *script, url],
+                         capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def bench_http(seconds: int, access_log: bool):
     if not shutil.which("wrk"):
         print("\nHTTP: skipped (Debian's wrk is not installed)")
         return
-    with tempfile.TemporaryDirectory() as tmp, prod_server(tmp) as (url, _):
+    rows = []
+    log = () if access_log else ("--no-access-log",)
+    with tempfile.TemporaryDirectory() as tmp:
         lua = Path(tmp) / "nearest.lua"
         lua.write_text(LUA)
-        subprocess.run(["wrk", "-t1", "-c4", "-d2s", "-s", str(lua), url], capture_output=True)  # warm-up
-        rows = []
-        for conns, threads in ((1, 1), (32, 2)):
-            out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
-                                  str(lua), url], capture_output=True, text=True, check=True).stdout
-            r = parse_wrk(out)
-            rows.append([f"{conns} connection(s)", f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
-                         r["errors"], r["requests"]])
-        table(f"HTTP GET /api/v1/nearest (filtered, random points), gunicorn 2 sync workers, wrk {seconds} s",
-              ["load", "req/s", "p50 ms", "p99 ms", "errors", "requests"], rows)
-        print("targets: 1 connection p50 ≤ 0.5 ms; 32 connections ≥ 5,000 req/s, p99 ≤ 15 ms, 0 errors")
+        results = {}
+        for worker in ("gevent", "sync"):
+            with prod_server(tmp, extra=("--worker-class", worker, *log)) as (url, _):
+                run_wrk(url, lua, 4, 2)  # warm-up
+                for conns in (1, 32):
+                    results[worker, conns] = run_wrk(url, lua, conns, seconds)
+                    if worker == "gevent":
+                        results["healthz", conns] = run_wrk(url + "/healthz", None, conns, seconds)
+        for conns in (1, 32):
+            base = results["sync", conns]["rps"]
+            for key, label in ((("gevent", conns), "ours: gevent workers (keep-alive)"),
+                               (("sync", conns), "baseline: sync workers"),
+                               (("healthz", conns), "floor: GET /healthz, gevent workers")):
+                r = results[key]
+                rows.append([f"{label}, {conns} conn", f"{r['rps']:.0f}", f"{r['rps'] / base:.2f}",
+                             f"{r['p50']:.2f}", f"{r['p99']:.2f}", r["errors"], r["requests"]])
+    table(f"HTTP GET /api/v1/nearest (filtered, k=5, random points), gunicorn 2 workers, wrk {seconds} s, "
+          f"access log {'on' if access_log else 'off'}",
+          ["server, load", "req/s", "× sync", "p50 ms", "p99 ms", "errors", "requests"], rows)
+    print("targets: 1 connection p50 ≤ 0.5 ms; 32 connections ≥ 5,000 req/s, p99 ≤ 15 ms, 0 errors")
 
 
 def main():
@@ -227,12 +248,14 @@ def main():
     ap.add_argument("--queries", type=int, default=5000)
     ap.add_argument("--http-seconds", type=int, default=10)
     ap.add_argument("--no-http", action="store_true")
+    ap.add_argument("--no-access-log", action="store_true",
+                    help="serve without the access log (default: on, as `serve --prod` runs; written to /dev/null)")
     args = ap.parse_args()
     registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", load_districts()).load()
     index = bench_in_process(registry, args.queries)
     bench_updates(registry, index)
     if not args.no_http:
-        bench_http(args.http_seconds)
+        bench_http(args.http_seconds, not args.no_access_log)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,20 @@ from urllib.parse import quote, quote_plus, urlencode
 
 from geo.datum import wgs84_to_bd09, wgs84_to_gcj02
 
-__all__ = ["MODES", "navigation_links"]
+__all__ = ["BAIDU_DIRECTION", "MODES", "baidu_origin", "destination_links", "navigation_links"]
 
 #: travel mode -> (AMap mode, Baidu mode)
 MODES = {"walk": ("walk", "walking"), "ebike": ("ride", "riding")}
+BAIDU_DIRECTION = "https://api.map.baidu.com/direction?"
+_MY_POSITION = quote_plus("|name:我的位置")
 
 
 @lru_cache(maxsize=8192)
-def _destination(lon: float, lat: float, name: str, mode: str) -> tuple[str, str, str]:
-    """(AMap URI, Baidu query tail, geo: URI) for one destination; built once per facility."""
+def destination_links(lon: float, lat: float, name: str, mode: str = "ebike") -> tuple[str, str, str]:
+    """(AMap URI, Baidu query tail, geo: URI) for one WGS84 destination; built once per facility.
+
+    The full Baidu link is ``BAIDU_DIRECTION + baidu_origin(origin) + tail``.
+    """
     amap_mode, baidu_mode = MODES[mode]
     glon, glat = wgs84_to_gcj02(lon, lat)
     amap = {"to": f"{glon:.6f},{glat:.6f},{name}", "mode": amap_mode, "coordinate": "gaode",
@@ -48,12 +53,20 @@ def navigation_links(lon: float, lat: float, name: str, *, mode: str = "ebike",
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    amap, baidu_tail, geo = _destination(float(lon), float(lat), name, mode)
-    baidu = baidu_tail if origin is None else _baidu_origin(float(origin[0]), float(origin[1])) + baidu_tail
-    return {"amap": amap, "baidu": "https://api.map.baidu.com/direction?" + baidu, "geo": geo}
+    amap, baidu_tail, geo = destination_links(float(lon), float(lat), name, mode)
+    return {"amap": amap, "baidu": BAIDU_DIRECTION + baidu_origin(origin) + baidu_tail, "geo": geo}
 
 
-@lru_cache(maxsize=256)
-def _baidu_origin(lon: float, lat: float) -> str:
-    blon, blat = wgs84_to_bd09(lon, lat)
-    return "origin=" + quote_plus(f"latlng:{blat:.6f},{blon:.6f}|name:我的位置") + "&"
+def baidu_origin(origin: tuple[float, float] | None) -> str:
+    """The ``origin=…&`` part of a Baidu link from WGS84 ``origin`` (``""`` for none).
+
+    >>> baidu_origin(None)
+    ''
+    >>> baidu_origin((120.3843, 36.0620)).startswith("origin=latlng%3A36.06")
+    True
+    """
+    if origin is None:
+        return ""
+    blon, blat = wgs84_to_bd09(float(origin[0]), float(origin[1]))
+    # what quote_plus makes of "latlng:{lat},{lon}|name:我的位置" (the numbers need no quoting)
+    return f"origin=latlng%3A{blat:.6f}%2C{blon:.6f}{_MY_POSITION}&"

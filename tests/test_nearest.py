@@ -307,6 +307,29 @@ def test_api_hit_fields_and_navigation_datums(client):
     assert h["navigation"]["geo"].startswith(f"geo:{h['lat']:.7f},{h['lon']:.7f}")
 
 
+def test_baidu_link_has_origin_and_destination_in_bd09(client):
+    """Parsed back, the Baidu link's origin is the query point and its destination the facility,
+    both in BD-09 as the independent ``prcoords`` package converts them."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import prcoords
+
+    rng = np.random.default_rng(11)
+    for lon, lat in zip(rng.uniform(120.1, 120.6, 20), rng.uniform(35.9, 36.4, 20), strict=True):
+        r = client.get(f"/api/v1/nearest?lon={lon:.6f}&lat={lat:.6f}&k=2&open_at=any").get_json()
+        for h in r["hits"]:
+            link = urlsplit(h["navigation"]["baidu"])
+            assert link.netloc == "api.map.baidu.com" and link.path == "/direction"
+            q = {k: v[0] for k, v in parse_qs(link.query).items()}
+            assert q["coord_type"] == "bd09ll"
+            o = prcoords.wgs_bd((float(f"{lat:.6f}"), float(f"{lon:.6f}")))
+            assert q["origin"] == f"latlng:{o.lat:.6f},{o.lon:.6f}|name:我的位置"
+            d = prcoords.wgs_bd((h["lat"], h["lon"]))
+            dlat, dlon = q["destination"].removeprefix("latlng:").split("|")[0].split(",")
+            assert (float(dlat), float(dlon)) == pytest.approx((d.lat, d.lon), abs=2e-6)
+            assert q["destination"].endswith(f"|name:{h['name']}")
+
+
 @pytest.mark.parametrize("query,param", [
     ("lon=120.38&lat=123.4", "lat"), ("lon=20&lat=36", "lon"), ("lon=120.38&lat=36.06&k=0", "k"),
     ("lon=120.38&lat=36.06&k=51", "k"), ("lon=120.38&lat=36.06&amenity=sauna", "amenity"),

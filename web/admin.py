@@ -158,7 +158,7 @@ def restore():
 
 @bp.get("/audit")
 def audit():
-    args = params.QueryArgs.of(request.args)
+    args = params.QueryArgs.from_request()
     params.reject_unknown(args, ("limit",))
     limit = params.number(args, "limit", 100, lo=1, hi=10_000, integer=True)
     return {"entries": state().store.audit.read(limit=limit)}

@@ -45,14 +45,17 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--prod", is_flag=True, help="Run under gunicorn (sync workers).")
+@click.option("--prod", is_flag=True, help="Run under gunicorn (see --worker-class).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes (with --prod).")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per worker (with --prod): 1 = sync workers, more = gthread with keep-alive.")
+@click.option("--worker-class", type=click.Choice(["gevent", "sync", "gthread"]), default="gevent",
+              show_default=True, help="gunicorn worker type (with --prod): gevent = an event loop per worker, "
+              "connections kept alive; sync = one request per connection; gthread = a thread pool.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (with --prod --worker-class gthread).")
 @click.option("--no-access-log", is_flag=True, help="Turn gunicorn's access log off (with --prod).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, threads: int,
+def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, worker_class: str, threads: int,
           no_access_log: bool) -> None:
     """Start the map server on the working registry."""
     import os
@@ -70,7 +73,7 @@ def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, th
     if prod:
         from web.prod import run_gunicorn
 
-        run_gunicorn(host=host, port=port, workers=workers, threads=threads,
+        run_gunicorn(host=host, port=port, workers=workers, worker_class=worker_class, threads=threads,
                      access_log=None if no_access_log else "-")
         return
     from web import create_app

@@ -115,7 +115,7 @@ def _common(args) -> tuple[Threshold, FacilityFilter, str | None]:
 
 
 def _query_args(extra: tuple[str, ...] = ()) -> params.QueryArgs:
-    args = params.QueryArgs.of(request.args)
+    args = params.QueryArgs.from_request()
     params.reject_unknown(args, COMMON + extra)
     return args
 

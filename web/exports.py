@@ -82,7 +82,7 @@ def export_uncovered() -> Response:
     from geo.gaps import UNCOVERED_TITLE
     from web.coverage_api import COMMON, uncovered_collection
 
-    args = params.QueryArgs.of(request.args)
+    args = params.QueryArgs.from_request()
     params.reject_unknown(args, ("format", "layer", "limit", "demand", *COMMON))
     fmt = params.choice(args, "format", DOWNLOAD_FORMATS, "geojson")
     fc = uncovered_collection(args)

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, request
+from flask import Blueprint
 
 from geo import datum
-from geo.hours import QINGDAO_TZ
 from geo.model import AMENITIES, CITY_BOUNDS, KINDS, WORKER_TYPES
-from geo.navigation import navigation_links
-from geo.nearest import MAX_K, Hit, Travel
+from geo.nearest import MAX_K, Travel
 from web import params, state
 from web.errors import ApiError, bad_param
+from web.hitjson import iso_minutes
 
 bp = Blueprint("nearest", __name__, url_prefix="/api/v1")
 
@@ -21,10 +20,6 @@ MAX_BATCH = 10_000
 QUERY_PARAMS = ("lon", "lat", "k", "radius_m", "kind", "amenity", "open_at", "worker", "crs", "include_closed",
                 "open_24h",
                 "detour_factor", "walk_kmh", "ebike_kmh")
-
-
-def _iso(dt) -> str | None:
-    return None if dt is None else dt.replace(tzinfo=QINGDAO_TZ).isoformat(timespec="minutes")
 
 
 def travel_options(args, base: Travel) -> Travel:
@@ -69,46 +64,10 @@ def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
     return (lon, lat) if crs == "wgs84" else datum.convert(lon, lat, src=crs, dst="wgs84")
 
 
-def hit_json(h: Hit, crs: str, origin: tuple[float, float]) -> dict[str, Any]:
-    f = h.facility
-    lon, lat = (f.lon, f.lat) if crs == "wgs84" else datum.convert(f.lon, f.lat, src="wgs84", dst=crs)
-    return {
-        "id": f.id,
-        "name": f.name,
-        "name_en": f.name_en,
-        "kind": f.kind,
-        "lon": round(lon, 7),
-        "lat": round(lat, 7),
-        "district": f.district,
-        "township": f.township,
-        "address": f.address,
-        "distance_m": round(h.distance_m, 1),
-        "bearing_deg": round(h.bearing_deg, 1),
-        "walk_min": round(h.walk_min, 1),
-        "ebike_min": round(h.ebike_min, 1),
-        "within_radius": h.within_radius,
-        "status": f.status,
-        "available": h.available,
-        "opening_hours": f.opening_hours,
-        "open_now": h.open_now,
-        "closes_at": _iso(h.next_change) if h.open_now else None,
-        "opens_at": None if h.open_now else _iso(h.next_change),
-        "amenities": list(f.amenities),
-        "access": f.access,
-        "entry": list(f.entry),
-        "capacity": f.capacity,
-        "phone": f.phone,
-        "host": f.host,
-        "verified_at": f.verified_at,
-        "sample": f.sample,
-        "navigation": navigation_links(f.lon, f.lat, f.name, origin=origin),
-    }
-
-
 def _used(opts: dict, at) -> dict[str, Any]:
     return {
         "k": opts["k"], "radius_m": opts["radius_m"], "kind": opts["kinds"], "amenity": opts["amenities"],
-        "worker": opts["worker"], "open_at": None if opts["open_at"] is None else _iso(at),
+        "worker": opts["worker"], "open_at": None if opts["open_at"] is None else iso_minutes(at),
         "hours_filter": opts["open_at"] is not None, "include_closed": opts["include_closed"],
         "open_24h": opts["open_24h"],
         "crs": opts["crs"], **opts["travel"].as_dict(),
@@ -118,24 +77,25 @@ def _used(opts: dict, at) -> dict[str, Any]:
 @bp.get("/nearest")
 def nearest():
     """The k nearest eligible facilities to one point."""
-    args = params.QueryArgs.of(request.args)
+    args = params.QueryArgs.from_request()
     params.reject_unknown(args, QUERY_PARAMS)
     opts = _options(args)
     lon_in, lat_in = params.lonlat(args, CITY_BOUNDS)
     lon, lat = _to_wgs84(lon_in, lat_in, opts["crs"])
     st = state()
-    res = st.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
+    encoder = st.hit_encoder
+    res = encoder.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
                          amenities=opts["amenities"], worker=opts["worker"], open_at=opts["open_at"],
                          include_closed=opts["include_closed"], open_24h=opts["open_24h"], travel=opts["travel"])
     return {
         "query": {"lon": lon_in, "lat": lat_in, "crs": opts["crs"], "lon_wgs84": round(lon, 7),
                   "lat_wgs84": round(lat, 7)},
         "parameters": _used(opts, res.at),
-        "evaluated_at": _iso(res.at),
+        "evaluated_at": iso_minutes(res.at),
         "eligible": res.eligible,
         "sample": st.registry.is_sample,
         "count": len(res.hits),
-        "hits": [hit_json(h, opts["crs"], (lon, lat)) for h in res.hits],
+        "hits": encoder.hits(res.hits, opts["crs"], (lon, lat)),
     }
 
 
@@ -175,6 +135,6 @@ def nearest_batch():
           "ebike_min": round(float(ebike[r, c]), 1)} for c, i in enumerate(row) if i >= 0]
         for r, row in enumerate(fidx)
     ]
-    return {"parameters": _used(opts, when), "evaluated_at": _iso(when), "eligible": eligible,
+    return {"parameters": _used(opts, when), "evaluated_at": iso_minutes(when), "eligible": eligible,
             "count": len(results), "distance": "planar EPSG:4549 (within 0.01 % of geodesic)",
             "results": results}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from urllib.parse import parse_qs
 
 from web.errors import ApiError, bad_param
 
@@ -21,6 +22,15 @@ class QueryArgs(dict):
         if hasattr(args, "to_dict"):
             return cls(args.to_dict(flat=False))
         return cls({k: v if isinstance(v, list) else [v] for k, v in args.items()})
+
+    @classmethod
+    def from_request(cls) -> QueryArgs:
+        """This request's query string, decoded as werkzeug's ``request.args`` is (UTF-8, bad
+        bytes replaced, blank values kept) without building a MultiDict first."""
+        from flask import request
+
+        raw = request.environ.get("QUERY_STRING", "").encode("latin-1", "replace").decode("utf-8", "replace")
+        return cls(parse_qs(raw, keep_blank_values=True))
 
     def get(self, key, default=None):
         values = dict.get(self, key)
@@ -47,17 +57,16 @@ def text(args: Mapping[str, str], name: str, default: str | None = None, *, max_
     return raw
 
 
-def choice(args: Mapping[str, str], name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
-    allowed = list(allowed)
+def choice(args: Mapping[str, str], name: str, allowed: Collection[str], default: str | None = None) -> str | None:
+    """One value from ``allowed`` (a collection: tuple, dict keys …)."""
     raw = text(args, name, default)
     if raw is not None and raw not in allowed:
         raise bad_param(name, raw, f"one of {', '.join(allowed)}")
     return raw
 
 
-def choices(args, name: str, allowed: Iterable[str]) -> list[str]:
-    """Comma-separated and/or repeated values, each from ``allowed``."""
-    allowed = list(allowed)
+def choices(args, name: str, allowed: Collection[str]) -> list[str]:
+    """Comma-separated and/or repeated values, each from ``allowed`` (a collection: tuple, dict keys …)."""
     values: list[str] = []
     raws = args.getlist(name) if hasattr(args, "getlist") else ([args[name]] if name in args else [])
     for raw in raws:
@@ -78,16 +87,15 @@ def number(args: Mapping[str, str], name: str, default: float | None = None, *, 
     raw = args.get(name)
     if raw is None or raw == "":
         return default
-    kind = "an integer" if integer else "a number"
-    rng = f" between {lo} and {hi}" if lo is not None and hi is not None else (
-        f" ≥ {lo}" if lo is not None else (f" ≤ {hi}" if hi is not None else ""))
-    allowed = f"{kind}{rng}{what}"
     try:
         value = int(raw) if integer else float(raw)
     except (TypeError, ValueError):
-        raise bad_param(name, raw, allowed) from None
-    if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise bad_param(name, raw, allowed)
+        value = None
+    if value is None or not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+        kind = "an integer" if integer else "a number"
+        rng = f" between {lo} and {hi}" if lo is not None and hi is not None else (
+            f" ≥ {lo}" if lo is not None else (f" ≤ {hi}" if hi is not None else ""))
+        raise bad_param(name, raw, f"{kind}{rng}{what}")
     return value
 
 

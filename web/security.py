@@ -36,15 +36,24 @@ def init_security(app: Flask) -> None:
             "font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
     without_nonce = "default-src 'self'; script-src 'self'" + rest
 
+    fixed = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+    cors = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"))
+
     @app.after_request
     def _headers(resp):
-        nonce = g.get("csp_nonce")
-        csp = without_nonce if nonce is None else f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{rest}"
-        resp.headers.setdefault("Content-Security-Policy", csp)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.method in ("GET", "HEAD", "OPTIONS") and request.path.startswith(CORS_READ_PREFIXES) \
-                and "/admin" not in request.path:
-            resp.headers["Access-Control-Allow-Origin"] = "*"
-            resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        headers = resp.headers
+        present = {key.lower() for key, _ in headers.items()}
+        if "content-security-policy" not in present:
+            nonce = g.get("csp_nonce")
+            headers.add("Content-Security-Policy", without_nonce if nonce is None
+                        else f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{rest}")
+        for key, value in fixed:
+            if key.lower() not in present:
+                headers.add(key, value)
+        environ = request.environ
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS") and path.startswith(CORS_READ_PREFIXES) \
+                and "/admin" not in path:
+            for key, value in cors:
+                headers[key] = value
         return resp

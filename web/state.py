@@ -15,6 +15,7 @@ from geo.nearest import FacilityIndex, Travel
 from geo.query import FacilityTable
 from geo.registry import Registry, RegistryError, RegistryStore
 from geo.settings import Settings
+from web.hitjson import HitEncoder
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,11 @@ class AppState:
     def index(self) -> FacilityIndex:
         """The nearest-facility index for this registry version (built once)."""
         return FacilityIndex(self.registry.facilities, travel=self.travel)
+
+    @cached_property
+    def hit_encoder(self) -> HitEncoder:
+        """Serialises nearest hits from :attr:`index` (keeps each facility's fixed JSON once)."""
+        return HitEncoder(self.index)
 
     @cached_property
     def counts(self) -> dict:
