@@ -68,6 +68,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import coverage_api
 
     app.register_blueprint(coverage_api.bp)
+    from web.fastpath import NearestFastPath
+
+    app.wsgi_app = NearestFastPath(app.wsgi_app, app_state)  # GET /api/v1/nearest without Flask's overhead
     return app
 
 

@@ -13,6 +13,7 @@ from geo.nearest import MAX_K, Travel
 from web import params, state
 from web.errors import ApiError, bad_param
 from web.hitjson import iso_minutes
+from web.state import AppState
 
 bp = Blueprint("nearest", __name__, url_prefix="/api/v1")
 
@@ -43,9 +44,9 @@ def body_args(body: dict, skip: tuple[str, ...] = ()) -> params.QueryArgs:
                                 for k, v in body.items() if k not in skip and v is not None})
 
 
-def _options(args) -> dict[str, Any]:
+def _options(args, base_travel: Travel) -> dict[str, Any]:
     """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings)."""
-    travel = travel_options(args, state().travel)
+    travel = travel_options(args, base_travel)
     return {
         "k": params.number(args, "k", 5, lo=1, hi=MAX_K, integer=True),
         "radius_m": params.number(args, "radius_m", None, lo=1, hi=200_000),
@@ -74,19 +75,18 @@ def _used(opts: dict, at) -> dict[str, Any]:
     }
 
 
-@bp.get("/nearest")
-def nearest():
-    """The k nearest eligible facilities to one point."""
-    args = params.QueryArgs.from_request()
+def nearest_payload(args: params.QueryArgs, st: AppState) -> dict[str, Any]:
+    """The answer to ``GET /api/v1/nearest?…`` (raises ApiError on bad input); used by the view
+    below and by the WSGI fast path (:mod:`web.fastpath`)."""
     params.reject_unknown(args, QUERY_PARAMS)
-    opts = _options(args)
+    opts = _options(args, st.travel)
     lon_in, lat_in = params.lonlat(args, CITY_BOUNDS)
     lon, lat = _to_wgs84(lon_in, lat_in, opts["crs"])
-    st = state()
     encoder = st.hit_encoder
     res = encoder.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
-                         amenities=opts["amenities"], worker=opts["worker"], open_at=opts["open_at"],
-                         include_closed=opts["include_closed"], open_24h=opts["open_24h"], travel=opts["travel"])
+                              amenities=opts["amenities"], worker=opts["worker"], open_at=opts["open_at"],
+                              include_closed=opts["include_closed"], open_24h=opts["open_24h"],
+                              travel=opts["travel"])
     return {
         "query": {"lon": lon_in, "lat": lat_in, "crs": opts["crs"], "lon_wgs84": round(lon, 7),
                   "lat_wgs84": round(lat, 7)},
@@ -99,11 +99,17 @@ def nearest():
     }
 
 
+@bp.get("/nearest")
+def nearest():
+    """The k nearest eligible facilities to one point."""
+    return nearest_payload(params.QueryArgs.from_request(), state())
+
+
 @bp.post("/nearest")
 def nearest_batch():
     """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
     body = params.json_object(set(QUERY_PARAMS) - {"lon", "lat"} | {"points"}, '{"points": [[120.38, 36.06]]}')
-    opts = _options(body_args(body, skip=("points",)))
+    opts = _options(body_args(body, skip=("points",)), state().travel)
     pts = body.get("points")
     if not isinstance(pts, list) or not pts:
         raise bad_param("points", str(pts)[:40], f"a non-empty list of [lon, lat] pairs (at most {MAX_BATCH})")

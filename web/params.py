@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from web.errors import ApiError, bad_param
@@ -24,13 +25,18 @@ class QueryArgs(dict):
         return cls({k: v if isinstance(v, list) else [v] for k, v in args.items()})
 
     @classmethod
-    def from_request(cls) -> QueryArgs:
-        """This request's query string, decoded as werkzeug's ``request.args`` is (UTF-8, bad
+    def from_environ(cls, environ: Mapping[str, Any]) -> QueryArgs:
+        """A WSGI request's query string, decoded as werkzeug's ``request.args`` is (UTF-8, bad
         bytes replaced, blank values kept) without building a MultiDict first."""
+        raw = environ.get("QUERY_STRING", "").encode("latin-1", "replace").decode("utf-8", "replace")
+        return cls(parse_qs(raw, keep_blank_values=True))
+
+    @classmethod
+    def from_request(cls) -> QueryArgs:
+        """This (Flask) request's query string: see :meth:`from_environ`."""
         from flask import request
 
-        raw = request.environ.get("QUERY_STRING", "").encode("latin-1", "replace").decode("utf-8", "replace")
-        return cls(parse_qs(raw, keep_blank_values=True))
+        return cls.from_environ(request.environ)
 
     def get(self, key, default=None):
         values = dict.get(self, key)

@@ -29,31 +29,35 @@ def add_nonce(html: str) -> str:
     return _SCRIPT_TAG.sub(f'<script nonce="{csp_nonce()}"', html)
 
 
+_CSP_REST = ("; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; connect-src 'self'; "
+             "font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
+#: Headers every response gets (unless the view set them): the policy here is the one without a nonce.
+FIXED_HEADERS = (("Content-Security-Policy", "default-src 'self'; script-src 'self'" + _CSP_REST),
+                 ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+#: Headers for reads of the public API from any origin (see :func:`cors_readable`).
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"))
+
+
+def cors_readable(method: str, path: str) -> bool:
+    """Whether any origin may read this response: reads of the public API, never the admin API."""
+    return method in ("GET", "HEAD", "OPTIONS") and path.startswith(CORS_READ_PREFIXES) and "/admin" not in path
+
+
 def init_security(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-
-    rest = ("; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; connect-src 'self'; "
-            "font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
-    without_nonce = "default-src 'self'; script-src 'self'" + rest
-
-    fixed = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
-    cors = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"))
 
     @app.after_request
     def _headers(resp):
         headers = resp.headers
         present = {key.lower() for key, _ in headers.items()}
-        if "content-security-policy" not in present:
-            nonce = g.get("csp_nonce")
-            headers.add("Content-Security-Policy", without_nonce if nonce is None
-                        else f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{rest}")
-        for key, value in fixed:
+        nonce = g.get("csp_nonce")
+        for key, value in FIXED_HEADERS:
             if key.lower() not in present:
+                if nonce is not None and key == "Content-Security-Policy":
+                    value = f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{_CSP_REST}"
                 headers.add(key, value)
         environ = request.environ
-        path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS") and path.startswith(CORS_READ_PREFIXES) \
-                and "/admin" not in path:
-            for key, value in cors:
+        if cors_readable(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")):
+            for key, value in CORS_HEADERS:
                 headers[key] = value
         return resp
