@@ -94,7 +94,8 @@ def run(seconds: int, connections: int, workers: int) -> int:
     first = max(samples[: min(10, len(samples))])
     last = max(samples[-3:])
     growth = (last - first) / first * 100
-    print(f"\nLoad: gunicorn {workers} sync workers, wrk {connections} connections, {seconds} s, 2 wrk threads")
+    print(f"\nLoad: gunicorn {workers} gevent workers (serve --prod), wrk {connections} connections, {seconds} s, "
+          "2 wrk threads")
     print(f"{'route mix':40} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'requests':>9}")
     print(f"{'mix: 70% nearest, 20% OGC items, 10% cov.':40} {mix['rps']:7.0f} {mix['p50']:7.2f} {mix['p99']:7.2f} "
           f"{mix['errors']:6} {mix['requests']:9}")

@@ -6,6 +6,7 @@ Prints tables with our figures, the baselines' and the ratio:
 1. in-process k=5 filtered queries: FacilityIndex.query vs geopandas.sjoin_nearest per query
    vs a brute-force numpy haversine + argsort over the eligible facilities;
 2. keeping the index current when one facility changes: full rebuild vs rtree delete+insert;
+   one request as an in-process WSGI call: the fast path (web/fastpath.py) vs the Flask view;
 3. HTTP /api/v1/nearest under `workermap serve --prod` (gunicorn, 2 workers) driven by
    Debian's `wrk` on 127.0.0.1 (bounded: fixed duration), 1 and 32 connections: our
    production worker (gevent, keep-alive) against gunicorn's sync workers as the baseline,
@@ -149,6 +150,42 @@ def bench_updates(registry, index):
     print(f"target: rebuild < 50 ms → we rebuild ({rebuild_ms:.1f} ms) instead of mutating an rtree in place")
 
 
+def bench_wsgi(n: int):
+    """One request as a WSGI call (no network): the fast path vs the Flask view behind it."""
+    from werkzeug.test import EnvironBuilder
+
+    from web import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"WORKERMAP_DATA_DIR": tmp})
+        lons, lats = random_points(n, seed=3)
+        envs = [EnvironBuilder(path="/api/v1/nearest", query_string=(
+            f"lon={lo:.5f}&lat={la:.5f}&k=5&kind=station&amenity=microwave&worker=outdoor_worker"
+            "&open_at=2026-11-24T23:40")).get_environ() for lo, la in zip(lons, lats, strict=True)]
+        health = [EnvironBuilder(path="/healthz").get_environ() for _ in range(n)]
+
+        def timed(wsgi, environs):
+            out = []
+            for env in environs:
+                t = time.perf_counter()
+                body = b"".join(wsgi(dict(env), lambda status, headers, exc_info=None: None))
+                out.append(time.perf_counter() - t)
+                assert body
+            return out
+
+        for wsgi in (app.wsgi_app, app.wsgi_app.app):
+            timed(wsgi, envs[:200])  # warm-up
+        fast, flask_only, healthz = timed(app.wsgi_app, envs), timed(app.wsgi_app.app, envs), timed(app, health)
+    base = pct(flask_only, 50)
+    table("One GET /api/v1/nearest as a WSGI call in-process (parse, search, 5 hits as JSON, headers)",
+          ["path", "p50 µs", "p99 µs", "× Flask view (p50)"],
+          [["ours: web.fastpath (no Flask machinery)", f"{pct(fast, 50):.1f}", f"{pct(fast, 99):.1f}",
+            f"{pct(fast, 50) / base:.2f}"],
+           ["baseline: the Flask view", f"{base:.1f}", f"{pct(flask_only, 99):.1f}", "1.00"],
+           ["for scale: GET /healthz through Flask", f"{pct(healthz, 50):.1f}", f"{pct(healthz, 99):.1f}",
+            f"{pct(healthz, 50) / base:.2f}"]])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -254,6 +291,7 @@ def main():
     registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", load_districts()).load()
     index = bench_in_process(registry, args.queries)
     bench_updates(registry, index)
+    bench_wsgi(min(args.queries, 3000))
     if not args.no_http:
         bench_http(args.http_seconds, not args.no_access_log)
 

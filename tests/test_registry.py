@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import socket
 import subprocess
@@ -74,13 +75,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_prod_server_healthz_and_json_error_logs(data_dir):
+@pytest.mark.parametrize("worker_class", ["gevent", "sync"])
+def test_prod_server_healthz_and_json_error_logs(data_dir, worker_class):
     import urllib.request
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "web", "--data-dir", str(data_dir), "serve", "--prod",
-                             "--workers", "2", "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             "--workers", "2", "--port", str(port), "--worker-class", worker_class], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30
         body = None
@@ -96,9 +98,23 @@ def test_prod_server_healthz_and_json_error_logs(data_dir):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nearest?lon=1&lat=2", timeout=2)
         except urllib.error.HTTPError as e:
             assert e.code == 400
+        # keep-alive: several requests, good and bad, over one connection
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for path, status in [("/api/v1/nearest?lon=120.38&lat=36.06&open_at=any", 200),
+                             ("/api/v1/nearest?lon=120.38", 400), ("/healthz", 200)]:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            assert r.status == status
+            assert (r.getheader("Connection", "").lower() == "close") == (worker_class == "sync")
+            r.read()
+            if worker_class == "sync":  # closed after each request
+                conn.close()
+        conn.close()
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=20)
     assert '"GET /healthz HTTP/1.1" 200' in out + err  # access log
     assert '"logger": "web"' in err  # structured app log
     assert "Booting worker" in err and err.count("Booting worker") == 2
+    assert ("FairGeventWorker" if worker_class == "gevent" else "Using worker: sync") in err
+    assert "Warning" not in err and "Traceback" not in err
