@@ -273,10 +273,10 @@ class FacilityIndex:
         walk = t.detour_factor * 60.0 / (t.walk_kmh * 1000.0)
         ebike = t.detour_factor * 60.0 / (t.ebike_kmh * 1000.0)
         _, next_change, is_open = self._hours_at(at)
-        facilities = self.facilities
+        facilities, make = self.facilities, Hit._make  # _make: the namedtuple's fast constructor
         return [
-            Hit(facilities[i], dist, az % 360.0, radius_m is None or dist <= radius_m, is_open[i],
-                next_change[i], dist * walk, dist * ebike, i)
+            make((facilities[i], dist, az % 360.0, radius_m is None or dist <= radius_m, is_open[i],
+                  next_change[i], dist * walk, dist * ebike, i))
             for dist, i, az in chosen
         ]
 
