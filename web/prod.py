@@ -17,9 +17,9 @@ After loading, the app's objects are moved out of the garbage collector's reach
 (``gc.freeze``): a full collection over the ~100,000 objects of the loaded registry,
 districts and demand grid takes ~50 ms, a pause every request in flight would wait for.
 
-Logs go to stderr: an access log line per request (with the time taken in
-microseconds) and the app's own records as JSON lines (level, logger, message,
-and the exception text for errors) so a log shipper can parse them.
+Logs: an access log line per request (with the time taken in microseconds) goes to
+stdout; the app's own records go to stderr as JSON lines (level, logger, message, and
+the exception text for errors) so a log shipper can parse them.
 """
 
 from __future__ import annotations
@@ -74,11 +74,16 @@ class AccessLogger(Logger):
             return
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
         sent = getattr(resp, "sent", None)
-        self.access_log.info('%s "%s %s %s" %s %s %dus "%s"', environ.get("REMOTE_ADDR", "-"),
-                             environ["REQUEST_METHOD"], environ["RAW_URI"], environ["SERVER_PROTOCOL"], status,
-                             "-" if sent is None else sent,
+        line = f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}"
+        self.access_log.info('%s "%s" %s %s %dus "%s"', _quoted(environ.get("REMOTE_ADDR", "-")), _quoted(line),
+                             status, "-" if sent is None else sent,
                              request_time.seconds * 1_000_000 + request_time.microseconds,
-                             environ.get("HTTP_USER_AGENT", "-"))
+                             _quoted(environ.get("HTTP_USER_AGENT", "-")))
+
+
+def _quoted(text: str) -> str:
+    """As gunicorn escapes log values: a client cannot close the quotes and forge fields."""
+    return text.replace('"', '\\"')
 
 
 class FairGeventWorker(GeventPyWSGIWorker):
