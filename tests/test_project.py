@@ -16,7 +16,7 @@ def readme_commands() -> list[str]:
 
 def test_readme_opens_with_exactly_two_commands():
     serve, tests = readme_commands()
-    assert "pip install" in serve and serve.endswith("workermap serve")
+    assert "pip install" in serve and serve.endswith("workermap serve --prod")
     assert "pip install" in tests and tests.endswith("python3 -m pytest")
 
 
