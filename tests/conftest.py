@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from functools import cache
 from pathlib import Path
 
+import opening_hours
 import pytest
 
 from geo.export import dumps_geojson, feature_collection
 from geo.geography import load_districts
-from geo.model import Facility
+from geo.model import WORKER_TYPES, Facility
 from geo.settings import SHIPPED_DATA
 
 TESTS = Path(__file__).parent
@@ -19,6 +21,37 @@ TEST_DATA = TESTS / "data"
 @pytest.fixture(scope="session")
 def districts():
     return load_districts()
+
+
+@cache
+def shipped_sample():
+    """(the shipped sample registry, its FacilityIndex), loaded once per test session."""
+    from geo.nearest import FacilityIndex
+    from geo.registry import RegistryStore
+
+    registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", load_districts()).load()
+    return registry, FacilityIndex(registry.facilities)
+
+
+def brute_eligible(facilities, *, kinds=(), amenities=(), worker=None, when=None, include_closed=False,
+                   open_24h=False):
+    """Eligibility from the raw attributes and the OSM opening-hours parser directly (not our index)."""
+    out = []
+    for f in facilities:
+        if f.status == "removed" or (not include_closed and f.status != "open"):
+            continue
+        if kinds and f.kind not in kinds:
+            continue
+        if not set(amenities) <= set(f.amenities):
+            continue
+        if worker and f.access not in WORKER_TYPES[worker]:
+            continue
+        if when is not None and not opening_hours.OpeningHours(f.opening_hours).is_open(when):
+            continue
+        if open_24h and f.opening_hours != "24/7":
+            continue
+        out.append(f)
+    return out
 
 
 def make_facility(i: int, **kw) -> Facility:
@@ -71,6 +104,14 @@ def app(data_dir):
     from web import create_app
 
     return create_app({"TESTING": True, "WORKERMAP_DATA_DIR": data_dir})
+
+
+@pytest.fixture(scope="module")
+def sample_app(tmp_path_factory):
+    """The app on the shipped sample registry (an empty data folder is seeded from it)."""
+    from web import create_app
+
+    return create_app({"TESTING": True, "WORKERMAP_DATA_DIR": tmp_path_factory.mktemp("sample-instance")})
 
 
 @pytest.fixture

@@ -65,8 +65,16 @@ def store(data_dir, districts):
     return RegistryStore(data_dir / "facilities.geojson", districts)
 
 
-def test_there_are_more_than_20_classes():
-    assert len(FILE_LEVEL) + len(ROW_LEVEL) >= 25
+def test_more_than_20_distinct_problems_are_reported(store, tmp_path):
+    """Every case is refused with its own report: at least 25 different sets of (field, message)."""
+    reports = set()
+    for name, data, _ in FILE_LEVEL.values():
+        (tmp_path / name).write_bytes(data)
+        reports.add(frozenset((p.field, p.message) for p in store.import_file(tmp_path / name).errors))
+    for line, _, _ in ROW_LEVEL.values():
+        (tmp_path / "a.csv").write_text(HEAD + GOOD + line, encoding="utf-8")
+        reports.add(frozenset((p.field, p.message) for p in store.import_file(tmp_path / "a.csv").errors))
+    assert frozenset() not in reports and len(reports) >= 25
 
 
 @pytest.mark.parametrize("case", sorted(FILE_LEVEL))

@@ -13,7 +13,6 @@ from datetime import date, datetime
 from functools import cache
 
 import numpy as np
-import opening_hours
 import pytest
 import shapely
 from pyproj import Geod
@@ -32,11 +31,10 @@ from geo.coverage import (
 from geo.crs import to_lonlat, to_metric
 from geo.demand import DemandGrid, census_targets, load_demand
 from geo.gaps import gaps_feature_collection, uncovered_areas
-from geo.model import WORKER_TYPES
 from geo.nearest import FacilityIndex, Travel
 from geo.overlay import coverage_overlay, distance_classes
 from geo.settings import SHIPPED_DATA
-from tests.conftest import make_facility
+from tests.conftest import brute_eligible, make_facility, shipped_sample
 
 GEOD = Geod(ellps="WGS84")
 CELL_M = 100
@@ -80,23 +78,9 @@ def random_facilities(grid: DemandGrid, n: int, seed: int):
     return out
 
 
-def brute_eligible(facilities, f: FacilityFilter):
-    out = []
-    for fac in facilities:
-        if fac.status == "removed" or (not f.include_closed and fac.status != "open"):
-            continue
-        if f.kinds and fac.kind not in f.kinds:
-            continue
-        if not set(f.amenities) <= set(fac.amenities):
-            continue
-        if f.worker and fac.access not in WORKER_TYPES[f.worker]:
-            continue
-        if f.open_at is not None and not opening_hours.OpeningHours(fac.opening_hours).is_open(f.open_at):
-            continue
-        if f.open_24h and fac.opening_hours != "24/7":
-            continue
-        out.append(fac)
-    return out
+def filter_eligible(facilities, f: FacilityFilter):
+    return brute_eligible(facilities, kinds=f.kinds, amenities=f.amenities, worker=f.worker, when=f.open_at,
+                          include_closed=f.include_closed, open_24h=f.open_24h)
 
 
 def brute_coverage(grid: DemandGrid, facilities, radius_m: float):
@@ -144,7 +128,7 @@ def test_coverage_equals_brute_force_geodesic(seed):
     for k, ffilter in enumerate(FILTERS):
         threshold = THRESHOLDS[(seed + k) % len(THRESHOLDS)]
         cov = compute_coverage(prepared, index, threshold, facility_filter=ffilter)
-        eligible = brute_eligible(facilities, ffilter)
+        eligible = filter_eligible(facilities, ffilter)
         assert cov.eligible == len(eligible)
         dist, covered = brute_coverage(grid, eligible, threshold.radius_m)
         assert np.array_equal(cov.covered, covered), (ffilter, threshold)
@@ -239,7 +223,7 @@ def test_hours_table_counts_only_facilities_open_then():
     assert [r["hour"] for r in rows] == [f"{h:02d}:00" for h in range(24)]
     for hour in (2, 14):
         when = datetime(2026, 11, 25, hour)
-        eligible = brute_eligible(facilities, FacilityFilter(open_at=when))
+        eligible = filter_eligible(facilities, FacilityFilter(open_at=when))
         assert rows[hour]["open_facilities"] == len(eligible)
         _, covered = brute_coverage(grid, eligible, threshold.radius_m)
         assert rows[hour]["workers_covered_pct"] == pytest.approx(
@@ -288,14 +272,9 @@ def _shipped_grid() -> PreparedGrid:
     return PreparedGrid(load_demand(SHIPPED_DATA / "demand_grid_250m.csv.gz"), names)
 
 
-@cache
 def _shipped():
     """The shipped 250 m grid and the sample registry's index (loaded once per test session)."""
-    from geo.geography import load_districts
-    from geo.registry import RegistryStore
-
-    registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", load_districts()).load()
-    return _shipped_grid(), FacilityIndex(registry.facilities)
+    return _shipped_grid(), shipped_sample()[1]
 
 
 def test_district_sums_equal_the_census():

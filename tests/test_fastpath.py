@@ -9,13 +9,6 @@ from werkzeug.test import Client
 from web.fastpath import FAST_PATH, NearestFastPath
 
 
-@pytest.fixture(scope="module")
-def sample_app(tmp_path_factory):
-    from web import create_app
-
-    return create_app({"TESTING": True, "WORKERMAP_DATA_DIR": tmp_path_factory.mktemp("instance")})
-
-
 def _both(app, url: str, method: str = "GET"):
     """(fast path response, Flask-only response) for the same request."""
     assert isinstance(app.wsgi_app, NearestFastPath)

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import openpyxl
+import prcoords
 import pytest
 
-from geo.datum import gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from geo.registry import RegistryStore
 from tests.conftest import SMALL
 
@@ -85,10 +85,12 @@ def test_xlsx(store, tmp_path):
     assert names["城阳工会驿站"].district == "城阳区"
 
 
-@pytest.mark.parametrize("crs,forward", [("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)])
+@pytest.mark.parametrize("crs,forward", [("gcj02", prcoords.wgs_gcj), ("bd09", prcoords.wgs_bd)])
 def test_chinese_datum_input_is_converted_and_source_kept(store, tmp_path, crs, forward):
+    """Input made by the independent prcoords package converts back to the true point."""
     true_lon, true_lat = 120.3843, 36.0620
-    slon, slat = forward(true_lon, true_lat)
+    source = forward(prcoords.Coords(true_lat, true_lon))
+    slon, slat = source.lon, source.lat
     text = HEADER_ZH + f"d-1,工会驿站,五四广场驿站,,{slon:.8f},{slat:.8f},24/7,\n"
     report, _ = _import(store, tmp_path, text, crs=crs)
     assert report.written
@@ -98,10 +100,16 @@ def test_chinese_datum_input_is_converted_and_source_kept(store, tmp_path, crs, 
 
 
 def test_gcj_input_differs_from_taking_it_as_wgs(store, tmp_path):
-    """Sanity: reading GCJ-02 as if it were WGS84 would misplace a point by hundreds of metres."""
-    glon, glat = 120.3843, 36.0620
-    wlon, wlat = gcj02_to_wgs84(glon, glat)
-    assert (glon - wlon) * 90_000 > 400  # ~462 m east near Qingdao
+    """The same numbers imported as GCJ-02 and as WGS84 land hundreds of metres apart (pyproj.Geod)."""
+    from pyproj import Geod
+
+    row = "{id},工会驿站,五四广场驿站,,120.3843,36.0620,24/7,\n"
+    assert _import(store, tmp_path, HEADER_ZH + row.format(id="w-1"))[0].written
+    assert _import(store, tmp_path, HEADER_ZH + row.format(id="g-1"), crs="gcj02")[0].written
+    reg = store.load()
+    w, g = reg.get("w-1"), reg.get("g-1")
+    _, _, apart_m = Geod(ellps="WGS84").inv(w.lon, w.lat, g.lon, g.lat)
+    assert 400 < apart_m < 600  # GCJ-02's offset near Qingdao is ~0.5 km
 
 
 # ---- one test per validation problem: message, row, registry unchanged ----------------------

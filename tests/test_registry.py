@@ -94,10 +94,10 @@ def test_prod_server_healthz_and_json_error_logs(data_dir, worker_class):
             except OSError:
                 time.sleep(0.2)
         assert body and '"status":"ok"' in body and '"facilities":5' in body
-        try:
+        with pytest.raises(urllib.error.HTTPError) as bad:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nearest?lon=1&lat=2", timeout=2)
-        except urllib.error.HTTPError as e:
-            assert e.code == 400
+        bad.value.close()
+        assert bad.value.code == 400
         # keep-alive: several requests, good and bad, over one connection
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         for path, status in [("/api/v1/nearest?lon=120.38&lat=36.06&open_at=any", 200),
