@@ -74,7 +74,7 @@ grid = DemandGrid(a["x"], a["y"], a["lon"], a["lat"], a["adcode"], a["residents"
                   cell_m=int(a["cell_m"]))
 districts = load_districts()
 index = FacilityIndex(RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", districts).load().facilities)
-prepared = PreparedGrid(grid, dict(zip(districts.frame["adcode"], districts.frame["name"])))
+prepared = PreparedGrid(grid, districts.names)
 def hwm():  # peak RSS of this process image, kB (ru_maxrss would include the parent's, inherited over exec)
     return int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1])
 before = hwm()
@@ -204,7 +204,7 @@ def main() -> None:
     args = ap.parse_args()
 
     districts = load_districts()
-    names = dict(zip(districts.frame["adcode"], districts.frame["name"], strict=True))
+    names = districts.names
     t = time.perf_counter()
     grid = build_demand_grid(districts, cell_m=args.cell_m)
     build_s = time.perf_counter() - t

@@ -494,13 +494,19 @@ class Coverage:
         return rows
 
     def assumptions(self) -> dict:
-        out = {**self.threshold.as_dict(), "cell_m": self.prepared.cell_m,
-               "demand_source": self.prepared.source, "eligible_facilities": self.eligible}
-        if self.facility_filter is not None:
-            out["filter"] = self.facility_filter.as_dict()
+        out = assumptions(self.threshold, self.prepared, self.facility_filter)
+        out["eligible_facilities"] = self.eligible
         if len(self.sites.extra_lon):
             out["added_sites"] = len(self.sites.extra_lon)
         return out
+
+
+def assumptions(threshold: Threshold, prepared: PreparedGrid, facility_filter: FacilityFilter | None) -> dict:
+    """What a coverage figure rests on (threshold, grid, filter), known without computing it."""
+    out = {**threshold.as_dict(), "cell_m": prepared.cell_m, "demand_source": prepared.source}
+    if facility_filter is not None:
+        out["filter"] = facility_filter.as_dict()
+    return out
 
 
 def compute_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Threshold, *,

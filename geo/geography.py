@@ -18,19 +18,26 @@ class Districts:
 
     frame: gpd.GeoDataFrame  # columns adcode, name, name_en, geometry
 
+    def __post_init__(self):  # look-up tables, built once (validation asks for every row)
+        adcodes, names, names_en = (self.frame[c].astype(str).tolist() for c in ("adcode", "name", "name_en"))
+        object.__setattr__(self, "names", dict(zip(adcodes, names, strict=True)))
+        by_name = dict(zip(names_en, adcodes, strict=True)) | dict(zip(names, adcodes, strict=True))
+        by_name.pop("", None)
+        object.__setattr__(self, "_adcode_by_name", by_name)
+
     @property
     def adcodes(self) -> list[str]:
-        return list(self.frame["adcode"])
+        return list(self.names)
 
     def name_of(self, adcode: str) -> str:
-        row = self.frame.loc[self.frame["adcode"] == adcode]
-        if row.empty:
-            raise KeyError(f"unknown district adcode {adcode!r}; known: {', '.join(self.adcodes)}")
-        return str(row["name"].iloc[0])
+        try:
+            return self.names[adcode]
+        except KeyError:
+            raise KeyError(f"unknown district adcode {adcode!r}; known: {', '.join(self.adcodes)}") from None
 
     def adcode_of_name(self, name: str) -> str | None:
-        row = self.frame.loc[(self.frame["name"] == name) | (self.frame["name_en"] == name)]
-        return None if row.empty else str(row["adcode"].iloc[0])
+        """The adcode of a Chinese or English district name (``None`` if unknown)."""
+        return self._adcode_by_name.get(name)
 
     def locate(self, lon, lat) -> np.ndarray:
         """Adcode of the district containing each point ('' where none; edges count).

@@ -56,6 +56,7 @@ class Registry:
 
     def __post_init__(self):
         object.__setattr__(self, "_by_id", {f.id: f for f in self.facilities})
+        object.__setattr__(self, "_is_sample", any(f.sample for f in self.facilities))
 
     def __len__(self) -> int:
         return len(self.facilities)
@@ -65,7 +66,8 @@ class Registry:
 
     @property
     def is_sample(self) -> bool:
-        return any(f.sample for f in self.facilities)
+        """Whether any record is generated sample data (worked out once; the registry is immutable)."""
+        return self._is_sample  # type: ignore[attr-defined]
 
     def counts(self) -> dict[str, Any]:
         """Counts by kind, status and district, and the 24/7 station count."""
@@ -97,6 +99,7 @@ class ImportReport:
     updated: int = 0
     written: bool = False
     problems: list[Problem] = field(default_factory=list)
+    registry: Registry | None = None  # what was written (None unless written)
 
     @property
     def errors(self) -> list[Problem]:
@@ -213,16 +216,18 @@ class RegistryStore:
         """Apply ``change`` to the current registry and save, holding the write lock throughout.
 
         Writers in other processes are serialised by the lock, so no write is lost;
-        the change is recorded in the audit log with the record before and after.
+        the change is recorded in the audit log with the record before and after, and
+        ``audit_extra`` (a callable value is called after ``change``, e.g. for counts it made).
         Returns ``(before, after)``.
         """
         with self._lock:
             before = self.load(use_backup=False)
             after = self.save(change(before))
+            extra = {k: v() if callable(v) else v for k, v in audit_extra.items()}
             self.audit.append(
                 actor=actor, action=action, facility_id=facility_id,
                 before=_record(before, facility_id), after=_record(after, facility_id),
-                version_before=before.version, version_after=after.version, **audit_extra,
+                version_before=before.version, version_after=after.version, **extra,
             )
         return before, after
 
@@ -254,14 +259,22 @@ class RegistryStore:
             report.problems.append(Problem(0, "file", "file has a header but no data rows"))
         if report.errors:
             return report
-        current = self.load()
-        report.updated = 0 if replace else sum(1 for f in result.facilities if current.get(f.id) is not None)
-        report.added = len(result.facilities) - report.updated
-        if not dry_run:
-            self.update(lambda reg: reg.merged(result.facilities, replace=replace), actor=actor,
-                        action="import_replace" if replace else "import", file=file.name,
-                        added=report.added, updated=report.updated)
-            report.written = True
+
+        def count(reg: Registry) -> None:
+            report.updated = 0 if replace else sum(1 for f in result.facilities if reg.get(f.id) is not None)
+            report.added = len(result.facilities) - report.updated
+
+        if dry_run:
+            count(self.load())
+            return report
+
+        def merge(reg: Registry) -> Registry:
+            count(reg)  # against the registry as it is under the lock
+            return reg.merged(result.facilities, replace=replace)
+
+        _, report.registry = self.update(merge, actor=actor, action="import_replace" if replace else "import",
+                                         file=file.name, added=lambda: report.added, updated=lambda: report.updated)
+        report.written = True
         return report
 
 

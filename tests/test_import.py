@@ -179,7 +179,9 @@ def test_merge_updates_by_id_and_keeps_backup(store, tmp_path):
     _import(store, tmp_path, HEADER_ZH + GOOD_ZH)
     report, _ = _import(store, tmp_path, HEADER_ZH + GOOD_ZH.replace("香港中路街道工会驿站", "新名称驿站"))
     assert report.updated == 1 and report.added == 0
-    assert store.load().get("q-1").name == "新名称驿站"
+    assert report.registry == store.load() and report.registry.get("q-1").name == "新名称驿站"
+    last = store.audit.read()[-1]
+    assert (last["action"], last["added"], last["updated"]) == ("import", 0, 1)
     assert store.backup_path.exists() and store.backup_path.read_bytes() != first
     assert len(list(store.history_dir.iterdir())) == 2
 

@@ -71,39 +71,47 @@ def _commit(change, *, action: str, facility_id: str | None = None, **extra) -> 
     return after
 
 
-def _existing(facility_id: str):
-    f = state().store.load(use_backup=False).get(facility_id)
+def _existing(reg: Registry, facility_id: str):
+    f = reg.get(facility_id)
     if f is None:
         raise ApiError(404, f"no facility with id {facility_id!r}", parameter="id", value=facility_id)
     return f
 
 
+# The checks that need the current registry run inside the write (under its lock, on the file as it is).
+
 @bp.post("/facilities")
 def create():
     body, crs = _json_body()
     facility = _checked(lambda: facility_from_values(body, state().districts, crs=crs))
-    if state().store.load(use_backup=False).get(facility.id) is not None:
-        raise ApiError(409, f"a facility with id {facility.id!r} exists; use PATCH to change it", code="conflict",
-                       parameter="id", value=facility.id)
-    _commit(lambda reg: reg.merged([facility]), action="create", facility_id=facility.id)
+
+    def add(reg: Registry) -> Registry:
+        if reg.get(facility.id) is not None:
+            raise ApiError(409, f"a facility with id {facility.id!r} exists; use PATCH to change it",
+                           code="conflict", parameter="id", value=facility.id)
+        return reg.merged([facility])
+
+    _commit(add, action="create", facility_id=facility.id)
     return {"facility": facility.properties()}, 201
 
 
 @bp.patch("/facilities/<facility_id>")
 def update(facility_id: str):
     body, crs = _json_body()
-    current = _existing(facility_id)
-    facility = _checked(lambda: patched(current, body, state().districts, crs=crs))
-    _commit(lambda reg: reg.merged([facility]), action="update", facility_id=facility_id)
-    return {"facility": facility.properties()}
+
+    def patch(reg: Registry) -> Registry:
+        facility = _checked(lambda: patched(_existing(reg, facility_id), body, state().districts, crs=crs))
+        return reg.merged([facility])
+
+    after = _commit(patch, action="update", facility_id=facility_id)
+    return {"facility": after.get(facility_id).properties()}
 
 
 @bp.delete("/facilities/<facility_id>")
 def remove(facility_id: str):
     """Soft delete: status 'removed' (kept for history, never shown)."""
-    current = _existing(facility_id)
-    removed = current.replace(status="removed")
-    _commit(lambda reg: reg.merged([removed]), action="remove", facility_id=facility_id)
+    _commit(lambda reg: reg.merged([_existing(reg, facility_id).replace(status="removed")]), action="remove",
+            facility_id=facility_id)
     return {"id": facility_id, "status": "removed"}
 
 
@@ -130,7 +138,7 @@ def bulk_import():
         raise _problems_error(report.problems, f"refused: {len(report.errors)} problems in "
                                                f"{upload.filename[:60]}; nothing was written")
     if report.written:
-        st.adopt(st.store.load(use_backup=False))
+        st.adopt(report.registry)
     return {"file": upload.filename[:100], "rows": report.rows, "added": report.added, "updated": report.updated,
             "written": report.written,
             "warnings": [{"row": p.row, "field": p.field, "message": p.message} for p in report.problems]}

@@ -74,7 +74,7 @@ class _Context:
         self.registry = store.load()
         travel = Travel(s.detour_factor, s.walk_kmh, s.ebike_kmh)
         self.index = FacilityIndex(self.registry.facilities, travel=travel)
-        names = dict(zip(self.districts.frame["adcode"], self.districts.frame["name"], strict=True))
+        names = self.districts.names
         if opts["cell_m"]:
             grid = load_demand(s.demand_path)
             if grid.source != "modelled":

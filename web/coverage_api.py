@@ -33,6 +33,7 @@ from geo.coverage import (
     FacilityFilter,
     ParameterError,
     Threshold,
+    assumptions,
     compute_coverage,
     hourly_coverage,
     in_city_bounds,
@@ -123,16 +124,12 @@ def _query_args(extra: tuple[str, ...] = ()) -> params.QueryArgs:
 # --------------------------------------------------------------------------- cached computations
 
 
-def _key(*parts) -> tuple:
-    st = state()
-    return (st.registry.version, st.settings.demand_path.name, *parts)
-
-
 def coverage_for(threshold: Threshold, facility_filter: FacilityFilter) -> Coverage:
-    """The coverage for these parameters, computed once per registry version."""
+    """The coverage for these parameters, computed once per registry version (``planner_cache`` is
+    per version: a new one when the registry changes)."""
     st = state()
     return st.planner_cache.get_or_compute(
-        _key("coverage", threshold, facility_filter),
+        ("coverage", threshold, facility_filter),
         lambda: compute_coverage(st.demand, st.index, threshold, facility_filter=facility_filter))
 
 
@@ -158,7 +155,7 @@ def coverage():
     st = state()
     mask = st.demand.cell_mask(district)
     bounds = st.planner_cache.get_or_compute(
-        _key("bounds", district), lambda: overlay_bounds(st.demand, None if mask is None else np.flatnonzero(mask)))
+        ("bounds", district), lambda: overlay_bounds(st.demand, None if mask is None else np.flatnonzero(mask)))
     return {
         **_meta(cov, district),
         "city": cov.city_row(),
@@ -173,7 +170,7 @@ def coverage_png():
     """The coverage grid as a PNG for ``L.imageOverlay(png, bounds)`` (bounds as in /coverage)."""
     threshold, ffilter, district = _common(_query_args())
     cov = coverage_for(threshold, ffilter)
-    overlay = state().planner_cache.get_or_compute(_key("png", threshold, ffilter, district),
+    overlay = state().planner_cache.get_or_compute(("png", threshold, ffilter, district),
                                                    lambda: coverage_overlay(cov, district=district))
     resp = Response(overlay.png, mimetype="image/png")
     resp.headers["Cache-Control"] = "public, max-age=60"
@@ -198,12 +195,11 @@ def coverage_hours():
         day = ffilter.open_at.date() if ffilter.open_at is not None else now_local().date()
     st = state()
     rows = st.planner_cache.get_or_compute(
-        _key("hours", threshold, ffilter.at(None), district, day),
+        ("hours", threshold, ffilter.at(None), district, day),
         lambda: hourly_coverage(st.demand, st.index, threshold, ffilter.at(None), day=day, district=district))
-    cov = coverage_for(threshold, ffilter.at(None))
-    meta = _meta(cov, district)
+    meta = {"assumptions": {**assumptions(threshold, st.demand, ffilter.at(None)), "district": district},
+            "demand_source": st.demand.source, "sample": st.registry.is_sample}
     meta["assumptions"]["filter"]["open_at"] = "each full hour of the date"
-    meta["assumptions"].pop("eligible_facilities", None)
     return {**meta, "date": day.isoformat(), "scope": rows[0]["name"] if rows else None, "hours": rows}
 
 
@@ -226,7 +222,7 @@ def uncovered_collection(args) -> dict:
     rank_by = params.choice(args, "demand", DEMANDS, "workers")
     cov = coverage_for(threshold, ffilter)
     return state().planner_cache.get_or_compute(
-        _key("gaps", threshold, ffilter, district, limit, rank_by),
+        ("gaps", threshold, ffilter, district, limit, rank_by),
         lambda: gaps_feature_collection(uncovered_areas(cov, district=district, limit=limit, rank_by=rank_by),
                                         assumptions={**cov.assumptions(), "district": district,
                                                      "ranked_by": f"uncovered {rank_by}"},
@@ -314,7 +310,7 @@ def plan():
     candidates = None if body.get("candidates") is None else _points(body["candidates"], "candidates",
                                                                       MAX_CANDIDATES, on_land=True)
     cov = coverage_for(threshold, ffilter)
-    key = _key("plan", threshold, ffilter, district, add, demand, spacing, method,
+    key = ("plan", threshold, ffilter, district, add, demand, spacing, method,
                None if exclude is None else exclude.wkb, None if candidates is None else candidates.tobytes())
     result = state().planner_cache.get_or_compute(key, lambda: plan_sites(
         cov, add=add, demand=demand, min_spacing_m=spacing, exclude=exclude, candidates=candidates, district=district,
@@ -382,7 +378,7 @@ def whatif_view():
     st = state()
     today = coverage_for(threshold, ffilter)
     result = st.planner_cache.get_or_compute(
-        _key("whatif", threshold, ffilter, tuple(add), tuple(remove), tuple(close)),
+        ("whatif", threshold, ffilter, tuple(add), tuple(remove), tuple(close)),
         lambda: whatif(st.demand, st.index, threshold, ffilter, add=add, remove=remove, close=close, today=today))
     return {**_meta(today, district),
             "scenario": {"added": result.added, "removed": result.removed, "closed": result.closed,
@@ -423,7 +419,7 @@ def report_zip():
                         zf.write(path, Path("workermap-report") / path.relative_to(out))
             return buf.getvalue()
 
-    data = st.planner_cache.get_or_compute(_key("report", threshold, ffilter, district, add, demand, spacing, limit,
+    data = st.planner_cache.get_or_compute(("report", threshold, ffilter, district, add, demand, spacing, limit,
                                                 day), build)
     stamp = now_local().strftime("%Y%m%d")
     resp = Response(data, mimetype="application/zip")

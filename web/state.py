@@ -140,7 +140,7 @@ class AppState:
         from geo.coverage import PreparedGrid
         from geo.demand import load_demand
 
-        names = dict(zip(self.districts.frame["adcode"], self.districts.frame["name"], strict=True))
+        names = self.districts.names
         return PreparedGrid(load_demand(self.settings.demand_path), names)
 
     @cached_property
