@@ -50,7 +50,7 @@ import numpy as np
 from geo.crs import GEOD, to_metric
 from geo.demand import DemandGrid
 from geo.hours import local_time
-from geo.model import AMENITIES, CITY_BOUNDS, KINDS, WORKER_TYPES
+from geo.model import AMENITIES, CITY_BOUNDS_TEXT, KINDS, WORKER_TYPES, in_city_bounds
 from geo.nearest import FacilityIndex, Travel
 
 __all__ = [
@@ -616,24 +616,13 @@ def whatif(prepared: PreparedGrid, index: FacilityIndex, threshold: Threshold, f
     add = [tuple(map(float, p)) for p in add]
     for k, (lon, lat) in enumerate(add):
         if not in_city_bounds(lon, lat):
-            raise ParameterError(f"add[{k}]", f"{lon},{lat}", CITY_BOUNDS_TEXT)
+            raise ParameterError(f"add[{k}]", f"{lon},{lat}", f"WGS84 lon,lat inside Qingdao ({CITY_BOUNDS_TEXT})")
     idx = np.array(sorted(base - drop), dtype=np.int64)
     names = tuple(add_names) if len(add_names) == len(add) else tuple(f"new-{k + 1}" for k in range(len(add)))
     sites = Sites(index, idx, np.array([p[0] for p in add]), np.array([p[1] for p in add]), names)
     scenario = compute_coverage(prepared, index, threshold, facility_filter=facility_filter, sites=sites)
     added = [{"id": f"new-{k + 1}", "name": names[k], "lon": lon, "lat": lat} for k, (lon, lat) in enumerate(add)]
     return WhatIf(today, scenario, added, list(remove), list(close), notes)
-
-
-CITY_BOUNDS_TEXT = (f"WGS84 lon,lat inside Qingdao (lon {CITY_BOUNDS['lon_min']}–{CITY_BOUNDS['lon_max']}, "
-                    f"lat {CITY_BOUNDS['lat_min']}–{CITY_BOUNDS['lat_max']})")
-
-
-def in_city_bounds(lon: float, lat: float) -> bool:
-    """Whether a WGS84 point lies in the box around Qingdao (``geo.model.CITY_BOUNDS``)."""
-    b = CITY_BOUNDS
-    return bool(math.isfinite(lon) and math.isfinite(lat) and b["lon_min"] <= lon <= b["lon_max"]
-                and b["lat_min"] <= lat <= b["lat_max"])
 
 
 def _filter_text(f: FacilityFilter) -> str:

@@ -11,10 +11,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "ACCESS",
     "AMENITIES",
     "CITY_BOUNDS",
+    "CITY_BOUNDS_TEXT",
     "ENTRY",
     "FIELDS",
     "Facility",
@@ -23,6 +26,7 @@ __all__ = [
     "WORKER_TYPES",
     "Label",
     "can_enter",
+    "in_city_bounds",
 ]
 
 
@@ -111,6 +115,23 @@ WORKER_LABELS: dict[str, Label] = {
 #: city's outline (119.51-121.06 E, 35.58-37.15 N) so that points on the coast pass
 #: here and are then checked against the district polygons.
 CITY_BOUNDS = {"lon_min": 119.3, "lon_max": 121.3, "lat_min": 35.4, "lat_max": 37.3}
+CITY_BOUNDS_TEXT = (f"lon {CITY_BOUNDS['lon_min']}–{CITY_BOUNDS['lon_max']}, "
+                    f"lat {CITY_BOUNDS['lat_min']}–{CITY_BOUNDS['lat_max']}")
+
+
+def in_city_bounds(lon, lat):
+    """Whether WGS84 points lie in :data:`CITY_BOUNDS` (NaN and infinities do not): a bool for
+    scalars, a boolean array for arrays.
+
+    >>> in_city_bounds(120.38, 36.06), in_city_bounds(36.06, 120.38), in_city_bounds(float("nan"), 36.0)
+    (True, False, False)
+    >>> in_city_bounds([120.38, 121.5], [36.06, 36.0]).tolist()
+    [True, False]
+    """
+    b = CITY_BOUNDS
+    lon, lat = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
+    inside = (lon >= b["lon_min"]) & (lon <= b["lon_max"]) & (lat >= b["lat_min"]) & (lat <= b["lat_max"])
+    return bool(inside) if inside.ndim == 0 else inside
 
 
 def can_enter(worker: str, access: str) -> bool:

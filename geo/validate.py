@@ -18,7 +18,7 @@ from typing import Any
 
 from geo import datum, hours
 from geo.geography import Districts
-from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, KINDS, STATUS, Facility, Label
+from geo.model import ACCESS, AMENITIES, CITY_BOUNDS_TEXT, ENTRY, KINDS, STATUS, Facility, Label, in_city_bounds
 from geo.tabular import RawRow
 
 __all__ = ["MAX_LEN", "Problem", "ValidationResult", "validate_facilities", "validate_rows"]
@@ -108,11 +108,6 @@ def _number(v: Any) -> float | None:
         return None
 
 
-def _in_box(lon: float, lat: float) -> bool:
-    b = CITY_BOUNDS
-    return b["lon_min"] <= lon <= b["lon_max"] and b["lat_min"] <= lat <= b["lat_max"]
-
-
 def _list(v: Any) -> list[str]:
     if isinstance(v, list | tuple):
         return [_text(x) for x in v if not _blank(x)]
@@ -152,20 +147,15 @@ def _check_coords(v: dict, c: _RowChecker, crs: str) -> tuple[float, float, floa
     if not (math.isfinite(lon) and math.isfinite(lat)):
         c.error("lon/lat", f"coordinate is not finite: lon={lon}, lat={lat}")
         return math.nan, math.nan, None, None
-    if not _in_box(lon, lat):
-        if _in_box(lat, lon):
+    if not in_city_bounds(lon, lat):
+        if in_city_bounds(lat, lon):
             c.error(
                 "lon/lat",
                 f"latitude and longitude look swapped: lon={lon}, lat={lat} "
                 f"(Qingdao is near lon 120.4, lat 36.3; swap the two columns)",
             )
         else:
-            b = CITY_BOUNDS
-            c.error(
-                "lon/lat",
-                f"point lon={lon}, lat={lat} is outside Qingdao (lon {b['lon_min']}–{b['lon_max']}, "
-                f"lat {b['lat_min']}–{b['lat_max']})",
-            )
+            c.error("lon/lat", f"point lon={lon}, lat={lat} is outside Qingdao ({CITY_BOUNDS_TEXT})")
         return math.nan, math.nan, None, None
     if crs == "wgs84":
         return lon, lat, None, None

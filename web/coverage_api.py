@@ -36,12 +36,11 @@ from geo.coverage import (
     assumptions,
     compute_coverage,
     hourly_coverage,
-    in_city_bounds,
     whatif,
 )
 from geo.gaps import gaps_feature_collection, uncovered_areas
 from geo.hours import now_local
-from geo.model import AMENITIES, KINDS, WORKER_TYPES
+from geo.model import AMENITIES, KINDS, WORKER_TYPES, in_city_bounds
 from geo.overlay import coverage_overlay, legend, overlay_bounds
 from geo.siting import MAX_ADD, METHODS, SitingError, plan_sites
 from web import params, state
@@ -273,20 +272,7 @@ def _exclusion(raw) -> Any:
 
 
 def _points(raw, name: str, limit: int, *, on_land: bool) -> np.ndarray:
-    allowed = f"a list of [lon, lat] WGS84 pairs (at most {limit})"
-    if not isinstance(raw, list) or not raw:
-        raise bad_param(name, str(raw)[:60], allowed)
-    if len(raw) > limit:
-        raise bad_param(name, f"{len(raw)} points", allowed)
-    try:
-        arr = np.array(raw, dtype="float64")
-    except (TypeError, ValueError):
-        raise bad_param(name, str(raw)[:60], allowed) from None
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise bad_param(name, str(raw)[:60], allowed)
-    for i, (lon, lat) in enumerate(arr):
-        if not in_city_bounds(lon, lat):
-            raise bad_param(f"{name}[{i}]", raw[i], "WGS84 [lon, lat] inside Qingdao")
+    arr = params.lonlat_pairs(raw, name, limit)
     if on_land:
         where = state().districts.locate(arr[:, 0], arr[:, 1])
         off = np.flatnonzero(where == "")

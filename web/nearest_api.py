@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from flask import Blueprint
 
 from geo import datum
 from geo.model import AMENITIES, CITY_BOUNDS, KINDS, WORKER_TYPES
 from geo.nearest import MAX_K, Travel
 from web import params, state
-from web.errors import ApiError, bad_param
+from web.errors import ApiError
 from web.hitjson import iso_minutes
 from web.state import AppState
 
@@ -110,23 +109,7 @@ def nearest_batch():
     """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
     body = params.json_object(set(QUERY_PARAMS) - {"lon", "lat"} | {"points"}, '{"points": [[120.38, 36.06]]}')
     opts = _options(body_args(body, skip=("points",)), state().travel)
-    pts = body.get("points")
-    if not isinstance(pts, list) or not pts:
-        raise bad_param("points", str(pts)[:40], f"a non-empty list of [lon, lat] pairs (at most {MAX_BATCH})")
-    if len(pts) > MAX_BATCH:
-        raise bad_param("points", f"{len(pts)} points", f"at most {MAX_BATCH} points")
-    try:
-        arr = np.array(pts, dtype="float64")
-    except (TypeError, ValueError):
-        raise bad_param("points", str(pts)[:40], "a list of [lon, lat] number pairs") from None
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise bad_param("points", str(pts)[:40], "a list of [lon, lat] number pairs")
-    b = CITY_BOUNDS
-    bad = ~(np.isfinite(arr).all(axis=1) & (arr[:, 0] >= b["lon_min"]) & (arr[:, 0] <= b["lon_max"])
-            & (arr[:, 1] >= b["lat_min"]) & (arr[:, 1] <= b["lat_max"]))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise bad_param(f"points[{i}]", pts[i], f"lon {b['lon_min']}–{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}")
+    arr = params.lonlat_pairs(body.get("points"), "points", MAX_BATCH)
     lon, lat = arr[:, 0], arr[:, 1]
     if opts["crs"] != "wgs84":
         lon, lat = datum.convert(lon, lat, src=opts["crs"], dst="wgs84")

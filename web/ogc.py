@@ -34,7 +34,7 @@ from werkzeug.datastructures import MultiDict
 from geo import query
 from geo.export import dumps_geojson, feature_collection
 from geo.hours import QINGDAO_TZ
-from geo.model import AMENITIES, CITY_BOUNDS, KINDS, STATUS
+from geo.model import AMENITIES, CITY_BOUNDS, CITY_BOUNDS_TEXT, KINDS, STATUS, in_city_bounds
 from geo.query import FacilityFilter, parse_bbox, parse_datetime
 from web import params, state
 from web.errors import ApiError, bad_param
@@ -70,8 +70,7 @@ GEOJSON = "application/geo+json"
 BBOX_ALLOWED = "4 or 6 comma-separated numbers lon_min,lat_min,lon_max,lat_max (WGS84, CRS84 axis order)"
 DATETIME_ALLOWED = ("an RFC 3339 date or date-time, or an interval start/end with '..' for an open end, "
                     "e.g. 2025-06-18, 2025-01-01/2025-06-30, ../2025-06-30T12:00:00Z")
-NEAR_ALLOWED = (f"lon,lat inside Qingdao (lon {CITY_BOUNDS['lon_min']}–{CITY_BOUNDS['lon_max']}, "
-                f"lat {CITY_BOUNDS['lat_min']}–{CITY_BOUNDS['lat_max']}, WGS84)")
+NEAR_ALLOWED = f"lon,lat inside Qingdao ({CITY_BOUNDS_TEXT}, WGS84)"
 RADIUS_ALLOWED = f"a number of metres > 0 and ≤ {MAX_RADIUS_M}"
 
 
@@ -120,9 +119,8 @@ def parse_near_params(args) -> tuple[tuple[float, float] | None, float | None]:
             lon, lat = (float(v) for v in raw.split(","))
         except ValueError:
             raise bad_param("near", raw, NEAR_ALLOWED) from None
-        b = CITY_BOUNDS
-        if not (b["lon_min"] <= lon <= b["lon_max"] and b["lat_min"] <= lat <= b["lat_max"]):
-            hint = " (lon and lat swapped? lon comes first)" if b["lon_min"] <= lat <= b["lon_max"] else ""
+        if not in_city_bounds(lon, lat):
+            hint = " (lon and lat swapped? lon comes first)" if in_city_bounds(lat, lon) else ""
             raise bad_param("near", raw, NEAR_ALLOWED, f"near must be {NEAR_ALLOWED}, got {raw[:80]!r}{hint}")
         near = (lon, lat)
     raw_radius = args.get("radius_m")

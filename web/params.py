@@ -7,6 +7,9 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+import numpy as np
+
+from geo.model import CITY_BOUNDS_TEXT, in_city_bounds
 from web.errors import ApiError, bad_param
 
 MAX_PARAM_LEN = 500
@@ -145,6 +148,27 @@ def lonlat(args: Mapping[str, str], bounds: Mapping[str, float]) -> tuple[float,
         if v is None:
             raise ApiError(400, f"{name} is required", code="missing_parameter", parameter=name)
     return float(lon), float(lat)
+
+
+def lonlat_pairs(raw: Any, name: str, limit: int) -> np.ndarray:
+    """A JSON list of ``[lon, lat]`` pairs inside Qingdao as an (n, 2) array (else a 400 naming the
+    parameter, or the first bad point as ``name[i]``)."""
+    allowed = f"a non-empty list of [lon, lat] number pairs (at most {limit})"
+    if not isinstance(raw, list) or not raw:
+        raise bad_param(name, str(raw)[:60], allowed)
+    if len(raw) > limit:
+        raise bad_param(name, f"{len(raw)} points", allowed)
+    try:
+        arr = np.array(raw, dtype="float64")
+    except (TypeError, ValueError):
+        raise bad_param(name, str(raw)[:60], allowed) from None
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise bad_param(name, str(raw)[:60], allowed)
+    outside = np.flatnonzero(~in_city_bounds(arr[:, 0], arr[:, 1]))
+    if len(outside):
+        i = int(outside[0])
+        raise bad_param(f"{name}[{i}]", raw[i], f"[lon, lat] inside Qingdao ({CITY_BOUNDS_TEXT})")
+    return arr
 
 
 def json_object(allowed: Iterable[str], example: str) -> dict:
