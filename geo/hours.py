@@ -38,6 +38,26 @@ def now_local() -> datetime:
     return local_time(datetime.now(tz=QINGDAO_TZ))
 
 
+#: What :func:`parse_when` accepts, for error messages.
+WHEN_ALLOWED = ("an ISO 8601 date-time in years 1-9999 such as 2026-11-24T23:40 (Qingdao time) or "
+                "2026-11-24T15:40Z, or 'now', or 'any'")
+
+
+def parse_when(raw: str) -> datetime | str | None:
+    """``'now'`` -> ``"now"``; ``'any'`` -> ``None`` (no hours filter); an ISO 8601 date-time ->
+    naive Qingdao time (one without an offset already is). Else ``ValueError`` (see WHEN_ALLOWED).
+
+    >>> parse_when("2026-11-24T15:40Z"), parse_when("any"), parse_when("now")
+    (datetime.datetime(2026, 11, 24, 23, 40), None, 'now')
+    """
+    if raw in ("now", "any"):
+        return "now" if raw == "now" else None
+    try:
+        return local_time(datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T")))
+    except (ValueError, OverflowError):  # OverflowError: e.g. 0001-01-01T00:00+14:00 has no Qingdao time
+        raise ValueError(f"{raw!r} is not {WHEN_ALLOWED}") from None
+
+
 def is_valid(expr: str) -> bool:
     """Whether ``expr`` is valid OSM opening_hours syntax."""
     return isinstance(expr, str) and bool(expr.strip()) and _oh.validate(expr)

@@ -197,9 +197,9 @@ def export(ctx: click.Context, fmt: str, layer: str, kind: tuple[str, ...], crs:
 def nearest(ctx, lon, lat, k, radius_m, kind, amenity, worker, open_at, include_closed, crs, as_json):
     """The nearest eligible facilities to a point."""
     import json
-    from datetime import datetime
 
     from geo import datum
+    from geo.hours import parse_when
     from geo.model import AMENITIES, KINDS
     from geo.nearest import FacilityIndex, Travel
     from web.table import nearest_table
@@ -208,13 +208,10 @@ def nearest(ctx, lon, lat, k, radius_m, kind, amenity, worker, open_at, include_
         bad = [v for v in values if v not in allowed]
         if bad:
             raise click.BadParameter(f"{bad[0]!r}; allowed: {', '.join(allowed)}", param_hint=name)
-    when = {"now": "now", "any": None}.get(open_at)
-    if open_at not in ("now", "any"):
-        try:
-            when = datetime.fromisoformat(open_at.replace("Z", "+00:00"))
-        except ValueError:
-            raise click.BadParameter(f"{open_at!r}; use e.g. 2026-11-24T23:40, 'now' or 'any'",
-                                     param_hint="--open-at") from None
+    try:
+        when = parse_when(open_at)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--open-at") from None
     wlon, wlat = datum.convert(lon, lat, src=crs, dst="wgs84")
     s = _settings(ctx)
     reg = _store(s).load()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
@@ -62,7 +62,7 @@ class _Context:
         from geo.coverage import FacilityFilter, ParameterError, PreparedGrid, Threshold
         from geo.demand import build_demand_grid, load_demand
         from geo.geography import load_districts
-        from geo.hours import local_time, now_local
+        from geo.hours import now_local, parse_when
         from geo.model import AMENITIES
         from geo.nearest import FacilityIndex, Travel
         from geo.registry import RegistryStore
@@ -89,17 +89,11 @@ class _Context:
             raise click.BadParameter(f"{bad[0]!r}; allowed: {', '.join(AMENITIES)}", param_hint="--amenity")
         if opts["minutes"] is not None and opts["threshold_m"] is not None:
             raise click.BadParameter("give --minutes or --threshold-m, not both", param_hint="--threshold-m")
-        raw = opts["open_at"]
-        if raw == "any":
-            when = None
-        elif raw == "now":
-            when = now_local()
-        else:
-            try:
-                when = local_time(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-            except ValueError:
-                raise click.BadParameter(f"{raw!r}; use e.g. 2026-11-25T02:00, 'now' or 'any'",
-                                         param_hint="--open-at") from None
+        try:
+            when = parse_when(opts["open_at"])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--open-at") from None
+        when = now_local() if when == "now" else when
         kinds = () if "any" in opts["kind"] else (tuple(opts["kind"]) or ("station",))
         try:
             self.threshold = (Threshold.metres(opts["threshold_m"], travel) if opts["threshold_m"] is not None

@@ -19,11 +19,12 @@ from functools import cache
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geo.export import dumps_geojson
-from geo.hours import QINGDAO_TZ, Hours, local_time, now_local
+from geo.hours import Hours, local_time, now_local
 from geo.model import ACCESS, AMENITIES, ENTRY, KINDS, STATUS, WORKER_LABELS, WORKER_TYPES
 from web import params, state
 from web.api import geojson_response
 from web.errors import bad_param
+from web.hitjson import iso_minutes
 from web.maps import (
     QINGDAO_CENTER,
     local_assets,
@@ -242,14 +243,10 @@ def hours_state():
     for e in exprs:
         h = Hours.parse(e)
         nxt = h.next_change(when)
-        out[e] = {"open": h.is_open(when), "next_change": None if nxt is None else _iso(nxt)}
-    resp = current_app.json.response({"at": _iso(when), "version": st.registry.version, "hours": out})
+        out[e] = {"open": h.is_open(when), "next_change": iso_minutes(nxt)}
+    resp = current_app.json.response({"at": iso_minutes(when), "version": st.registry.version, "hours": out})
     resp.headers["Cache-Control"] = "no-cache"
     return resp
-
-
-def _iso(dt) -> str:
-    return dt.replace(tzinfo=QINGDAO_TZ).isoformat(timespec="minutes")
 
 
 def _gzipped(doc: dict) -> tuple[bytes, bytes]:

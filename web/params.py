@@ -122,23 +122,15 @@ def boolean(args: Mapping[str, str], name: str, default: bool = False) -> bool:
 
 def open_at(args: Mapping[str, str], name: str = "open_at"):
     """'now' (default) -> "now"; 'any' -> None (no hours filter); else an ISO 8601 date-time,
-    returned as naive Qingdao local time (one without an offset already is Qingdao time).
+    returned as naive Qingdao local time (see geo.hours.parse_when).
     """
-    from datetime import datetime
-
-    from geo.hours import local_time
+    from geo.hours import WHEN_ALLOWED, parse_when
 
     raw = text(args, name, "now", max_len=40)
-    if raw == "now":
-        return "now"
-    if raw == "any":
-        return None
-    allowed = ("an ISO 8601 date-time in years 1-9999 such as 2026-11-24T23:40 (Qingdao time) or "
-               "2026-11-24T15:40Z, or 'now', or 'any'")
     try:
-        return local_time(datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T")))
-    except (ValueError, OverflowError):  # OverflowError: e.g. 0001-01-01T00:00+14:00 has no Qingdao time
-        raise bad_param(name, raw, allowed) from None
+        return parse_when(raw)
+    except ValueError:
+        raise bad_param(name, raw, WHEN_ALLOWED) from None
 
 
 def lonlat(args: Mapping[str, str], bounds: Mapping[str, float]) -> tuple[float, float]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from branca.element import Element
 
 from geo.coverage import Coverage, FacilityFilter, PreparedGrid, Threshold, compute_coverage, hourly_coverage
+from geo.export import csv_safe
 from geo.gaps import gaps_feature_collection, uncovered_areas
 from geo.geography import Districts
 from geo.hours import now_local
@@ -62,11 +63,8 @@ class Report:
 
 
 def _cell(v):
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@"):
-        return "'" + v  # a spreadsheet must not run it as a formula
-    if isinstance(v, list | tuple):
-        return ";".join(map(str, v))
-    return "" if v is None else v
+    """A CSV cell: lists joined with ';', formulas defused (geo.export.csv_safe)."""
+    return csv_safe(";".join(map(str, v)) if isinstance(v, list | tuple) else v)
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
