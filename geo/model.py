@@ -23,6 +23,7 @@ __all__ = [
     "Facility",
     "KINDS",
     "STATUS",
+    "VOCABULARIES",
     "WORKER_TYPES",
     "Label",
     "can_enter",
@@ -109,6 +110,13 @@ WORKER_LABELS: dict[str, Label] = {
     "outdoor_worker": Label("户外劳动者", "Outdoor worker"),
     "member": Label("工会会员", "Union member"),
     "employee": Label("本单位职工", "Employee of the host"),
+}
+
+#: Every vocabulary with its labels, JSON-ready (for the API and the pages).
+VOCABULARIES: dict[str, dict[str, dict[str, str]]] = {
+    name: {key: {"zh": label.zh, "en": label.en} for key, label in table.items()}
+    for name, table in (("kinds", KINDS), ("amenities", AMENITIES), ("access", ACCESS), ("entry", ENTRY),
+                        ("status", STATUS), ("worker_types", WORKER_LABELS))
 }
 
 #: The box a Qingdao coordinate must fall in (WGS84), a little larger than the

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -51,11 +51,20 @@ class Travel:
     walk_kmh: float = 4.8
     ebike_kmh: float = 15.0
 
+    #: The allowed range of each assumption.
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = {"detour_factor": (1.0, 5.0), "walk_kmh": (1.0, 10.0),
+                                                        "ebike_kmh": (5.0, 40.0)}
+
     def __post_init__(self):
-        for name, lo, hi in (("detour_factor", 1.0, 5.0), ("walk_kmh", 1.0, 10.0), ("ebike_kmh", 5.0, 40.0)):
+        for name, (lo, hi) in self.LIMITS.items():
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and lo <= v <= hi):
                 raise ValueError(f"{name} must be a number between {lo} and {hi}, got {v!r}")
+
+    @classmethod
+    def from_settings(cls, settings) -> Travel:
+        """The assumptions configured in :class:`geo.settings.Settings` (``WORKERMAP_WALK_KMH`` …)."""
+        return cls(**{name: getattr(settings, name) for name in cls.LIMITS})
 
     def minutes(self, distance_m, speed_kmh: float):
         """Minutes to cover ``distance_m`` straight-line metres (arrays welcome)."""

@@ -331,7 +331,8 @@ def test_api_batch(client):
     assert len(res) == 2 and res[1][0]["id"] == "t-004"
     for body, param in [({"points": []}, "points"), ({"points": [[1, 2]]}, "points[0]"),
                         ({"points": [[120.38, 36.06]] * 10_001}, "points"), ({"points": [["a", "b"]]}, "points"),
-                        ({"points": [[120.38, 36.06]], "k": 99}, "k")]:
+                        ({"points": [[120.38, 36.06]], "k": 99}, "k"),
+                        ({"points": [[120.38, 36.06]], "radius_m": 500}, "radius_m")]:  # not silently ignored
         r = client.post("/api/v1/nearest", json=body)
         assert r.status_code == 400 and r.get_json()["error"]["parameter"] == param, body
     assert client.post("/api/v1/nearest", data="not json").status_code == 400

@@ -7,7 +7,7 @@ import os
 from flask import Blueprint, Response, request
 
 from geo.export import dumps_geojson, feature_collection
-from geo.model import ACCESS, AMENITIES, ENTRY, KINDS, STATUS, WORKER_LABELS
+from geo.model import KINDS, VOCABULARIES
 from geo.query import FacilityFilter
 from web import params, state
 
@@ -55,20 +55,11 @@ def meta():
     """Vocabularies with labels, counts, and whether the registry is sample data."""
     params.reject_unknown(request.args, ())
     st = state()
-
-    def table(t):
-        return {k: {"zh": v.zh, "en": v.en} for k, v in t.items()}
-
     return {
         "sample": st.registry.is_sample,
         "registry_version": st.registry.version,
         "counts": st.counts,
-        "kinds": table(KINDS),
-        "amenities": table(AMENITIES),
-        "access": table(ACCESS),
-        "entry": table(ENTRY),
-        "status": table(STATUS),
-        "worker_types": table(WORKER_LABELS),
+        **VOCABULARIES,
         "assumptions": {
             "detour_factor": st.settings.detour_factor,
             "walk_kmh": st.settings.walk_kmh,

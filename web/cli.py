@@ -215,7 +215,7 @@ def nearest(ctx, lon, lat, k, radius_m, kind, amenity, worker, open_at, include_
     wlon, wlat = datum.convert(lon, lat, src=crs, dst="wgs84")
     s = _settings(ctx)
     reg = _store(s).load()
-    index = FacilityIndex(reg.facilities, travel=Travel(s.detour_factor, s.walk_kmh, s.ebike_kmh))
+    index = FacilityIndex(reg.facilities, travel=Travel.from_settings(s))
     res = index.query(wlon, wlat, k=k, radius_m=radius_m, kinds=kind, amenities=amenity, worker=worker,
                       open_at=when, include_closed=include_closed)
     if as_json:

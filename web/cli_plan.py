@@ -72,7 +72,7 @@ class _Context:
         self.districts = load_districts(s.districts_path)
         store = RegistryStore(s.registry_path, self.districts, seed_from=s.sample_path)
         self.registry = store.load()
-        travel = Travel(s.detour_factor, s.walk_kmh, s.ebike_kmh)
+        travel = Travel.from_settings(s)
         self.index = FacilityIndex(self.registry.facilities, travel=travel)
         names = self.districts.names
         if opts["cell_m"]:

@@ -10,13 +10,15 @@ from geo import datum
 from geo.model import AMENITIES, CITY_BOUNDS, KINDS, WORKER_TYPES
 from geo.nearest import MAX_K, Travel
 from web import params, state
-from web.errors import ApiError
 from web.hitjson import iso_minutes
 from web.state import AppState
 
 bp = Blueprint("nearest", __name__, url_prefix="/api/v1")
 
 MAX_BATCH = 10_000
+MAX_RADIUS_M = 200_000
+#: Single-point options the batch form does not take (it returns the k nearest of each point).
+BATCH_IGNORES = ("lon", "lat", "radius_m")
 QUERY_PARAMS = ("lon", "lat", "k", "radius_m", "kind", "amenity", "open_at", "worker", "crs", "include_closed",
                 "open_24h",
                 "detour_factor", "walk_kmh", "ebike_kmh")
@@ -24,16 +26,10 @@ QUERY_PARAMS = ("lon", "lat", "k", "radius_m", "kind", "amenity", "open_at", "wo
 
 def travel_options(args, base: Travel) -> Travel:
     """Travel assumptions (``detour_factor``, ``walk_kmh``, ``ebike_kmh``) from ``args``, else ``base``'s."""
-    if not any(args.get(name) for name in ("detour_factor", "walk_kmh", "ebike_kmh")):
+    if not any(args.get(name) for name in Travel.LIMITS):
         return base  # the common case: nothing to parse or validate
-    try:
-        return Travel(
-            detour_factor=params.number(args, "detour_factor", base.detour_factor, lo=1.0, hi=5.0),
-            walk_kmh=params.number(args, "walk_kmh", base.walk_kmh, lo=1.0, hi=10.0),
-            ebike_kmh=params.number(args, "ebike_kmh", base.ebike_kmh, lo=5.0, hi=40.0),
-        )
-    except ValueError as exc:  # pragma: no cover - ranges above match Travel's
-        raise ApiError(400, str(exc)) from None
+    return Travel(**{name: params.number(args, name, getattr(base, name), lo=lo, hi=hi)
+                     for name, (lo, hi) in Travel.LIMITS.items()})
 
 
 def body_args(body: dict, skip: tuple[str, ...] = ()) -> params.QueryArgs:
@@ -48,7 +44,7 @@ def _options(args, base_travel: Travel) -> dict[str, Any]:
     travel = travel_options(args, base_travel)
     return {
         "k": params.number(args, "k", 5, lo=1, hi=MAX_K, integer=True),
-        "radius_m": params.number(args, "radius_m", None, lo=1, hi=200_000),
+        "radius_m": params.number(args, "radius_m", None, lo=1, hi=MAX_RADIUS_M),
         "kinds": params.choices(args, "kind", KINDS),
         "amenities": params.choices(args, "amenity", AMENITIES),
         "worker": params.choice(args, "worker", WORKER_TYPES),
@@ -107,7 +103,7 @@ def nearest():
 @bp.post("/nearest")
 def nearest_batch():
     """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
-    body = params.json_object(set(QUERY_PARAMS) - {"lon", "lat"} | {"points"}, '{"points": [[120.38, 36.06]]}')
+    body = params.json_object(set(QUERY_PARAMS) - set(BATCH_IGNORES) | {"points"}, '{"points": [[120.38, 36.06]]}')
     opts = _options(body_args(body, skip=("points",)), state().travel)
     arr = params.lonlat_pairs(body.get("points"), "points", MAX_BATCH)
     lon, lat = arr[:, 0], arr[:, 1]

@@ -19,9 +19,10 @@ from geo.coverage import CITY_ADCODE, CITY_NAME, DEMANDS, MAX_THRESHOLD_M, MODES
 from geo.datum import DATUMS
 from geo.export import DOWNLOAD_FORMATS, dumps_geojson
 from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, WORKER_TYPES
+from geo.nearest import MAX_K, Travel
 from geo.overlay import CLASSES
 from geo.siting import MAX_ADD, METHODS
-from web import coverage_api, ogc, params, state
+from web import coverage_api, nearest_api, ogc, params, state
 from web.exports import LAYERS
 
 __all__ = ["OPENAPI_MEDIA_TYPE", "bp", "build_spec"]
@@ -30,7 +31,8 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 GEOJSON = "application/geo+json"
-MAX_BATCH = 10_000
+MAX_BATCH = nearest_api.MAX_BATCH
+BATCH_IGNORES = nearest_api.BATCH_IGNORES
 
 Schema = dict[str, Any]
 
@@ -326,8 +328,8 @@ def _paging() -> dict[str, Schema]:
 def _nearest_options() -> dict[str, tuple[Schema, str]]:
     """The options GET /nearest takes as query parameters and POST /nearest in its body."""
     return {
-        "k": ({"type": "integer", "minimum": 1, "maximum": 50, "default": 5}, "How many facilities."),
-        "radius_m": ({"type": "number", "minimum": 1, "maximum": 200_000},
+        "k": ({"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 5}, "How many facilities."),
+        "radius_m": ({"type": "number", "minimum": 1, "maximum": nearest_api.MAX_RADIUS_M},
                      "Flag (within_radius) the facilities within this many metres."),
         "kind": ({"type": "array", "items": _enum(KINDS)}, "Facility kinds (any of them)."),
         "amenity": ({"type": "array", "items": _enum(AMENITIES)}, "Amenities required (all of them)."),
@@ -339,11 +341,15 @@ def _nearest_options() -> dict[str, tuple[Schema, str]]:
         "include_closed": ({"type": "boolean", "default": False},
                            "Also temporarily closed and under-maintenance facilities (flagged)."),
         "open_24h": ({"type": "boolean", "default": False}, "Only facilities open round the clock (24/7)."),
-        "detour_factor": ({"type": "number", "minimum": 1, "maximum": 5},
-                          "Straight line × this = route length (default from the settings)."),
-        "walk_kmh": ({"type": "number", "minimum": 1, "maximum": 10}, "Walking speed, km/h."),
-        "ebike_kmh": ({"type": "number", "minimum": 5, "maximum": 40}, "E-bike speed, km/h."),
+        "detour_factor": (_range("detour_factor"), "Straight line × this = route length (default from the settings)."),
+        "walk_kmh": (_range("walk_kmh"), "Walking speed, km/h."),
+        "ebike_kmh": (_range("ebike_kmh"), "E-bike speed, km/h."),
     }
+
+
+def _range(name: str) -> Schema:
+    lo, hi = Travel.LIMITS[name]
+    return {"type": "number", "minimum": lo, "maximum": hi}
 
 
 def _option_parameters(options: dict[str, tuple[Schema, str]]) -> list[Schema]:
@@ -379,7 +385,7 @@ def _nearest_body() -> Schema:
                    "description": f"[lon, lat] pairs inside Qingdao (lon {b['lon_min']}–{b['lon_max']}, "
                                   f"lat {b['lat_min']}–{b['lat_max']})",
                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}},
-        **_option_properties(_nearest_options()),
+        **_option_properties({k: v for k, v in _nearest_options().items() if k not in BATCH_IGNORES}),
     }
     return {"type": "object", "required": ["points"], "additionalProperties": False, "properties": props,
             "example": {"points": [[120.3843, 36.062], [120.3525, 36.088]], "k": 3, "kind": ["station"]}}

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 
 from geo.export import dumps_geojson
 from geo.hours import Hours, local_time, now_local
-from geo.model import ACCESS, AMENITIES, ENTRY, KINDS, STATUS, WORKER_LABELS, WORKER_TYPES
+from geo.model import KINDS, VOCABULARIES, WORKER_TYPES
 from web import params, state
 from web.api import geojson_response
 from web.errors import bad_param
@@ -174,21 +174,13 @@ def _skeleton(static_base: str, tianditu_key: str | None, zoom: int, center: tup
     return map_skeleton(static_base, tianditu_key=tianditu_key, zoom=zoom, center=center)
 
 
-def _vocab() -> dict:
-    def table(t):
-        return {k: {"zh": v.zh, "en": v.en} for k, v in t.items()}
-
-    return {"kinds": table(KINDS), "amenities": table(AMENITIES), "access": table(ACCESS), "entry": table(ENTRY),
-            "status": table(STATUS), "worker_types": table(WORKER_LABELS)}
-
-
 def _page(template: str, ui: dict, *, zoom: int, center: tuple[float, float], extra: dict) -> Response:
     static_base = url_for("static", filename="")
     skeleton = _skeleton(static_base, _tianditu_key(), zoom, center)
     js, css = local_assets(static_base)
     config = {
         "map": {"map": skeleton["map"], "basemaps": skeleton["basemaps"]},
-        "strings": ui, "vocab": _vocab(), "kind_colours": KIND_COLOURS,
+        "strings": ui, "vocab": VOCABULARIES, "kind_colours": KIND_COLOURS,
         "urls": {"meta": url_for("api.meta"), "districts": url_for("pages.districts_light"),
                  "districts_full": url_for("api.districts"), "nearest": url_for("nearest.nearest"),
                  "hours": url_for("pages.hours_state"),

@@ -87,7 +87,7 @@ class AppState:
     @cached_property
     def travel(self) -> Travel:
         s = self.settings
-        return Travel(detour_factor=s.detour_factor, walk_kmh=s.walk_kmh, ebike_kmh=s.ebike_kmh)
+        return Travel.from_settings(s)
 
     @cached_property
     def index(self) -> FacilityIndex:
