@@ -138,20 +138,6 @@ class DemandGrid:
         """Area of one cell in km² (EPSG:4549 is near-conformal here: scale error < 0.01 %)."""
         return self.cell_m**2 / 1e6
 
-    def to_frame(self) -> pd.DataFrame:
-        """The grid as a DataFrame (x, y, lon, lat, adcode, residents, workers)."""
-        return pd.DataFrame(
-            {
-                "x": self.x,
-                "y": self.y,
-                "lon": self.lon,
-                "lat": self.lat,
-                "adcode": self.adcode,
-                "residents": self.residents,
-                "workers": self.workers,
-            }
-        )
-
 
 # --------------------------------------------------------------------------- census
 

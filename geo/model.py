@@ -26,7 +26,6 @@ __all__ = [
     "VOCABULARIES",
     "WORKER_TYPES",
     "Label",
-    "can_enter",
     "in_city_bounds",
 ]
 
@@ -140,20 +139,6 @@ def in_city_bounds(lon, lat):
     lon, lat = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
     inside = (lon >= b["lon_min"]) & (lon <= b["lon_max"]) & (lat >= b["lat_min"]) & (lat <= b["lat_max"])
     return bool(inside) if inside.ndim == 0 else inside
-
-
-def can_enter(worker: str, access: str) -> bool:
-    """Whether a worker of type ``worker`` may use a facility with ``access``.
-
-    >>> can_enter("outdoor_worker", "members")
-    False
-    >>> can_enter("member", "members")
-    True
-    """
-    try:
-        return access in WORKER_TYPES[worker]
-    except KeyError:
-        raise ValueError(f"worker must be one of {', '.join(WORKER_TYPES)}, got {worker!r}") from None
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,6 @@ class FacilityIndex:
         self.status_open = np.array([f.status == "open" for f in self.facilities], dtype=bool)
         self.always_open = np.array([f.opening_hours == "24/7" for f in self.facilities], dtype=bool)
         self.all_true = np.ones(n, dtype=bool)
-        self.hours = [Hours.parse(f.opening_hours) for f in self.facilities]
         groups: dict[str, list[int]] = {}
         for i, f in enumerate(self.facilities):
             groups.setdefault(f.opening_hours, []).append(i)

@@ -49,9 +49,6 @@ class Overlay:
     width: int
     height: int
 
-    def legend(self, radius_m: float) -> list[dict]:
-        return legend(radius_m)
-
 
 def legend(radius_m: float) -> list[dict]:
     """Class, label, colour and distance range (m) of each overlay class for a threshold.

@@ -67,9 +67,6 @@ class DateRange:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"interval start {self.start} is after its end {self.end}")
 
-    def contains(self, day: date) -> bool:
-        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
-
 
 def _instant(text: str) -> date:
     m = _RFC3339.match(text)
