@@ -58,9 +58,6 @@ class Districts:
             out[idx] = adcode
         return out
 
-    def to_geojson(self) -> dict:
-        return self.frame[["adcode", "name", "name_en", "geometry"]].__geo_interface__
-
 
 def load_districts(path: str | Path | None = None) -> Districts:
     """Read the shipped district layer (or ``path``) and prepare it for look-ups."""

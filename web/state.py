@@ -116,7 +116,8 @@ class AppState:
 
     @cached_property
     def districts_geojson(self) -> bytes:
-        return dumps_geojson(self.districts.to_geojson()).encode("utf-8")
+        """The district polygons as RFC 7946 GeoJSON (the same features as the OGC API and exports)."""
+        return dumps_geojson({"type": "FeatureCollection", "features": self.district_features}).encode("utf-8")
 
     @cached_property
     def facility_table(self) -> FacilityTable:
