@@ -330,12 +330,13 @@ def polygon_layer_export(fc: dict, fmt: str, *, layer: str, title: str, name_key
 
 
 def export_registry(registry, districts, fmt: str, *, layer: str = "facilities", flt=None,
-                    datum: str = "wgs84") -> tuple[bytes, int]:
-    """A download like ``GET /api/v1/export`` gives, for the CLI: ``(file bytes, number of features)``.
+                    datum: str = "wgs84", table=None) -> tuple[bytes, int]:
+    """A download (``GET /api/v1/export``, ``workermap export``): ``(file bytes, number of features)``.
 
     ``registry`` is a :class:`geo.registry.Registry`, ``districts`` a :class:`geo.geography.Districts`;
     ``flt`` a :class:`geo.query.FacilityFilter` (facilities: every field; districts: ``bbox`` and
     ``districts`` only); without it, every facility but removed ones, or every district.
+    ``table``: a prebuilt :class:`geo.query.FacilityTable` over ``registry.facilities`` (else built here).
     """
     from geo.query import FacilityFilter, FacilityTable, district_mask
 
@@ -346,7 +347,7 @@ def export_registry(registry, districts, fmt: str, *, layer: str = "facilities",
         return districts_export(frame, fmt, meta=meta | {"count": len(frame)}), len(frame)
     if layer != "facilities":
         raise ValueError(f"layer must be facilities or districts, got {layer!r}")
-    matches = FacilityTable(registry.facilities).select(flt)
+    matches = (table if table is not None else FacilityTable(registry.facilities)).select(flt)
     body = facilities_export(matches.facilities, fmt, datum=datum, distances_m=matches.distances_m,
                              meta=meta | {"count": len(matches)})
     return body, len(matches)

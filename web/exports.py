@@ -14,10 +14,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from geo.datum import DATUMS
-from geo.export import DOWNLOAD_FORMATS, districts_export, facilities_export, polygon_layer_export
+from geo.export import DOWNLOAD_FORMATS, export_registry, polygon_layer_export
 from web import params, state
 from web.errors import bad_param
-from web.ogc import DistrictSource, FacilitySource, check_args, district_mask, facility_filter
+from web.ogc import DistrictSource, FacilitySource, check_args, facility_filter
 
 __all__ = ["LAYERS", "bp"]
 
@@ -56,14 +56,8 @@ def export():
     key = (registry.version, layer, fmt, crs)
     body = cache.get(key) if unfiltered else None
     if body is None:
-        meta = {"sample": registry.is_sample}
-        if layer == "districts":
-            frame = st.districts.frame[district_mask(args, st)]
-            body = districts_export(frame, fmt, meta=meta | {"count": len(frame)})
-        else:
-            matches = table.select(facility_filter(args, st))
-            body = facilities_export(matches.facilities, fmt, datum=crs, distances_m=matches.distances_m,
-                                     meta=meta | {"count": len(matches)})
+        body, _ = export_registry(registry, st.districts, fmt, layer=layer, flt=facility_filter(args, st),
+                                  datum=crs, table=table)
         if unfiltered and table.facilities is registry.facilities:
             cache[key] = body
     return _download(body, fmt, layer)
