@@ -37,7 +37,8 @@ def facilities():
         if d not in known:
             raise params.bad_param("district", d, "a Qingdao district adcode or name, e.g. 370202 or 市南区")
     if not kinds and not district_values:
-        return geojson_response(st.facilities_geojson, gz=st.facilities_geojson_gz)
+        body, gz = st.facilities_geojson
+        return geojson_response(body, gz=gz)
     selected = st.facility_table.select(FacilityFilter(kinds=tuple(kinds), districts=tuple(district_values)))
     selected = selected.facilities
     meta = {"sample": st.registry.is_sample, "count": len(selected)}

@@ -12,13 +12,11 @@ All JavaScript and CSS come from ``web/static``; no CDN.
 
 from __future__ import annotations
 
-import gzip
 import os
 from functools import cache
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geo.export import dumps_geojson
 from geo.hours import Hours, local_time, now_local
 from geo.model import KINDS, VOCABULARIES, WORKER_TYPES
 from web import params, state
@@ -28,10 +26,8 @@ from web.hitjson import iso_minutes
 from web.maps import (
     QINGDAO_CENTER,
     local_assets,
-    map_feature_collection,
     map_skeleton,
     overview_map_html,
-    simplified_districts_geojson,
 )
 from web.security import add_nonce
 
@@ -241,11 +237,6 @@ def hours_state():
     return resp
 
 
-def _gzipped(doc: dict) -> tuple[bytes, bytes]:
-    body = dumps_geojson(doc).encode("utf-8")
-    return body, gzip.compress(body, compresslevel=6, mtime=0)
-
-
 @bp.get("/worker/facilities.geojson")
 def facilities_light():
     """Every live facility as compact GeoJSON for the map pages (``web.maps.map_feature_collection``).
@@ -254,26 +245,15 @@ def facilities_light():
     loads ~85 KB gzip instead of ~100 KB. Built once per registry version.
     """
     params.reject_unknown(request.args, ())
-    st = state()
-    cache_ = current_app.extensions.setdefault("workermap_facilities_light", {})
-    version = st.registry.version
-    if version not in cache_:
-        live = [f for f in st.registry.facilities if f.status != "removed"]
-        meta = {"sample": st.registry.is_sample, "count": len(live), "version": version}
-        cache_.clear()
-        cache_[version] = _gzipped(map_feature_collection(live, meta))
-    body, gz = cache_[version]
+    body, gz = state().map_geojson
     return geojson_response(body, gz=gz)
 
 
 @bp.get("/worker/districts.geojson")
 def districts_light():
-    """District outlines simplified for drawing on a phone (see ``simplified_districts_geojson``)."""
+    """District outlines simplified for drawing on a phone (``AppState.district_outlines``)."""
     params.reject_unknown(request.args, ())
-    cache_ = current_app.extensions.setdefault("workermap_districts_light", {})
-    if "doc" not in cache_:
-        cache_["doc"] = _gzipped(simplified_districts_geojson(state().districts.frame))
-    body, gz = cache_["doc"]
+    body, gz = state().district_outlines
     return geojson_response(body, gz=gz, max_age=3600)
 
 

@@ -16,13 +16,19 @@ from geo.query import FacilityTable
 from geo.registry import Registry, RegistryError, RegistryStore
 from geo.settings import Settings
 from web.hitjson import HitEncoder
+from web.maps import map_feature_collection, simplified_districts_geojson
 
 log = logging.getLogger(__name__)
+
+
+def _with_gzip(doc: dict) -> tuple[bytes, bytes]:
+    body = dumps_geojson(doc).encode("utf-8")
+    return body, gzip.compress(body, compresslevel=6, mtime=0)
 
 #: How often (seconds) a worker checks whether the registry file changed.
 RELOAD_CHECK_S = 0.5
 #: Cached data that does not depend on the registry, kept when the registry is swapped.
-REGISTRY_INDEPENDENT = frozenset({"travel", "districts_geojson", "district_features", "demand"})
+REGISTRY_INDEPENDENT = frozenset({"travel", "districts_geojson", "district_features", "district_outlines", "demand"})
 
 
 @dataclass
@@ -104,15 +110,22 @@ class AppState:
         return self.registry.counts()
 
     @cached_property
-    def facilities_geojson(self) -> bytes:
-        """The whole registry as compact GeoJSON, built once per registry version."""
+    def facilities_geojson(self) -> tuple[bytes, bytes]:
+        """Every live facility as compact GeoJSON, and gzipped; built once per registry version."""
         meta = {"sample": self.registry.is_sample, "count": len(self.registry), "version": self.registry.version}
-        live = [f for f in self.registry.facilities if f.status != "removed"]
-        return dumps_geojson(feature_collection(live, meta)).encode("utf-8")
+        return _with_gzip(feature_collection(self.index.facilities, meta))
 
     @cached_property
-    def facilities_geojson_gz(self) -> bytes:
-        return gzip.compress(self.facilities_geojson, compresslevel=6, mtime=0)
+    def map_geojson(self) -> tuple[bytes, bytes]:
+        """Every live facility with the few properties the map pages use (``web.maps``), and gzipped."""
+        live = self.index.facilities
+        return _with_gzip(map_feature_collection(live, {"sample": self.registry.is_sample, "count": len(live),
+                                                        "version": self.registry.version}))
+
+    @cached_property
+    def district_outlines(self) -> tuple[bytes, bytes]:
+        """District outlines simplified for drawing on a phone, and gzipped."""
+        return _with_gzip(simplified_districts_geojson(self.districts.frame))
 
     @cached_property
     def districts_geojson(self) -> bytes:
