@@ -56,7 +56,17 @@ class Settings:
         return Path(self.shipped_dir) / "sample_facilities.geojson"
 
     @property
+    def tokens_path(self) -> Path:
+        """Admin tokens (hashed), see ``web.auth``."""
+        return Path(self.data_dir) / "admin_tokens.json"
+
+    @property
+    def imported_demand_path(self) -> Path:
+        """Where ``workermap import-demand`` puts a demand grid."""
+        return Path(self.data_dir) / "demand_grid.csv.gz"
+
+    @property
     def demand_path(self) -> Path:
         """The working demand grid (imported one if any), else the shipped modelled one."""
-        imported = Path(self.data_dir) / "demand_grid.csv.gz"
+        imported = self.imported_demand_path
         return imported if imported.exists() else Path(self.shipped_dir) / "demand_grid_250m.csv.gz"

@@ -26,7 +26,7 @@ UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json")
 
 
 def tokens() -> TokenStore:
-    return TokenStore(Path(state().settings.data_dir) / "admin_tokens.json")
+    return TokenStore(state().settings.tokens_path)
 
 
 @bp.before_request

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import click
 
+from geo.datum import DATUMS
+from geo.export import DOWNLOAD_FORMATS
+from geo.model import WORKER_TYPES
+from geo.nearest import MAX_K
 from geo.settings import Settings
 
-DATUM_CHOICE = click.Choice(["wgs84", "gcj02", "bd09"])
+DATUM_CHOICE = click.Choice(DATUMS)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -150,7 +154,7 @@ def validate(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "gpkg", "kml"]), default="geojson",
+@click.option("--format", "fmt", type=click.Choice(list(DOWNLOAD_FORMATS)), default="geojson",
               show_default=True)
 @click.option("--layer", type=click.Choice(["facilities", "districts"]), default="facilities", show_default=True,
               help="Uncovered areas: `workermap gaps --out FILE` (any of these formats, by suffix).")
@@ -183,11 +187,11 @@ def export(ctx: click.Context, fmt: str, layer: str, kind: tuple[str, ...], crs:
 @main.command()
 @click.option("--lon", type=float, required=True)
 @click.option("--lat", type=float, required=True)
-@click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("-k", "k", type=click.IntRange(1, MAX_K), default=5, show_default=True)
 @click.option("--radius-m", type=click.FloatRange(min=1), default=None)
 @click.option("--kind", multiple=True, help="Any of these kinds (repeatable).")
 @click.option("--amenity", multiple=True, help="All of these amenities (repeatable).")
-@click.option("--worker", type=click.Choice(["outdoor_worker", "member", "employee"]), default=None)
+@click.option("--worker", type=click.Choice(list(WORKER_TYPES)), default=None)
 @click.option("--open-at", default="now", show_default=True,
               help="ISO date-time (Qingdao time unless an offset is given), 'now' or 'any'.")
 @click.option("--include-closed", is_flag=True, help="Also show temporarily closed / maintenance sites.")
@@ -247,7 +251,7 @@ def import_demand(ctx: click.Context, file: Path, cell_m: int) -> None:
         grid = demand.demand_from_raster(file, districts, cell_m=cell_m)
     else:
         grid = demand.demand_from_points_csv(file, districts, cell_m=cell_m)
-    out = Path(settings.data_dir) / "demand_grid.csv.gz"
+    out = settings.imported_demand_path
     out.parent.mkdir(parents=True, exist_ok=True)
     demand.save_demand(grid, out)
     totals = demand.district_totals(grid)

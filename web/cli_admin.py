@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -27,7 +26,7 @@ def token():
 def _tokens(ctx):
     from web.auth import TokenStore
 
-    return TokenStore(Path(_settings(ctx).data_dir) / "admin_tokens.json")
+    return TokenStore(_settings(ctx).tokens_path)
 
 
 @token.command("add")

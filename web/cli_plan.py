@@ -19,10 +19,14 @@ from pathlib import Path
 
 import click
 
+from geo.coverage import DEMANDS, MODES
+from geo.model import KINDS, WORKER_TYPES
+from geo.siting import MAX_ADD, METHODS
+
 #: click commands to register on the ``workermap`` group
 COMMANDS: list = []
 
-KIND_CHOICES = ["station", "shared_home", "mother_room", "childcare", "apartment", "any"]
+KIND_CHOICES = [*KINDS, "any"]
 
 
 def _command(fn):
@@ -33,7 +37,7 @@ def _command(fn):
 def coverage_options(fn):
     """The options shared by every planner command (same meaning as the API's query parameters)."""
     options = [
-        click.option("--mode", type=click.Choice(["walk", "ebike"]), default="walk", show_default=True),
+        click.option("--mode", type=click.Choice(MODES), default="walk", show_default=True),
         click.option("--minutes", type=click.FloatRange(min=0, min_open=True, max=120), default=None,
                      help="Threshold in minutes by --mode [default: 15]."),
         click.option("--threshold-m", type=click.FloatRange(min=1, max=100_000), default=None,
@@ -41,7 +45,7 @@ def coverage_options(fn):
         click.option("--kind", multiple=True, type=click.Choice(KIND_CHOICES),
                      help="Facility kinds that count (repeatable) [default: station; 'any' = all]."),
         click.option("--amenity", multiple=True, help="Count only facilities with all of these amenities."),
-        click.option("--worker", type=click.Choice(["outdoor_worker", "member", "employee"]), default=None,
+        click.option("--worker", type=click.Choice(list(WORKER_TYPES)), default=None,
                      help="Count only facilities this worker may enter."),
         click.option("--open-at", default="any", show_default=True,
                      help="Count only facilities open then: ISO date-time (Qingdao time), 'now' or 'any'."),
@@ -194,7 +198,7 @@ def _read_exclusion(path: Path | None):
 @click.command()
 @coverage_options
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Uncovered areas to list.")
-@click.option("--rank-by", type=click.Choice(["workers", "residents"]), default="workers", show_default=True)
+@click.option("--rank-by", type=click.Choice(DEMANDS), default="workers", show_default=True)
 @click.option("--hours", "show_hours", is_flag=True, help="Also print coverage at each hour (facilities open then).")
 @click.option("--date", "day", default=None, help="Date for --hours (YYYY-MM-DD; default: of --open-at, else today).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -260,15 +264,15 @@ def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: st
 @_command
 @click.command()
 @coverage_options
-@click.option("--add", type=click.IntRange(1, 200), default=20, show_default=True, help="New sites to place.")
-@click.option("--demand", type=click.Choice(["workers", "residents"]), default="workers", show_default=True)
+@click.option("--add", type=click.IntRange(1, MAX_ADD), default=20, show_default=True, help="New sites to place.")
+@click.option("--demand", type=click.Choice(DEMANDS), default="workers", show_default=True)
 @click.option("--min-spacing-m", type=click.FloatRange(0, 50_000), default=0.0, show_default=True,
               help="Minimum distance of a new site to existing and to other new sites.")
 @click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="GeoJSON polygons (WGS84) where no site may go.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Candidate sites: CSV with lon,lat columns or GeoJSON points (default: every land cell).")
-@click.option("--method", type=click.Choice(["greedy", "exact"]), default="greedy", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default="greedy", show_default=True,
               help="exact = spopt MCLP (small instances only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the sites: .csv (UTF-8 BOM) or .geojson.")
@@ -395,13 +399,13 @@ def whatif(ctx: click.Context, add_points: tuple[str, ...], remove: tuple[str, .
 @click.command()
 @coverage_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Report folder.")
-@click.option("--add", type=click.IntRange(0, 200), default=20, show_default=True,
+@click.option("--add", type=click.IntRange(0, MAX_ADD), default=20, show_default=True,
               help="New sites to propose (0: no plan).")
-@click.option("--demand", type=click.Choice(["workers", "residents"]), default="workers", show_default=True)
+@click.option("--demand", type=click.Choice(DEMANDS), default="workers", show_default=True)
 @click.option("--min-spacing-m", type=click.FloatRange(0, 50_000), default=0.0, show_default=True)
 @click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--method", type=click.Choice(["greedy", "exact"]), default="greedy", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="greedy", show_default=True)
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Uncovered areas listed.")
 @click.option("--date", "day", default=None, help="Date of the 24-hour table (YYYY-MM-DD).")
 @click.pass_context
