@@ -19,9 +19,14 @@ SHIPPED_DATA = REPO_ROOT / "data"
 
 @dataclass(frozen=True)
 class Settings:
-    #: Where the working registry lives (``WORKERMAP_DATA_DIR``). Initialised from
-    #: the shipped sample on first use; the shipped files are never modified.
+    #: The working data directory (``WORKERMAP_DATA_DIR``): the registry database
+    #: ``workermap.gpkg`` (unless ``database_url`` names another), an imported demand grid.
+    #: The registry starts from the shipped sample; the shipped files are never modified.
     data_dir: Path = REPO_ROOT / "instance"
+    #: The registry database (``WORKERMAP_DATABASE_URL``): empty = the GeoPackage
+    #: ``<data_dir>/workermap.gpkg``; ``postgresql://user:password@host:port/db`` = PostgreSQL + PostGIS
+    #: (for several app servers); or a path ending in ``.gpkg``.
+    database_url: str = ""
     #: Folder with the shipped reference data (``WORKERMAP_SHIPPED_DATA``).
     shipped_dir: Path = SHIPPED_DATA
     #: Detour factor applied to straight-line distance for travel times.
@@ -39,13 +44,9 @@ class Settings:
             key = "WORKERMAP_" + f.name.upper()
             if key in env:
                 raw = env[key]
-                values[f.name] = Path(raw) if f.name.endswith("_dir") else float(raw)
+                values[f.name] = Path(raw) if f.name.endswith("_dir") else raw if f.type == "str" else float(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
-
-    @property
-    def registry_path(self) -> Path:
-        return Path(self.data_dir) / "facilities.geojson"
 
     @property
     def districts_path(self) -> Path:
@@ -54,11 +55,6 @@ class Settings:
     @property
     def sample_path(self) -> Path:
         return Path(self.shipped_dir) / "sample_facilities.geojson"
-
-    @property
-    def tokens_path(self) -> Path:
-        """Admin tokens (hashed), see ``web.auth``."""
-        return Path(self.data_dir) / "admin_tokens.json"
 
     @property
     def imported_demand_path(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from functools import cache
 from pathlib import Path
@@ -27,9 +28,9 @@ def districts():
 def shipped_sample():
     """(the shipped sample registry, its FacilityIndex), loaded once per test session."""
     from geo.nearest import FacilityIndex
-    from geo.registry import RegistryStore
+    from geo.registry import read_registry_file
 
-    registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", load_districts()).load()
+    registry = read_registry_file(SHIPPED_DATA / "sample_facilities.geojson", load_districts())
     return registry, FacilityIndex(registry.facilities)
 
 
@@ -97,6 +98,50 @@ def shipped_dir(tmp_path) -> Path:
         if (SHIPPED_DATA / name).exists():
             shutil.copy(SHIPPED_DATA / name, d / name)
     return d
+
+
+def require(reason: str | None) -> None:
+    """Skip with ``reason`` if there is one; under CI (CI=true) fail instead: a declared test tool is missing."""
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL test server unavailable under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL + PostGIS cluster for the whole session (tests/pgserver.py)."""
+    from tests.pgserver import PostgresServer, available
+
+    require(available())
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def database_url(request):
+    """Each storage test runs on both backends: "" (the GeoPackage in the data dir) and a fresh PostGIS database."""
+    if request.param == "gpkg":
+        yield ""
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+def open_test_store(data_dir: Path, database_url: str = ""):
+    """The store a server on ``data_dir`` / ``database_url`` would open."""
+    from geo.settings import Settings
+    from geo.store import open_store
+
+    return open_store(Settings.from_env(data_dir=data_dir, database_url=database_url), load_districts())
+
+
+def store_state(store) -> tuple[int, list[dict]]:
+    """What a test compares to say "nothing changed": the committed version and every record."""
+    return store.head(), [f.properties() for f in store.load().facilities]
 
 
 @pytest.fixture

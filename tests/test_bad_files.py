@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from geo.export import facilities_csv
-from geo.registry import RegistryStore
+from tests.conftest import open_test_store, store_state
 
 HEAD = "id,kind,name,lon,lat,opening_hours,amenities,capacity,verified_at\n"
 GOOD = "g-1,station,好驿站,120.3843,36.0620,24/7,rest,10,2025-01-01\n"
@@ -61,8 +61,8 @@ ROW_LEVEL = {  # class: (bad line, field, words in the message)
 
 
 @pytest.fixture
-def store(data_dir, districts):
-    return RegistryStore(data_dir / "facilities.geojson", districts)
+def store(data_dir):
+    return open_test_store(data_dir)
 
 
 def test_more_than_20_distinct_problems_are_reported(store, tmp_path):
@@ -82,11 +82,11 @@ def test_file_level_problems(store, tmp_path, case):
     name, data, words = FILE_LEVEL[case]
     path = tmp_path / name
     path.write_bytes(data)
-    before = store.path.read_bytes()
+    before = store_state(store)
     report = store.import_file(path)
     assert not report.written and report.errors, case
     assert any(words in p.message for p in report.errors), [str(p) for p in report.errors]
-    assert store.path.read_bytes() == before
+    assert store_state(store) == before
 
 
 @pytest.mark.parametrize("case", sorted(ROW_LEVEL))
@@ -94,13 +94,13 @@ def test_row_level_problems_name_the_row(store, tmp_path, case):
     line, field, words = ROW_LEVEL[case]
     path = tmp_path / "a.csv"
     path.write_text(HEAD + GOOD + line, encoding="utf-8")
-    before = store.path.read_bytes()
+    before = store_state(store)
     report = store.import_file(path)
     assert not report.written
     hits = [p for p in report.errors if p.row == 3 and p.field == field]
     assert hits and words in hits[0].message, [str(p) for p in report.errors]
     assert not [p for p in report.errors if p.row == 2], "the good row must not be blamed"
-    assert store.path.read_bytes() == before
+    assert store_state(store) == before
 
 
 def test_html_in_names_is_kept_as_text_and_csv_injection_neutralised_on_export(store, tmp_path):

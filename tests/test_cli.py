@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import SMALL
+from tests.conftest import SMALL, open_test_store, store_state
 from web.cli import main
 
 
@@ -28,11 +28,12 @@ def test_validate_fails_on_a_corrupt_registry(runner, data_dir):
 def test_import_refusal_exits_nonzero_and_names_rows(runner, data_dir, tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("名称,类型,经度,纬度\n驿站,station,36.06,120.38\n", encoding="utf-8")
-    before = (data_dir / "facilities.geojson").read_bytes()
+    store = open_test_store(data_dir)
+    before = store_state(store)
     r = run(runner, data_dir, "import", str(f))
     assert r.exit_code == 1
     assert "row 2: lon/lat: latitude and longitude look swapped" in r.output
-    assert (data_dir / "facilities.geojson").read_bytes() == before
+    assert store_state(store) == before
 
 
 def test_import_gcj02_then_export_geojson(runner, data_dir, tmp_path):

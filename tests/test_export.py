@@ -12,8 +12,7 @@ import subprocess
 import pytest
 
 from geo.export import facilities_csv, facilities_export
-from geo.registry import RegistryStore
-from tests.conftest import SMALL, make_facility
+from tests.conftest import SMALL, make_facility, open_test_store, write_registry
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo (gdal-bin)")
 
@@ -68,12 +67,10 @@ def test_gpkg_keeps_chinese_text(tmp_path):
 
 @pytest.mark.parametrize("fmt,suffix", [("geojson", "geojson"), ("csv", "csv")])
 def test_export_then_import_gives_the_same_registry(tmp_path, districts, data_dir, fmt, suffix):
-    store = RegistryStore(data_dir / "facilities.geojson", districts)
-    before = store.load()
+    before = open_test_store(data_dir).load()
     path = write_export(before.facilities, tmp_path / f"rt.{suffix}", fmt)
-    other = RegistryStore(tmp_path / "other" / "facilities.geojson", districts)
-    other.path.parent.mkdir()
-    other.path.write_text('{"type":"FeatureCollection","features":[]}')
+    write_registry(tmp_path / "other" / "facilities.geojson", [])
+    other = open_test_store(tmp_path / "other")
     report = other.import_file(path, replace=True)
     assert report.written, [str(p) for p in report.problems]
     assert other.load().facilities == before.facilities

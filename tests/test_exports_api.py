@@ -17,8 +17,7 @@ import pytest
 import shapely
 
 from geo.datum import convert
-from geo.registry import RegistryStore
-from tests.conftest import write_registry
+from tests.conftest import open_test_store, write_registry
 from tests.test_ogc import OGC_FACILITIES, XSS, error_of, sample_server  # noqa: F401 - a fixture
 
 ALL_STATUSES = "status=open,temporarily_closed,maintenance,removed"
@@ -139,8 +138,8 @@ def test_export_then_import_gives_the_same_registry(client, export_app, tmp_path
     before = export_app.extensions["workermap"].registry
     path = tmp_path / f"export.{fmt}"
     path.write_bytes(download(client, f"format={fmt}&{ALL_STATUSES}").data)
-    fresh = RegistryStore(tmp_path / "fresh" / "facilities.geojson", districts)
-    write_registry(fresh.path, [])
+    write_registry(tmp_path / "fresh" / "facilities.geojson", [])
+    fresh = open_test_store(tmp_path / "fresh")
     report = fresh.import_file(path, replace=True)
     assert report.written, [str(p) for p in report.problems]
     assert fresh.load().facilities == before.facilities

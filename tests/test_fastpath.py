@@ -83,13 +83,12 @@ def test_a_failure_inside_the_fast_path_falls_back_to_flask(sample_app, monkeypa
 
 
 def test_fast_path_sees_registry_changes_from_another_process(app, data_dir, districts, monkeypatch):
-    from geo.registry import RegistryStore
+    from tests.conftest import open_test_store
 
     c = app.test_client()
     url = f"{FAST_PATH}?lon=120.3843&lat=36.062&k=1&open_at=any"
     first = c.get(url).get_json()["hits"][0]["id"]
-    store = RegistryStore(data_dir / "facilities.geojson", districts)
-    reg = store.load()
-    store.save(reg.merged([reg.get(first).replace(status="temporarily_closed")]))
+    open_test_store(data_dir).update(lambda reg: reg.merged([reg.get(first).replace(status="temporarily_closed")]),
+                                     actor="test", action="update", facility_id=first)
     monkeypatch.setattr(app.extensions["workermap"], "_checked_at", 0.0)  # as if 0.5 s had passed
     assert c.get(url).get_json()["hits"][0]["id"] != first

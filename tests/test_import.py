@@ -9,29 +9,28 @@ import openpyxl
 import prcoords
 import pytest
 
-from geo.registry import RegistryStore
-from tests.conftest import SMALL
+from tests.conftest import SMALL, open_test_store, store_state
 
 HEADER_ZH = "编号,类型,名称,地址,经度,纬度,开放时间,设施\n"
 GOOD_ZH = "q-1,工会驿站,香港中路街道工会驿站,青岛市市南区香港中路1号,120.3843,36.0620,24/7,微波炉;饮用水\n"
 
 
 @pytest.fixture
-def store(data_dir, districts):
-    return RegistryStore(data_dir / "facilities.geojson", districts)
+def store(data_dir):
+    return open_test_store(data_dir)
 
 
 def _import(store, tmp_path, text: str | bytes, *, name="in.csv", encoding="utf-8", **kw):
     f = tmp_path / name
     f.write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
-    before = store.path.read_bytes()
+    before = store_state(store)
     report = store.import_file(f, **kw)
     return report, before
 
 
 def _refused(store, report, before, *, row: int, field: str, contains: str):
     assert not report.written
-    assert store.path.read_bytes() == before, "registry must be byte-identical after a refused import"
+    assert store_state(store) == before, "registry must be unchanged after a refused import"
     hits = [p for p in report.errors if p.row == row and p.field == field]
     assert hits, f"expected a problem at row {row} field {field}, got {[str(p) for p in report.problems]}"
     assert contains in hits[0].message, hits[0].message
@@ -144,7 +143,7 @@ def test_all_problems_collected_at_once(store, tmp_path):
     fields = {(p.row, p.field) for p in report.errors}
     for row in (2, 3):
         assert {(row, "kind"), (row, "name"), (row, "lon/lat"), (row, "opening_hours"), (row, "amenities")} <= fields
-    assert store.path.read_bytes() == before
+    assert store_state(store) == before
 
 
 def test_html_in_name_is_stored_as_text(store, tmp_path):
@@ -157,7 +156,7 @@ def test_html_in_name_is_stored_as_text(store, tmp_path):
 def test_dry_run_writes_nothing(store, tmp_path):
     report, before = _import(store, tmp_path, HEADER_ZH + GOOD_ZH, dry_run=True)
     assert report.added == 1 and not report.written
-    assert store.path.read_bytes() == before
+    assert store_state(store) == before
 
 
 @pytest.mark.parametrize("content,name,contains", [
@@ -171,19 +170,19 @@ def test_dry_run_writes_nothing(store, tmp_path):
 def test_unreadable_files_are_refused(store, tmp_path, content, name, contains):
     report, before = _import(store, tmp_path, content, name=name)
     assert report.errors and contains in report.errors[0].message, [str(p) for p in report.problems]
-    assert store.path.read_bytes() == before
+    assert store_state(store) == before
 
 
-def test_merge_updates_by_id_and_keeps_backup(store, tmp_path):
-    first = store.path.read_bytes()
+def test_merge_updates_by_id_and_keeps_versions(store, tmp_path):
+    first = store.load()
     _import(store, tmp_path, HEADER_ZH + GOOD_ZH)
     report, _ = _import(store, tmp_path, HEADER_ZH + GOOD_ZH.replace("香港中路街道工会驿站", "新名称驿站"))
     assert report.updated == 1 and report.added == 0
     assert report.registry == store.load() and report.registry.get("q-1").name == "新名称驿站"
-    last = store.audit.read()[-1]
+    last = store.audit_entries()[-1]
     assert (last["action"], last["added"], last["updated"]) == ("import", 0, 1)
-    assert store.backup_path.exists() and store.backup_path.read_bytes() != first
-    assert len(list(store.history_dir.iterdir())) == 2
+    assert [v["action"] for v in store.versions()] == ["migrate", "import", "import"]
+    assert store.registry_at(1).facilities == first.facilities  # the version before both imports
 
 
 def test_random_points_roundtrip_through_csv(store, tmp_path):

@@ -17,8 +17,7 @@ from pyproj import Geod
 from geo.datum import wgs84_to_gcj02
 from geo.model import KINDS, WORKER_TYPES
 from geo.nearest import FacilityIndex, Travel
-from geo.registry import RegistryStore
-from tests.conftest import brute_eligible, make_facility, shipped_sample
+from tests.conftest import brute_eligible, make_facility, open_test_store, shipped_sample
 
 GEOD = Geod(ellps="WGS84")
 
@@ -340,9 +339,8 @@ def test_api_batch(client):
 
 def test_server_picks_up_a_registry_written_by_another_process(app, client, data_dir, districts):
     first = client.get("/api/v1/nearest?lon=120.3843&lat=36.062&k=1&open_at=any").get_json()["hits"][0]["id"]
-    store = RegistryStore(data_dir / "facilities.geojson", districts)
-    reg = store.load()
-    store.save(reg.merged([reg.get(first).replace(status="temporarily_closed")]))
+    open_test_store(data_dir).update(lambda reg: reg.merged([reg.get(first).replace(status="temporarily_closed")]),
+                                     actor="test", action="update", facility_id=first)
     app.extensions["workermap"].reload_if_changed(force=True)
     second = client.get("/api/v1/nearest?lon=120.3843&lat=36.062&k=1&open_at=any").get_json()["hits"][0]["id"]
     assert second != first

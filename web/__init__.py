@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask
 
 from geo.geography import load_districts
-from geo.registry import RegistryStore
 from geo.settings import Settings
+from geo.store import open_store
 from web.errors import register_error_handlers
 from web.jsonio import OrjsonProvider
 from web.security import init_security
@@ -39,13 +39,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(**overrides)
 
     districts = load_districts(settings.districts_path)
-    store = RegistryStore(settings.registry_path, districts, seed_from=settings.sample_path)
+    store = open_store(settings, districts)
     registry = store.load()
     app_state = AppState(settings, districts, store, registry)
     app_state.index  # noqa: B018 - build the index and load the demand grid now, not on a request
     app_state.demand  # noqa: B018
     app.extensions["workermap"] = app_state
-    log.info("registry loaded: %d facilities from %s", len(registry), store.path)
+    log.info("registry loaded: %d facilities, version %s, from %s", len(registry), registry.version, store.where)
 
     @app.before_request
     def _pick_up_registry_changes():

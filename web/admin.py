@@ -1,8 +1,9 @@
 """Admin writes, /api/v1/admin: token-protected, validated like an import, atomic, audited.
 
-Every write goes through ``RegistryStore.update`` (file lock → load → change →
-validate → atomic replace → audit line) and is then served by this worker at once;
-other workers pick it up within ``RELOAD_CHECK_S`` (see web/state.py).
+Every write goes through ``RegistryStore.update`` (one database transaction: the
+writer's lock → the committed registry → change → validate the changed records →
+rows, version and audit row → commit) and is then served by this worker at once;
+other workers and servers pick it up within ``RELOAD_CHECK_S`` (see web/state.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from flask import Blueprint, g, request
 from geo import datum
 from geo.edits import EDITABLE, facility_from_values, patched
 from geo.registry import Registry, RegistryError
+from geo.store.tokens import TokenStore
 from geo.validate import Problem
 from web import params, state
-from web.auth import TokenStore
+from web.auth import check_token
 from web.errors import ApiError
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
@@ -25,13 +27,9 @@ bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json")
 
 
-def tokens() -> TokenStore:
-    return TokenStore(state().settings.tokens_path)
-
-
 @bp.before_request
 def _authenticate():
-    g.actor = tokens().check(request.headers.get("Authorization"))
+    g.actor = check_token(TokenStore(state().store), request.headers.get("Authorization"))
 
 
 def _problems_error(problems: list[Problem], message: str) -> ApiError:
@@ -146,22 +144,29 @@ def bulk_import():
 
 @bp.get("/versions")
 def versions():
-    return {"versions": [p.name for p in state().store.versions()]}
+    args = params.QueryArgs.from_request()
+    params.reject_unknown(args, ("limit",))
+    limit = params.number(args, "limit", 1000, lo=1, hi=100_000, integer=True)
+    return {"versions": state().store.versions(limit=limit)}
 
 
 @bp.post("/restore")
 def restore():
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("version"), str):
-        raise ApiError(400, "body must be {\"version\": \"facilities-<time>.geojson\"}", parameter="version")
+    value = body.get("version") if isinstance(body, dict) else None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(400, "body must be {\"version\": N}, N a version number from GET /api/v1/admin/versions",
+                       parameter="version", value=str(value)[:40], allowed="a version number (1, 2, …)")
     st = state()
     try:
-        after = st.store.restore(body["version"], actor=g.actor)
+        after = st.store.restore(value, actor=g.actor)
     except RegistryError as exc:
         raise ApiError(404 if "unknown version" in str(exc) else 422, str(exc), parameter="version",
-                       value=body["version"]) from None
+                       value=value) from None
     st.adopt(after)
-    return {"restored": body["version"], "count": len(after), "version": after.version}
+    return {"restored": value, "count": len(after), "version": after.version}
 
 
 @bp.get("/audit")
@@ -169,4 +174,4 @@ def audit():
     args = params.QueryArgs.from_request()
     params.reject_unknown(args, ("limit",))
     limit = params.number(args, "limit", 100, lo=1, hi=10_000, integer=True)
-    return {"entries": state().store.audit.read(limit=limit)}
+    return {"entries": state().store.audit_entries(limit=limit)}

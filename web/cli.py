@@ -22,10 +22,9 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _store(settings: Settings):
     from geo.geography import load_districts
-    from geo.registry import RegistryStore
+    from geo.store import open_store
 
-    return RegistryStore(settings.registry_path, load_districts(settings.districts_path),
-                         seed_from=settings.sample_path)
+    return open_store(settings, load_districts(settings.districts_path))
 
 
 def _print_problems(problems, limit: int = 200) -> None:
@@ -36,14 +35,30 @@ def _print_problems(problems, limit: int = 200) -> None:
         click.echo(f"  … and {len(problems) - limit} more", err=True)
 
 
-@click.group()
+class _Group(click.Group):
+    """Store errors (a database that cannot be opened or reached) as one line, exit status 2."""
+
+    def invoke(self, ctx):
+        from geo.store import StoreUnavailable
+
+        try:
+            return super().invoke(ctx)
+        except StoreUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="WORKERMAP_DATA_DIR",
               help="Working data directory (default: ./instance; env WORKERMAP_DATA_DIR).")
+@click.option("--database-url", envvar="WORKERMAP_DATABASE_URL", default=None,
+              help="Registry database: postgresql://user:password@host:port/db for PostgreSQL + PostGIS "
+                   "(default: the GeoPackage <data-dir>/workermap.gpkg; env WORKERMAP_DATABASE_URL).")
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None) -> None:
+def main(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
     """Qingdao worker service map."""
     ctx.ensure_object(dict)
-    ctx.obj["settings"] = Settings.from_env(data_dir=data_dir)
+    ctx.obj["settings"] = Settings.from_env(data_dir=data_dir, database_url=database_url)
 
 
 @main.command()
@@ -68,8 +83,11 @@ def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, wo
 
     settings = _settings(ctx)
     os.environ["WORKERMAP_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        os.environ["WORKERMAP_DATABASE_URL"] = settings.database_url
+    store = _store(settings)
     try:  # refuse to start on an unusable registry, with the reasons, before any worker starts
-        _store(settings).load()
+        store.load()
     except RegistryError as exc:
         click.echo(f"error: cannot start: {exc}", err=True)
         _print_problems(exc.problems)
@@ -83,7 +101,7 @@ def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, wo
     from web import create_app
 
     app = create_app()
-    click.echo(f"Serving on http://{host}:{port}/  (registry: {settings.registry_path})")
+    click.echo(f"Serving on http://{host}:{port}/  (registry: {store.where})")
     app.run(host=host, port=port, debug=False, threaded=False)
 
 
@@ -144,7 +162,7 @@ def validate(ctx: click.Context) -> None:
         _print_problems(exc.problems)
         sys.exit(1)
     counts = reg.counts()
-    click.echo(f"registry {store.path}: OK, {counts['total']} facilities, no errors"
+    click.echo(f"registry {store.where}: OK, {counts['total']} facilities, no errors"
                + (" (SAMPLE DATA)" if reg.is_sample else ""))
     for kind, n in counts["by_kind"].items():
         click.echo(f"  {kind:12} {n:5}")

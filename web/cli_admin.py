@@ -24,9 +24,9 @@ def token():
 
 
 def _tokens(ctx):
-    from web.auth import TokenStore
+    from geo.store.tokens import TokenStore
 
-    return TokenStore(_settings(ctx).tokens_path)
+    return TokenStore(_store(_settings(ctx)))
 
 
 @token.command("add")
@@ -35,7 +35,7 @@ def _tokens(ctx):
 def token_add(ctx, name):
     """Create a token; it is printed once and stored only as a hash."""
     try:
-        value = _tokens(ctx).add(name)
+        value = _tokens(ctx).add(name, actor=_actor())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     click.echo(value)
@@ -46,7 +46,7 @@ def token_add(ctx, name):
 @click.pass_context
 def token_revoke(ctx, name):
     try:
-        _tokens(ctx).revoke(name)
+        _tokens(ctx).revoke(name, actor=_actor())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     click.echo(f"revoked {name}")
@@ -121,16 +121,17 @@ def remove(ctx, facility_id):
 @click.command()
 @click.pass_context
 def history(ctx):
-    """List the earlier registry versions that can be restored."""
-    for p in _store(_settings(ctx)).versions():
-        click.echo(p.name)
+    """List the registry versions (restore one with `workermap restore N`)."""
+    for v in _store(_settings(ctx)).versions():
+        click.echo(f"{v['version']:6}  {v['time']}  {v['actor']:16} {v['action']:14} {v['id'] or '':20} "
+                   f"{v['count']} facilities")
 
 
 @click.command()
-@click.argument("version")
+@click.argument("version", type=click.IntRange(min=1))
 @click.pass_context
 def restore(ctx, version):
-    """Make an earlier version (a name from `workermap history`) current again."""
+    """Make an earlier version (a number from `workermap history`) current again, as a new version."""
     from geo.registry import RegistryError
 
     try:
@@ -146,7 +147,7 @@ def restore(ctx, version):
 @click.pass_context
 def audit(ctx, limit):
     """Print the last audit-log entries (JSON lines)."""
-    for e in _store(_settings(ctx)).audit.read(limit=limit):
+    for e in _store(_settings(ctx)).audit_entries(limit=limit):
         click.echo(json.dumps(e, ensure_ascii=False))
 
 

@@ -69,13 +69,12 @@ class _Context:
         from geo.hours import now_local, parse_when
         from geo.model import AMENITIES
         from geo.nearest import FacilityIndex, Travel
-        from geo.registry import RegistryStore
+        from geo.store import open_store
 
         s = ctx.obj["settings"]
         self.settings = s
         self.districts = load_districts(s.districts_path)
-        store = RegistryStore(s.registry_path, self.districts, seed_from=s.sample_path)
-        self.registry = store.load()
+        self.registry = open_store(s, self.districts).load()
         travel = Travel.from_settings(s)
         self.index = FacilityIndex(self.registry.facilities, travel=travel)
         names = self.districts.names

@@ -118,6 +118,8 @@ class _Gunicorn(BaseApplication):
 
         configure_json_logging()
         app = create_app()
+        # The master loaded the registry; each forked worker opens its own database connections.
+        app.extensions["workermap"].store.close()
         gc.collect()
         gc.freeze()  # the loaded data stays; collections look only at what requests allocate
         return app

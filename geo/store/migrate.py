@@ -1,0 +1,75 @@
+"""Schema migrations: a small numbered SQL set per backend (``geo/store/sql/<backend>/NNNN_name.sql``).
+
+Why not a migration tool: two backends, a handful of tables, and the SQL is the
+clearest statement of the schema. Each file runs once, in a transaction together with
+its row in ``schema_migrations``; concurrent starters (gunicorn master, a CLI
+command) wait for one another (``BEGIN IMMEDIATE`` / an advisory lock), so each
+migration is applied exactly once. Files are shipped as package data.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from importlib import resources
+
+__all__ = ["LATEST", "migrate", "migrations"]
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_STATEMENT_END = re.compile(r";\s*(?:\n|$)")
+
+
+def migrations(backend_name: str) -> list[tuple[int, str, str]]:
+    """``(number, name, sql)`` for each migration of a backend, in order."""
+    folder = {"geopackage": "gpkg", "postgis": "postgis"}[backend_name]
+    out = []
+    for entry in resources.files("geo.store").joinpath("sql", folder).iterdir():
+        m = _NAME.match(entry.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+LATEST = max(n for n, _, _ in migrations("geopackage"))
+
+
+def _statements(sql: str) -> list[str]:
+    out = []
+    for chunk in _STATEMENT_END.split(sql):
+        code = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
+        if code:
+            out.append(code)
+    return out
+
+
+def _applied(backend, conn) -> set[int]:
+    if not backend.table_exists(conn, "schema_migrations"):
+        return set()
+    return {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def migrate(backend, conn) -> list[int]:
+    """Apply the migrations ``conn``'s database lacks; returns their numbers (empty if none)."""
+    pending = [m for m in migrations(backend.name) if m[0] not in _applied(backend, conn)]
+    if not pending:
+        return []
+    conn.execute("BEGIN IMMEDIATE" if backend.name == "geopackage" else "BEGIN")
+    try:
+        backend.lock_migrations(conn)
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                     "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        done = _applied(backend, conn)  # again, under the lock: another process may have been first
+        applied = []
+        for number, name, sql in migrations(backend.name):
+            if number in done:
+                continue
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(backend.sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
+                         (number, name, datetime.now(UTC).isoformat(timespec="seconds")))
+            applied.append(number)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied
