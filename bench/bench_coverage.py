@@ -43,7 +43,7 @@ from geo.demand import build_demand_grid  # noqa: E402
 from geo.gaps import uncovered_areas  # noqa: E402
 from geo.geography import load_districts  # noqa: E402
 from geo.nearest import FacilityIndex  # noqa: E402
-from geo.registry import RegistryStore  # noqa: E402
+from geo.registry import read_registry_file  # noqa: E402
 from geo.settings import SHIPPED_DATA  # noqa: E402
 from geo.siting import SitingError, _disk, plan_sites  # noqa: E402
 
@@ -67,13 +67,13 @@ from geo.demand import DemandGrid
 from geo.gaps import uncovered_areas
 from geo.geography import load_districts
 from geo.nearest import FacilityIndex
-from geo.registry import RegistryStore
+from geo.registry import read_registry_file
 from geo.settings import SHIPPED_DATA
 a = np.load({path!r})
 grid = DemandGrid(a["x"], a["y"], a["lon"], a["lat"], a["adcode"], a["residents"], a["workers"],
                   cell_m=int(a["cell_m"]))
 districts = load_districts()
-index = FacilityIndex(RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", districts).load().facilities)
+index = FacilityIndex(read_registry_file(SHIPPED_DATA / "sample_facilities.geojson", districts).facilities)
 prepared = PreparedGrid(grid, districts.names)
 def hwm():  # peak RSS of this process image, kB (ru_maxrss would include the parent's, inherited over exec)
     return int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1])
@@ -208,7 +208,7 @@ def main() -> None:
     t = time.perf_counter()
     grid = build_demand_grid(districts, cell_m=args.cell_m)
     build_s = time.perf_counter() - t
-    registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", districts).load()
+    registry = read_registry_file(SHIPPED_DATA / "sample_facilities.geojson", districts)
     index = FacilityIndex(registry.facilities)
     threshold = Threshold.minutes_by(15, "walk")
     ffilter = FacilityFilter()

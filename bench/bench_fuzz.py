@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo.settings import SHIPPED_DATA  # noqa: E402
+from geo.store.tokens import TokenStore  # noqa: E402
 from tests.fuzzing import fuzz, routes  # noqa: E402
 from web import create_app  # noqa: E402
-from web.auth import TokenStore  # noqa: E402
 
 HAPPY = ["/api/v1/nearest?lon=120.38&lat=36.06&k=5", "/api/v1/facilities?kind=station", "/api/v1/meta",
          "/healthz", "/ogc/collections/station/items?limit=10"]
@@ -35,7 +35,7 @@ def main():
         shutil.copy(SHIPPED_DATA / "sample_facilities.geojson", Path(tmp) / "facilities.geojson")
         app = create_app({"TESTING": True, "WORKERMAP_DATA_DIR": tmp})
         client = app.test_client()
-        token = TokenStore(Path(tmp) / "admin_tokens.json").add("fuzz")
+        token = TokenStore(app.extensions["workermap"].store).add("fuzz")
         t = time.perf_counter()
         anon, fail_a = fuzz(client, app, n // 2, seed=11)
         anon_s = time.perf_counter() - t

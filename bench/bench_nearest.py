@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from geo.geography import load_districts  # noqa: E402
 from geo.nearest import FacilityIndex  # noqa: E402
-from geo.registry import RegistryStore  # noqa: E402
+from geo.registry import read_registry_file  # noqa: E402
 from geo.settings import SHIPPED_DATA  # noqa: E402
 
 WHEN = datetime(2026, 11, 24, 23, 40)
@@ -289,7 +289,7 @@ def main():
     ap.add_argument("--no-access-log", action="store_true",
                     help="serve without the access log (default: on, as `serve --prod` runs; written to /dev/null)")
     args = ap.parse_args()
-    registry = RegistryStore(SHIPPED_DATA / "sample_facilities.geojson", load_districts()).load()
+    registry = read_registry_file(SHIPPED_DATA / "sample_facilities.geojson", load_districts())
     index = bench_in_process(registry, args.queries)
     bench_updates(registry, index)
     bench_wsgi(min(args.queries, 3000))
