@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.atomic import atomic_write
 from geo.crs import METRIC_CRS, to_lonlat, to_metric
 from geo.geography import Districts
 
@@ -338,7 +339,7 @@ def _coord_column(v: np.ndarray) -> np.ndarray:
 
 
 def save_demand(grid: DemandGrid, path: str | Path) -> None:
-    """Write ``grid`` as the gzip CSV described in the module docstring (deterministic bytes)."""
+    """Write ``grid`` as the gzip CSV described in the module docstring (deterministic bytes, atomically)."""
     order = np.lexsort((grid.x, grid.y))
     frame = pd.DataFrame(
         {
@@ -353,11 +354,10 @@ def save_demand(grid: DemandGrid, path: str | Path) -> None:
     text = io.StringIO()
     text.write(f"# workermap demand grid; crs={METRIC_CRS}; cell_m={grid.cell_m:g}; source={source}\n")
     frame.to_csv(text, index=False, float_format="%.1f", lineterminator="\n")
-    with (
-        open(path, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz,
-    ):
+    raw = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz:
         gz.write(text.getvalue().encode("utf-8"))
+    atomic_write(path, raw.getvalue())  # a running server may be reading the old grid
 
 
 def load_demand(path: str | Path) -> DemandGrid:

@@ -27,6 +27,17 @@ def _store(settings: Settings):
     return open_store(settings, load_districts(settings.districts_path))
 
 
+def _write_out(path: Path, data: bytes) -> None:
+    """Write an output file atomically; a folder that cannot be written is one line, exit status 1."""
+    from geo.atomic import atomic_write
+
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+
+
 def _print_problems(problems, limit: int = 200) -> None:
     for p in problems[:limit]:
         where = f"row {p.row}" if p.row else "file"
@@ -125,7 +136,7 @@ def sample(ctx: click.Context, out: Path | None, seed: int | None) -> None:
     facilities = generate_sample(grid, load_districts(settings.districts_path), townships,
                                  seed=SEED if seed is None else seed)
     out = out or settings.sample_path
-    out.write_bytes(sample_geojson(facilities))
+    _write_out(out, sample_geojson(facilities))
     click.echo(f"wrote {len(facilities)} sample facilities to {out}")
 
 
@@ -198,7 +209,7 @@ def export(ctx: click.Context, fmt: str, layer: str, kind: tuple[str, ...], crs:
     store = _store(_settings(ctx))
     flt = FacilityFilter(kinds=tuple(kind)) if kind else None
     body, n = export_registry(store.load(), store.districts, fmt, layer=layer, flt=flt, datum=crs)
-    out.write_bytes(body)
+    _write_out(out, body)
     click.echo(f"wrote {n} {layer} to {out} ({fmt})")
 
 

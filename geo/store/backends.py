@@ -74,6 +74,9 @@ class Backend:
     def lock_migrations(self, conn) -> None:
         """Inside an open transaction: keep other processes out of the migrations until it ends."""
 
+    def after_migrations(self, conn) -> None:
+        """Once migrations were applied (outside any transaction)."""
+
 
 class GeoPackage(Backend):
     name = "geopackage"
@@ -106,6 +109,11 @@ class GeoPackage(Backend):
 
     def begin_write(self, conn) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    def after_migrations(self, conn) -> None:
+        # The GeoPackage header (application_id) is on page 1, which stays in the WAL until a
+        # checkpoint; GDAL reads the header from the file itself before opening it.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def begin_read(self, conn) -> None:
         conn.execute("BEGIN")

@@ -72,4 +72,5 @@ def migrate(backend, conn) -> list[int]:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    backend.after_migrations(conn)
     return applied
