@@ -149,20 +149,29 @@ def test_concurrent_token_adds_lose_none(data_dir, database_url, store):
     assert [e["action"] for e in store.audit_entries(limit=100)].count("token_add") == 13
 
 
-def test_worker_reports_are_kept_and_checked(store):
+def test_worker_reports_are_kept_checked_and_resolved(store):
     reports = ReportStore(store)
-    r = reports.add("t-001", "closed", "到了门是锁的 <b>03:10</b>", reporter="rider-7")
-    reports.add("t-002", "wrong_hours")
-    assert r["report_id"] >= 1 and r["status"] == "new"
-    assert [x["facility_id"] for x in reports.list()] == ["t-002", "t-001"]
+    before = store_state(store)
+    r = reports.add("closed", facility_id="t-001", message="到了门是锁的 <b>03:10</b>", client_hash="c" * 80)
+    site = reports.add("new_site", lon=120.41, lat=36.09, message="这个路口需要驿站")
+    assert r["status"] == "open" and r["client_hash"] == "c" * 64 and site["facility_id"] is None
+    assert [x["report_id"] for x in reports.list()] == [site["report_id"], r["report_id"]]
     [only] = reports.list(facility_id="t-001")
-    assert only["message"] == "到了门是锁的 <b>03:10</b>" and only["reporter"] == "rider-7"
-    for args, param in [(("nope", "closed"), "facility_id"), (("t-001", "sauna"), "kind"),
-                        (("t-001", "other", "x" * 501), "message")]:
+    assert only["message"] == "到了门是锁的 <b>03:10</b>" and only["kind"] == "closed"
+    done = reports.resolve(r["report_id"], actor="alice", resolution="fixed the hours")
+    assert (done["status"], done["resolved_by"]) == ("resolved", "alice")
+    assert [x["report_id"] for x in reports.list(status="open")] == [site["report_id"]]
+    for call, param in [(lambda: reports.add("closed", facility_id="nope"), "facility_id"),
+                        (lambda: reports.add("sauna", facility_id="t-001"), "kind"),
+                        (lambda: reports.add("other", facility_id="t-001", message="x" * 501), "message"),
+                        (lambda: reports.add("new_site", lon=116.4, lat=39.9), "lon/lat"),
+                        (lambda: reports.resolve(r["report_id"], actor="alice"), "report_id")]:
         with pytest.raises(ParameterError) as exc:
-            reports.add(*args)
+            call()
         assert exc.value.parameter == param
     assert len(reports.list()) == 2
+    assert store_state(store) == before  # reports never change the registry
+    assert store.audit_entries()[-1]["action"] == "report_resolve"
 
 
 def _child_writes(store, facility_id, queue):

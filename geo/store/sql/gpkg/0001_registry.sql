@@ -122,12 +122,17 @@ CREATE TABLE admin_tokens (
 
 CREATE TABLE worker_reports (
   report_id INTEGER PRIMARY KEY AUTOINCREMENT,
-  facility_id TEXT NOT NULL,
   time TEXT NOT NULL,
   kind TEXT NOT NULL,
+  facility_id TEXT,
+  lon DOUBLE,
+  lat DOUBLE,
   message TEXT NOT NULL,
-  reporter TEXT NOT NULL,
-  status TEXT NOT NULL
+  client_hash TEXT NOT NULL,
+  status TEXT NOT NULL,
+  resolved_at TEXT,
+  resolved_by TEXT,
+  resolution TEXT
 );
 CREATE INDEX worker_reports_facility ON worker_reports (facility_id, report_id);
 

@@ -78,11 +78,16 @@ CREATE TABLE admin_tokens (
 
 CREATE TABLE worker_reports (
   report_id bigserial PRIMARY KEY,
-  facility_id text NOT NULL,
   time text NOT NULL,
   kind text NOT NULL,
+  facility_id text,
+  lon double precision,
+  lat double precision,
   message text NOT NULL,
-  reporter text NOT NULL,
-  status text NOT NULL
+  client_hash text NOT NULL,
+  status text NOT NULL,
+  resolved_at text,
+  resolved_by text,
+  resolution text
 );
 CREATE INDEX worker_reports_facility ON worker_reports (facility_id, report_id);
