@@ -265,8 +265,10 @@ def test_results_are_cached_per_registry_version(client, app):
     client.get("/api/v1/coverage?minutes=12")
     with app.app_context():
         assert state().planner_cache is cache and len(cache) == n
-        st = state()
-        st.swap(Registry(tuple(SMALL[:1]), {}, "other-version"))
+        assert state() is state()  # one snapshot per request / app context
+        app.extensions["workermap"].swap(Registry(tuple(SMALL[:1]), {}, "other-version"))
+        assert state().planner_cache is cache  # this context keeps reading the version it started with
+    with app.app_context():
         assert state().planner_cache is not cache
     body = client.get("/api/v1/coverage?minutes=12").get_json()
     assert body["assumptions"]["eligible_facilities"] == 1

@@ -14,7 +14,7 @@ from geo.store import open_store
 from web.errors import register_error_handlers
 from web.jsonio import OrjsonProvider
 from web.security import init_security
-from web.state import AppState
+from web.state import AppState, Snapshot
 
 __all__ = ["create_app", "state"]
 
@@ -74,7 +74,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def state() -> AppState:
-    from flask import current_app
+def state() -> Snapshot:
+    """What this request reads: one registry version (taken on first use, then the same throughout the
+    request) with the shared settings, districts and store."""
+    from flask import current_app, g
 
-    return current_app.extensions["workermap"]
+    snap = g.get("workermap_snapshot")
+    if snap is None:
+        snap = g.workermap_snapshot = current_app.extensions["workermap"].snapshot
+    return snap

@@ -8,6 +8,8 @@ import time
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property
 
+from flask import g, has_request_context
+
 from geo.export import districts_feature_collection, dumps_geojson, feature_collection
 from geo.geography import Districts
 from geo.nearest import FacilityIndex, Travel
@@ -39,6 +41,12 @@ class Snapshot:
     def __init__(self, registry: Registry, shared: AppState):
         self.registry = registry
         self._shared = shared
+
+    def __getattr__(self, name: str):
+        """What does not depend on the version (settings, districts, store, travel, demand …) is shared."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._shared, name)
 
     @cached_property
     def index(self) -> FacilityIndex:
@@ -89,8 +97,9 @@ class Snapshot:
 class AppState:
     """Settings, districts and the store, shared by every version; the current :class:`Snapshot`.
 
-    Attributes of the snapshot (``registry``, ``index`` …) are read through this object
-    for convenience; a request that needs several should take ``state.snapshot`` once.
+    A request reads one snapshot throughout (``web.state()`` pins it on first use); code
+    outside a request (the WSGI fast path, tests) takes :attr:`snapshot` once. Attributes of
+    the current snapshot (``registry``, ``index`` …) can also be read here directly.
     """
 
     settings: Settings
@@ -108,14 +117,17 @@ class AppState:
             raise AttributeError(name)
         return getattr(self.snapshot, name)
 
-    def swap(self, registry: Registry) -> None:
+    def swap(self, registry: Registry) -> Snapshot:
         """Serve ``registry`` from now on (one assignment; its derived data is built on first use)."""
-        self.snapshot = Snapshot(registry, self)
+        snap = self.snapshot = Snapshot(registry, self)
+        return snap
 
     def adopt(self, registry: Registry) -> None:
-        """Serve a registry this process has just written."""
+        """Serve a registry this process has just written (the writing request reads it from now on)."""
         if int(registry.version or 0) >= int(self.snapshot.registry.version or 0):
-            self.swap(registry)
+            snap = self.swap(registry)
+            if has_request_context():
+                g.workermap_snapshot = snap
 
     def reload_if_changed(self, *, force: bool = False) -> bool:
         """Pick up a version committed by another process (CLI, another worker, another server).
