@@ -49,6 +49,7 @@ import numpy as np
 
 from geo.crs import GEOD, to_metric
 from geo.demand import DemandGrid
+from geo.errors import ParameterError  # the core's one argument error, re-exported for callers of this module
 from geo.hours import local_time
 from geo.model import AMENITIES, CITY_BOUNDS_TEXT, KINDS, WORKER_TYPES, in_city_bounds
 from geo.nearest import FacilityIndex, Travel
@@ -86,16 +87,6 @@ EDGE_RULE = ("a cell is covered when the distance from its centre to the nearest
 DISTANCE_NOTE = ("straight-line distance from the cell centre, EPSG:4549 metres; geodesic (WGS84) where within "
                  "0.025 % of the threshold, so coverage equals the geodesic answer")
 MAX_THRESHOLD_M = 100_000.0
-
-
-class ParameterError(ValueError):
-    """A bad argument: names the parameter, the value and what is allowed (the web layer turns it into a 400)."""
-
-    def __init__(self, parameter: str, value, allowed: str, message: str | None = None):
-        self.parameter = parameter
-        self.value = value
-        self.allowed = allowed
-        super().__init__(message or f"{parameter} must be {allowed}, got {value!r}")
 
 
 # --------------------------------------------------------------------------- assumptions

@@ -103,7 +103,7 @@ def registry_from_geojson(data: bytes, districts: Districts, *, origin: str = "r
     """
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad bytes or JSON, an integer of 4,300+ digits, deep nesting
         raise RegistryError(f"{origin} is not valid JSON: {exc}") from None
     meta = doc.get("metadata", {}) if isinstance(doc, dict) else {}
     try:

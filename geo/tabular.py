@@ -158,6 +158,10 @@ def geojson_rows(data: bytes | dict) -> list[RawRow]:
             doc = json.loads(data.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ReadError(f"GeoJSON cannot be parsed: {exc}") from None
+        except ValueError:  # int() refuses more than 4300 digits (sys.get_int_max_str_digits)
+            raise ReadError("GeoJSON cannot be parsed: a number has too many digits") from None
+        except RecursionError:
+            raise ReadError("GeoJSON cannot be parsed: arrays or objects nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise ReadError("GeoJSON must be a FeatureCollection")
     features = doc.get("features")
@@ -168,7 +172,7 @@ def geojson_rows(data: bytes | dict) -> list[RawRow]:
         values: dict[str, Any] = {}
         unknown: list[str] = []
         if isinstance(feat, dict):
-            props = feat.get("properties") or {}
+            props = feat.get("properties")
             if isinstance(props, dict):
                 for k, v in props.items():
                     c = _canonical(k)
@@ -176,19 +180,53 @@ def geojson_rows(data: bytes | dict) -> list[RawRow]:
                         values[c] = v
                     else:
                         unknown.append(str(k))
+            elif props is not None:
+                values["_properties_error"] = f"properties must be a JSON object or null, got {_json_type(props)}"
             if "id" in feat and "id" not in values:
                 values["id"] = feat["id"]
             geom = feat.get("geometry")
-            if isinstance(geom, dict) and geom.get("type") == "Point":
-                coords = geom.get("coordinates")
-                if isinstance(coords, list) and len(coords) >= 2:
-                    values["lon"], values["lat"] = coords[0], coords[1]
-            elif geom is not None:
-                values["_geometry_error"] = f"geometry must be a Point, got {str(geom.get('type'))[:40]}"
+            if geom is not None:  # null: an unlocated feature (RFC 7946); lon/lat may be properties
+                problem = _point_problem(geom)
+                if problem:
+                    values["_geometry_error"] = problem
+                else:
+                    values["lon"], values["lat"] = geom["coordinates"][0], geom["coordinates"][1]
         else:
-            values["_geometry_error"] = "feature is not a JSON object"
+            values["_geometry_error"] = f"feature is not a JSON object, got {_json_type(feat)}"
         out.append(RawRow(i, values, tuple(unknown)))
     return out
+
+
+def _json_type(value: Any) -> str:
+    """How a parsed JSON value reads in a message: its JSON type and (shortened) text.
+
+    >>> _json_type("x"), _json_type([1, 2]), _json_type(None)
+    ("a string ('x')", 'an array ([1, 2])', 'null')
+    """
+    if value is None:
+        return "null"
+    kind = ("a boolean" if isinstance(value, bool) else "a number" if isinstance(value, int | float)
+            else "a string" if isinstance(value, str) else "an array" if isinstance(value, list)
+            else "an object" if isinstance(value, dict) else type(value).__name__)
+    try:
+        text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):  # an int of > 4300 digits, a very deep array
+        return kind
+    return f"{kind} ({text[:40]}{'…' if len(text) > 40 else ''})"
+
+
+def _point_problem(geom: Any) -> str | None:
+    """Why ``geom`` is not a GeoJSON Point with ``[lon, lat]`` numbers (None if it is one)."""
+    if not isinstance(geom, dict):
+        return f"geometry must be a GeoJSON Point object, got {_json_type(geom)}"
+    kind = geom.get("type")
+    if kind != "Point":
+        return f"geometry must be a Point, got {kind[:40] if isinstance(kind, str) else _json_type(kind)}"
+    coords = geom.get("coordinates")
+    if (not isinstance(coords, list) or len(coords) < 2
+            or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)):
+        return f"Point coordinates must be an array of numbers [lon, lat], got {_json_type(coords)}"
+    return None
 
 
 def read_rows(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[RawRow]:

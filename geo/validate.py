@@ -101,7 +101,10 @@ def _number(v: Any) -> float | None:
     if isinstance(v, bool):
         return None
     if isinstance(v, int | float):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an int beyond float range (a GeoJSON coordinate of 400 digits)
+            return math.inf if v > 0 else -math.inf
     try:
         return float(str(v).strip().replace("，", "."))
     except ValueError:
@@ -168,6 +171,8 @@ def _check_row(raw: RawRow, districts: Districts, crs: str, problems: list[Probl
     c = _RowChecker(raw.row, problems)
     if "_geometry_error" in v:
         c.error("geometry", v["_geometry_error"])
+    if "_properties_error" in v:
+        c.error("properties", v["_properties_error"])
     for fld, limit in MAX_LEN.items():
         t = _text(v.get(fld))
         if len(t) > limit:

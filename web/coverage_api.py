@@ -31,7 +31,6 @@ from geo.coverage import (
     MODES,
     Coverage,
     FacilityFilter,
-    ParameterError,
     Threshold,
     assumptions,
     compute_coverage,
@@ -56,14 +55,6 @@ MAX_GAPS = 1000
 MAX_CANDIDATES = 20_000
 MAX_WHATIF_SITES = 500
 EXACT_TIME_LIMIT_S = 30.0
-
-
-@bp.errorhandler(ParameterError)
-def _parameter_error(err: ParameterError):
-    body = bad_param(err.parameter, err.value, err.allowed, str(err))
-    resp = jsonify(body.body())
-    resp.status_code = 400
-    return resp
 
 
 @bp.errorhandler(SitingError)
@@ -105,7 +96,7 @@ def _facility_filter(args) -> FacilityFilter:
 def _district(args) -> str | None:
     district = params.text(args, "district")
     if district is not None:
-        code = state().demand.district_code(district)  # raises ParameterError if unknown
+        code = state().demand.district_code(district)  # raises ParameterError if unknown: a 400 (web.errors)
         return None if code is None else state().demand.adcodes[code]
     return None
 

@@ -3,6 +3,9 @@
 ``{"error": {"status": 400, "code": "invalid_parameter", "message": "...",
 "parameter": "lat", "value": "123.4", "allowed": "35.4..37.3"}}``. Internal
 details (tracebacks, paths) go to the log, never into a response.
+
+A :class:`geo.errors.ParameterError` raised anywhere in the core (an unknown district, demand,
+facility id …) is a 400 in that shape wherever it surfaces, so no blueprint converts it itself.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Any
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from geo.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
         return _render(err)
+
+    @app.errorhandler(ParameterError)
+    def _parameter_error(err: ParameterError):
+        return _render(bad_param(err.parameter, err.value, err.allowed, str(err)))
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

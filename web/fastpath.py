@@ -9,14 +9,21 @@ registry-reload check before and the same headers (:mod:`web.security`) after.
 
 Everything else goes to Flask unchanged: other routes and methods, and any nearest request
 that fails — a bad parameter, or a bug — so that errors are rendered, logged and shaped by
-the one error handler. ``tests/test_fastpath.py`` checks that both paths give the same
-status, headers and body. ``bench/bench_nearest.py`` measures what it saves.
+the one error handler. A refusal (``ApiError``, ``ParameterError``) is expected and handed on
+quietly; anything else is a bug and is logged here, with its traceback, before Flask answers:
+it may be a bug of this path alone, which Flask's 200 would otherwise hide.
+``tests/test_fastpath.py`` checks that both paths give the same status, headers and body.
+``bench/bench_nearest.py`` measures what it saves.
 """
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 
+from geo.errors import ParameterError
+from web.errors import ApiError
 from web.nearest_api import nearest_payload
 from web.params import QueryArgs
 from web.security import CORS_HEADERS, FIXED_HEADERS
@@ -25,6 +32,8 @@ from web.state import AppState
 __all__ = ["FAST_PATH", "NearestFastPath"]
 
 FAST_PATH = "/api/v1/nearest"
+
+log = logging.getLogger(__name__)
 
 
 class NearestFastPath:
@@ -41,7 +50,10 @@ class NearestFastPath:
         try:
             self.state.reload_if_changed()
             body = orjson.dumps(nearest_payload(QueryArgs.from_environ(environ), self.state))
-        except Exception:  # noqa: BLE001 - Flask answers it again: the one error shape, logging
+        except (ApiError, ParameterError):  # a bad request: Flask renders the one error shape
+            return self.app(environ, start_response)
+        except Exception:  # noqa: BLE001 - a bug: log it, then let Flask answer (and log) it again
+            log.exception("GET %s failed in the fast path; falling back to Flask", FAST_PATH)
             return self.app(environ, start_response)
         start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
         return [body]

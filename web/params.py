@@ -93,14 +93,22 @@ def choices(args, name: str, allowed: Collection[str]) -> list[str]:
 
 def number(args: Mapping[str, str], name: str, default: float | None = None, *, lo: float | None = None,
            hi: float | None = None, integer: bool = False, what: str = "") -> float | int | None:
+    """A finite number (an int if ``integer``) within ``lo``..``hi``, else a 400 naming the parameter and the range.
+
+    An integer too large for a float (``k=999…9``, hundreds of digits) is refused like any other
+    out-of-range value: ``math.isfinite`` would raise OverflowError on it, and callers do float
+    arithmetic with what they get.
+    """
     raw = args.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw) if integer else float(raw)
-    except (TypeError, ValueError):
+        if not math.isfinite(value):  # int -> float: OverflowError beyond ~1.8e308
+            value = None
+    except (TypeError, ValueError, OverflowError):  # ValueError also for ints of more than 4300 digits
         value = None
-    if value is None or not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+    if value is None or (lo is not None and value < lo) or (hi is not None and value > hi):
         kind = "an integer" if integer else "a number"
         rng = f" between {lo} and {hi}" if lo is not None and hi is not None else (
             f" ≥ {lo}" if lo is not None else (f" ≤ {hi}" if hi is not None else ""))
