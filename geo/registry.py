@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geo.errors import Unprocessable
 from geo.export import dumps_geojson, feature_collection
 from geo.geography import Districts
 from geo.model import Facility
@@ -25,12 +26,15 @@ __all__ = ["ImportReport", "Registry", "RegistryError", "read_registry_file", "r
            "registry_geojson"]
 
 
-class RegistryError(Exception):
-    """The registry (or a file for it) cannot be used; ``problems`` says why, per row."""
+class RegistryError(Unprocessable):
+    """The registry (or a file or change for it) cannot be used; ``problems`` says why, per row (a 422)."""
+
+    code = "validation_failed"
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()):
-        super().__init__(message)
         self.problems = list(problems)
+        super().__init__(message, details=[{"row": p.row, "field": p.field, "message": p.message,
+                                            "severity": p.severity} for p in self.problems] or None)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ import shapely
 
 from geo.coverage import DEMANDS, EDGE_TOLERANCE_M, Coverage, ParameterError
 from geo.crs import to_lonlat, to_metric
+from geo.errors import Unprocessable
 
 __all__ = ["MAX_ADD", "MAX_EXACT_TERMS", "METHODS", "Plan", "SitingError", "plan_sites"]
 
@@ -77,16 +78,16 @@ RESTARTS_LARGE = 2
 SMALL_INSTANCE = 20_000
 
 
-class SitingError(ValueError):
-    """The plan cannot be made as asked (too large for the exact solver, infeasible, nothing to place).
+class SitingError(Unprocessable, ValueError):
+    """The plan cannot be made as asked (too large for the exact solver, infeasible, nothing to place): a 422.
 
-    ``reason`` is a short code (``too_large``, ``infeasible``, ``no_candidates``, ``solver``).
+    ``reason`` is a short code (``too_large``, ``infeasible``, ``no_candidates``, ``solver``); the error
+    code is ``plan_<reason>``.
     """
 
     def __init__(self, reason: str, message: str, parameter: str | None = None):
-        super().__init__(message)
+        super().__init__(message, parameter=parameter, code=f"plan_{reason}")
         self.reason = reason
-        self.parameter = parameter
 
 
 @dataclass

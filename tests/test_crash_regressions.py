@@ -29,7 +29,6 @@ from geo.nearest import MAX_K
 from geo.tabular import ReadError, geojson_rows, read_rows
 from geo.validate import validate_rows
 from web import params
-from web.errors import ApiError
 from web.fastpath import FAST_PATH
 
 NINES = "9" * 400
@@ -219,7 +218,7 @@ def test_a_huge_k_is_a_400_naming_k_and_its_range(sample_app, query):
 @pytest.mark.parametrize("integer", [False, True])
 @pytest.mark.parametrize("lo,hi", [(1, 50), (None, None), (0, None)])
 def test_number_refuses_what_is_not_a_finite_number_in_range(raw, integer, lo, hi):
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(ParameterError) as exc:
         params.number(params.QueryArgs.of({"n": raw}), "n", lo=lo, hi=hi, integer=integer)
     assert (exc.value.status, exc.value.parameter) == (400, "n")
     assert exc.value.allowed.startswith("an integer" if integer else "a number")

@@ -15,9 +15,9 @@ from flask import Blueprint, g, request
 
 from geo import datum
 from geo.edits import EDITABLE, facility_from_values, patched
+from geo.errors import Conflict, NotFound
 from geo.registry import Registry, RegistryError
 from geo.store.tokens import TokenStore
-from geo.validate import Problem
 from web import params, state
 from web.auth import check_token
 from web.errors import ApiError
@@ -30,11 +30,6 @@ UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json")
 @bp.before_request
 def _authenticate():
     g.actor = check_token(TokenStore(state().store), request.headers.get("Authorization"))
-
-
-def _problems_error(problems: list[Problem], message: str) -> ApiError:
-    details = [{"row": p.row, "field": p.field, "message": p.message, "severity": p.severity} for p in problems]
-    return ApiError(422, message, code="validation_failed", details=details)
 
 
 def _json_body() -> tuple[dict, str]:
@@ -52,19 +47,10 @@ def _json_body() -> tuple[dict, str]:
     return body, crs
 
 
-def _checked(make):
-    try:
-        return make()
-    except RegistryError as exc:
-        raise _problems_error(exc.problems, str(exc)) from None
-
-
 def _commit(change, *, action: str, facility_id: str | None = None, **extra) -> Registry:
+    """One store transaction (a RegistryError is a 422 with every problem, by the one error handler)."""
     st = state()
-    try:
-        _, after = st.store.update(change, actor=g.actor, action=action, facility_id=facility_id, **extra)
-    except RegistryError as exc:
-        raise _problems_error(exc.problems, str(exc)) from None
+    _, after = st.store.update(change, actor=g.actor, action=action, facility_id=facility_id, **extra)
     st.adopt(after)
     return after
 
@@ -72,7 +58,7 @@ def _commit(change, *, action: str, facility_id: str | None = None, **extra) -> 
 def _existing(reg: Registry, facility_id: str):
     f = reg.get(facility_id)
     if f is None:
-        raise ApiError(404, f"no facility with id {facility_id!r}", parameter="id", value=facility_id)
+        raise NotFound(f"no facility with id {facility_id!r}", parameter="id", value=facility_id)
     return f
 
 
@@ -81,12 +67,12 @@ def _existing(reg: Registry, facility_id: str):
 @bp.post("/facilities")
 def create():
     body, crs = _json_body()
-    facility = _checked(lambda: facility_from_values(body, state().districts, crs=crs))
+    facility = facility_from_values(body, state().districts, crs=crs)
 
     def add(reg: Registry) -> Registry:
         if reg.get(facility.id) is not None:
-            raise ApiError(409, f"a facility with id {facility.id!r} exists; use PATCH to change it",
-                           code="conflict", parameter="id", value=facility.id)
+            raise Conflict(f"a facility with id {facility.id!r} exists; use PATCH to change it", parameter="id",
+                           value=facility.id)
         return reg.merged([facility])
 
     _commit(add, action="create", facility_id=facility.id)
@@ -98,7 +84,7 @@ def update(facility_id: str):
     body, crs = _json_body()
 
     def patch(reg: Registry) -> Registry:
-        facility = _checked(lambda: patched(_existing(reg, facility_id), body, state().districts, crs=crs))
+        facility = patched(_existing(reg, facility_id), body, state().districts, crs=crs)
         return reg.merged([facility])
 
     after = _commit(patch, action="update", facility_id=facility_id)
@@ -133,8 +119,8 @@ def bulk_import():
         upload.save(path)
         report = st.store.import_file(path, crs=crs, replace=replace, dry_run=dry_run, actor=g.actor)
     if report.errors:
-        raise _problems_error(report.problems, f"refused: {len(report.errors)} problems in "
-                                               f"{upload.filename[:60]}; nothing was written")
+        raise RegistryError(f"refused: {len(report.errors)} problems in {upload.filename[:60]}; nothing was written",
+                            report.problems)
     if report.written:
         st.adopt(report.registry)
     return {"file": upload.filename[:100], "rows": report.rows, "added": report.added, "updated": report.updated,
@@ -160,11 +146,7 @@ def restore():
         raise ApiError(400, "body must be {\"version\": N}, N a version number from GET /api/v1/admin/versions",
                        parameter="version", value=str(value)[:40], allowed="a version number (1, 2, …)")
     st = state()
-    try:
-        after = st.store.restore(value, actor=g.actor)
-    except RegistryError as exc:
-        raise ApiError(404 if "unknown version" in str(exc) else 422, str(exc), parameter="version",
-                       value=value) from None
+    after = st.store.restore(value, actor=g.actor)  # NotFound (404) for a version that never was
     st.adopt(after)
     return {"restored": value, "count": len(after), "version": after.version}
 

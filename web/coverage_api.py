@@ -41,7 +41,7 @@ from geo.gaps import gaps_feature_collection, uncovered_areas
 from geo.hours import now_local
 from geo.model import AMENITIES, KINDS, WORKER_TYPES, in_city_bounds
 from geo.overlay import coverage_overlay, legend, overlay_bounds
-from geo.siting import MAX_ADD, METHODS, SitingError, plan_sites
+from geo.siting import MAX_ADD, METHODS, plan_sites
 from web import params, state
 from web.errors import ApiError, bad_param
 from web.nearest_api import body_args, travel_options
@@ -55,13 +55,6 @@ MAX_GAPS = 1000
 MAX_CANDIDATES = 20_000
 MAX_WHATIF_SITES = 500
 EXACT_TIME_LIMIT_S = 30.0
-
-
-@bp.errorhandler(SitingError)
-def _siting_error(err: SitingError):
-    resp = jsonify(ApiError(422, str(err), code=f"plan_{err.reason}", parameter=err.parameter).body())
-    resp.status_code = 422
-    return resp
 
 
 # --------------------------------------------------------------------------- parsing

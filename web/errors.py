@@ -4,8 +4,9 @@
 "parameter": "lat", "value": "123.4", "allowed": "35.4..37.3"}}``. Internal
 details (tracebacks, paths) go to the log, never into a response.
 
-A :class:`geo.errors.ParameterError` raised anywhere in the core (an unknown district, demand,
-facility id …) is a 400 in that shape wherever it surfaces, so no blueprint converts it itself.
+Every :class:`geo.errors.DomainError` raised anywhere in the core (a bad parameter, a registry
+change refused with its problems, an impossible plan, an unreachable database …) is rendered in
+that shape with its own status by the one handler below, so no blueprint converts errors itself.
 """
 
 from __future__ import annotations
@@ -16,58 +17,37 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from geo.errors import ParameterError
+from geo.errors import DomainError, ParameterError
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An error with an HTTP status and a message safe to show the user."""
+class ApiError(DomainError):
+    """An error only the web layer knows (authentication, a malformed body …), with its HTTP status."""
 
     def __init__(self, status: int, message: str, *, code: str | None = None, parameter: str | None = None,
                  value: Any = None, allowed: Any = None, details: list | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code or {400: "invalid_parameter", 404: "not_found"}.get(status, "error")
-        self.parameter = parameter
-        self.value = value
-        self.allowed = allowed
-        self.details = details
-
-    def body(self) -> dict[str, Any]:
-        err: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
-        if self.parameter is not None:
-            err["parameter"] = self.parameter
-        if self.value is not None:
-            err["value"] = str(self.value)[:200]
-        if self.allowed is not None:
-            err["allowed"] = self.allowed
-        if self.details:
-            err["details"] = self.details
-        return {"error": err}
+        super().__init__(message, parameter=parameter, value=value, allowed=allowed, details=details,
+                         code=code or {400: "invalid_parameter", 404: "not_found"}.get(status, "error"), status=status)
 
 
-def bad_param(parameter: str, value: Any, allowed: Any, message: str | None = None) -> ApiError:
+def bad_param(parameter: str, value: Any, allowed: Any, message: str | None = None) -> ParameterError:
     shown = str(value)[:80]
-    return ApiError(400, message or f"{parameter} must be {allowed}, got {shown!r}",
-                    parameter=parameter, value=value, allowed=allowed)
+    return ParameterError(parameter, value, allowed, message or f"{parameter} must be {allowed}, got {shown!r}")
 
 
-def _render(err: ApiError):
+def _render(err: DomainError):
     resp = jsonify(err.body())
     resp.status_code = err.status
     return resp
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(err: ApiError):
+    @app.errorhandler(DomainError)
+    def _domain_error(err: DomainError):  # every error of geo.errors (and ApiError), from any blueprint
+        if err.status >= 500:
+            log.error("%s: %s", type(err).__name__, err)
         return _render(err)
-
-    @app.errorhandler(ParameterError)
-    def _parameter_error(err: ParameterError):
-        return _render(bad_param(err.parameter, err.value, err.allowed, str(err)))
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

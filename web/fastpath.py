@@ -9,7 +9,7 @@ registry-reload check before and the same headers (:mod:`web.security`) after.
 
 Everything else goes to Flask unchanged: other routes and methods, and any nearest request
 that fails — a bad parameter, or a bug — so that errors are rendered, logged and shaped by
-the one error handler. A refusal (``ApiError``, ``ParameterError``) is expected and handed on
+the one error handler. A refusal (any ``geo.errors.DomainError``) is expected and handed on
 quietly; anything else is a bug and is logged here, with its traceback, before Flask answers:
 it may be a bug of this path alone, which Flask's 200 would otherwise hide.
 ``tests/test_fastpath.py`` checks that both paths give the same status, headers and body.
@@ -22,8 +22,7 @@ import logging
 
 import orjson
 
-from geo.errors import ParameterError
-from web.errors import ApiError
+from geo.errors import DomainError
 from web.nearest_api import nearest_payload
 from web.params import QueryArgs
 from web.security import CORS_HEADERS, FIXED_HEADERS
@@ -50,7 +49,7 @@ class NearestFastPath:
         try:
             self.state.reload_if_changed()
             body = orjson.dumps(nearest_payload(QueryArgs.from_environ(environ), self.state))
-        except (ApiError, ParameterError):  # a bad request: Flask renders the one error shape
+        except DomainError:  # a refusal (bad request …): Flask renders the one error shape
             return self.app(environ, start_response)
         except Exception:  # noqa: BLE001 - a bug: log it, then let Flask answer (and log) it again
             log.exception("GET %s failed in the fast path; falling back to Flask", FAST_PATH)

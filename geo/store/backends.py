@@ -25,6 +25,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from geo.errors import Unavailable
+
 __all__ = ["Backend", "GeoPackage", "PostGIS", "StoreUnavailable", "backend_for"]
 
 #: GeoPackage binary header for a little-endian point in EPSG:4326 with no envelope ("GP", version 0, flags 1).
@@ -32,8 +34,10 @@ _GPKG_HEADER = b"GP\x00\x01" + struct.pack("<i", 4326)
 _WKB_POINT = struct.Struct("<BIdd")
 
 
-class StoreUnavailable(Exception):
-    """The database cannot be opened or reached (message says which and why)."""
+class StoreUnavailable(Unavailable):
+    """The database cannot be opened or reached (message says which and why): a 503."""
+
+    code = "store_unavailable"
 
 
 class Backend:

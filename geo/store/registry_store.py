@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from geo.errors import NotFound
 from geo.geography import Districts
 from geo.model import FIELDS, LIST_FIELDS, Facility
 from geo.registry import ImportReport, Registry, RegistryError, read_registry_file
@@ -380,7 +381,8 @@ class RegistryStore:
         with self.reading() as conn:
             if self._q(conn, "SELECT 1 FROM registry_versions WHERE version = ?", (version,)).fetchone() is None:
                 head = self._version(conn)
-                raise RegistryError(f"unknown version {version!r}; versions are 1 to {head}")
+                raise NotFound(f"unknown version {version!r}; versions are 1 to {head}", parameter="version",
+                               value=version, allowed=f"1 to {head}")
             rows = self._q(conn, "SELECT record FROM facility_history WHERE valid_from <= ? AND "
                                  "(valid_to IS NULL OR valid_to > ?) ORDER BY seq", (version, version)).fetchall()
             meta = self._meta(conn, version)
