@@ -292,7 +292,7 @@ class RegistryStore:
             raise RegistryError(f"refusing to save: duplicate id {dup!r}",
                                 [Problem(0, "id", f"duplicate id {dup!r}")])
         old = before._by_id  # type: ignore[attr-defined]
-        changed = [f for f in proposed.facilities if old.get(f.id) != f]
+        changed = [f for f in proposed.facilities if old.get(f.id) is not f and old.get(f.id) != f]  # `is` first: cheap
         removed = sorted(set(old) - set(ids))
         if changed:
             result = validate_facilities(changed, self.districts)
