@@ -198,7 +198,7 @@ def prod_server(data_dir: str, *, workers: int = 2, extra: tuple[str, ...] = ())
     """`workermap serve --prod` on a free loopback port; yields its base URL and Popen, stops it after."""
     port = free_port()
     env = dict(os.environ, WORKERMAP_DATA_DIR=data_dir)
-    server = subprocess.Popen([sys.executable, "-m", "web", "serve", "--prod", "--workers", str(workers), "--port",
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--prod", "--workers", str(workers), "--port",
                                str(port), *extra], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:

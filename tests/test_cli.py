@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from cli import main
 from tests.conftest import SMALL, open_test_store, store_state
-from web.cli import main
 
 
 def run(runner, data_dir, *args):
@@ -60,3 +60,54 @@ def test_open_at_that_has_no_qingdao_time_is_refused_not_a_crash(runner, data_di
     for command in (["nearest", "--lon", "120.38", "--lat", "36.06"], ["gaps"]):
         r = runner.invoke(main, ["--data-dir", str(data_dir), *command, "--open-at", "0001-01-01T00:00+14:00"])
         assert r.exit_code == 2 and "Invalid value for --open-at" in r.output, r.output
+
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/x"
+
+
+def test_global_options_before_or_after_the_command(runner, data_dir):
+    before = runner.invoke(main, ["--data-dir", str(data_dir), "validate"], catch_exceptions=False)
+    after = runner.invoke(main, ["validate", "--data-dir", str(data_dir)], catch_exceptions=False)
+    assert before.exit_code == after.exit_code == 0 and before.output == after.output
+    assert str(data_dir / "workermap.gpkg") in after.output
+    args = ["--lon", "120.3843", "--lat", "36.062", "--open-at", "any", "--json"]
+    before = runner.invoke(main, ["--data-dir", str(data_dir), "nearest", *args], catch_exceptions=False)
+    after = runner.invoke(main, ["nearest", *args, "--data-dir", str(data_dir)], catch_exceptions=False)
+    assert before.exit_code == after.exit_code == 0
+    assert json.loads(before.output)["hits"] == json.loads(after.output)["hits"]
+    for argv in (["--database-url", UNREACHABLE, "history"], ["history", "--database-url", UNREACHABLE]):
+        r = runner.invoke(main, ["--data-dir", str(data_dir), *argv], catch_exceptions=False)
+        assert r.exit_code == 2 and r.output.startswith(f"error: registry database {UNREACHABLE}"), r.output
+
+
+def test_global_options_after_a_nested_command(runner, data_dir):
+    from geo.store.tokens import TokenStore
+
+    r = runner.invoke(main, ["token", "add", "alice", "--data-dir", str(data_dir)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["token", "--data-dir", str(data_dir), "add", "bob"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert [e["name"] for e in TokenStore(open_test_store(data_dir)).entries()] == ["alice", "bob"]
+    r = runner.invoke(main, ["token", "list", "--database-url", UNREACHABLE, "--data-dir", str(data_dir)],
+                      catch_exceptions=False)
+    assert r.exit_code == 2 and "cannot be reached" in r.output
+
+
+def test_the_last_data_dir_wins_and_the_command_line_beats_the_environment(runner, data_dir, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("WORKERMAP_DATA_DIR", str(elsewhere))
+    r = runner.invoke(main, ["validate", "--data-dir", str(data_dir)], catch_exceptions=False)
+    assert r.exit_code == 0 and f"OK, {len(SMALL)} facilities" in r.output
+    r = runner.invoke(main, ["--data-dir", str(elsewhere), "validate", "--data-dir", str(data_dir)],
+                      catch_exceptions=False)
+    assert r.exit_code == 0 and str(data_dir) in r.output and not elsewhere.exists()
+    r = runner.invoke(main, ["validate"], catch_exceptions=False)  # the environment alone
+    assert r.exit_code == 0 and str(elsewhere) in r.output and "SAMPLE DATA" in r.output
+
+
+def test_commands_are_listed_by_family_in_the_order_registered(runner):
+    from cli import COMMANDS
+
+    r = runner.invoke(main, ["--help"], catch_exceptions=False)
+    listed = [line.split()[0] for line in r.output.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == [c.name for c in COMMANDS]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import gzip
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,10 @@ from geo.demand import (
     save_demand,
 )
 from geo.geography import load_districts
+from geo.settings import SHIPPED_DATA
+from tests.tools import need_module
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "data"
+DATA = SHIPPED_DATA  # the shipped data folder (geo/shipped/)
 CENSUS = DATA / "reference" / "qingdao_district_census2020.csv"
 CENTRES = DATA / "reference" / "qingdao_urban_centres_approx.csv"
 SHIPPED_GRID = DATA / "demand_grid_250m.csv.gz"
@@ -249,13 +249,11 @@ def test_cell_size_is_checked(districts, bad):
         build_demand_grid(districts, cell_m=bad)
 
 
-def test_100m_grid_is_fast_and_exact(districts):
-    started = time.perf_counter()
+def test_100m_grid_is_exact(districts):
+    """The 100 m grid keeps every resident (its build time is measured by bench/bench_coverage.py)."""
     fine = build_demand_grid(districts, cell_m=100)
-    elapsed = time.perf_counter() - started
     assert 1_080_000 < len(fine) < 1_180_000
     assert round(fine.residents.sum()) == TOTAL_RESIDENTS
-    assert elapsed < 15  # about 2 s on the reference machine
 
 
 # ------------------------------------------------------------------ importers
@@ -318,7 +316,7 @@ def test_raster_needs_rasterio_with_a_clear_message(tmp_path, districts, monkeyp
 
 
 def test_raster_import_preserves_people(tmp_path, districts, expected):
-    rasterio = pytest.importorskip("rasterio")
+    rasterio = need_module("rasterio")
     from affine import Affine
 
     # a 0.01° (about 0.9 x 1.1 km) population raster inland in Pingdu, 100 people per pixel

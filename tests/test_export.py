@@ -6,15 +6,13 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 
 from geo.export import facilities_csv, facilities_export
 from tests.conftest import SMALL, make_facility, open_test_store, write_registry
-
-pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo (gdal-bin)")
+from tests.tools import need_tool
 
 
 def write_export(facilities, path, fmt):
@@ -22,9 +20,10 @@ def write_export(facilities, path, fmt):
     return path
 
 
-def ogrinfo(*args: str) -> str:
-    out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", *args], capture_output=True, text=True, check=True)
-    return out.stdout
+def ogrinfo(*args: str, summary: bool = True) -> str:
+    """GDAL's ``ogrinfo -ro -al`` (``-so``: the summary only); the test needs gdal-bin (skipped or failed without)."""
+    cmd = [need_tool("ogrinfo"), "-ro", "-al", *(["-so"] if summary else []), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
 def feature_count(text: str) -> int:
@@ -61,8 +60,7 @@ def test_csv_has_bom_and_chinese_and_neutralises_formulas():
 
 def test_gpkg_keeps_chinese_text(tmp_path):
     path = write_export(SMALL, tmp_path / "o.gpkg", "gpkg")
-    out = subprocess.run(["ogrinfo", "-ro", "-al", "-q", str(path)], capture_output=True, text=True, check=True)
-    assert "台东工会驿站" in out.stdout
+    assert "台东工会驿站" in ogrinfo("-q", str(path), summary=False)
 
 
 @pytest.mark.parametrize("fmt,suffix", [("geojson", "geojson"), ("csv", "csv")])

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -19,6 +18,7 @@ import shapely
 from geo.datum import convert
 from tests.conftest import open_test_store, write_registry
 from tests.test_ogc import OGC_FACILITIES, XSS, error_of, sample_server  # noqa: F401 - a fixture
+from tests.tools import need_tool
 
 ALL_STATUSES = "status=open,temporarily_closed,maintenance,removed"
 FORMATS = {"geojson": "application/geo+json", "csv": "text/csv", "gpkg": "application/geopackage+sqlite3",
@@ -225,7 +225,6 @@ def test_export_districts_filtered(client):
 
 # -- GDAL: every export converts to a Shapefile and keeps the Chinese ----------------------------------
 
-needs_gdal = pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="needs GDAL's ogr2ogr (gdal-bin)")
 OPEN_OPTIONS = {
     ("facilities", "csv"): ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat",
                             "-a_srs", "EPSG:4326"],
@@ -253,20 +252,20 @@ def sample_exports(sample_server, tmp_path_factory) -> dict[tuple[str, str], Pat
     return out
 
 
-@needs_gdal
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("layer,count,text", [("facilities", 1676, "工会驿站"),
                                               ("districts", 10, "市南区")])
 def test_ogr2ogr_converts_every_export_to_shapefile_keeping_chinese(sample_exports, tmp_path, layer, count,
                                                                      text, fmt):
+    ogr2ogr, ogrinfo = need_tool("ogr2ogr"), need_tool("ogrinfo")
     src = sample_exports[(layer, fmt)]
     dst = tmp_path / "shp"
-    run = subprocess.run(["ogr2ogr", "-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8",
+    run = subprocess.run([ogr2ogr, "-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8",
                           *OPEN_OPTIONS.get((layer, fmt), []), str(dst), str(src)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "ERROR" not in run.stderr, run.stderr
     shp = next(dst.glob("*.shp"))
-    info = subprocess.run(["ogrinfo", "-ro", "-al", str(shp)], capture_output=True, text=True,
+    info = subprocess.run([ogrinfo, "-ro", "-al", str(shp)], capture_output=True, text=True,
                           timeout=120).stdout
     assert int(re.search(r"Feature Count: (\d+)", info).group(1)) == count
     assert text in info and "??" not in info
@@ -306,17 +305,17 @@ def test_the_cli_function_gives_what_the_endpoint_gives(client, export_app, fmt)
     assert n == 1 and (fmt == "gpkg" or body == http)
 
 
-@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo")
 @pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg", "kml"])
 def test_uncovered_layer_exports_read_by_gdal(client, tmp_path, fmt):
     """The planner's uncovered-area polygons as a download in every format; GDAL counts the features."""
+    ogrinfo = need_tool("ogrinfo")
     fc = client.get("/api/v1/gaps?mode=walk&minutes=10&limit=7").get_json(force=True)
     r = client.get(f"/api/v1/export?layer=uncovered&format={fmt}&mode=walk&minutes=10&limit=7")
     assert r.status_code == 200 and "qingdao-uncovered" in r.headers["Content-Disposition"]
     path = tmp_path / f"u.{fmt}"
     path.write_bytes(r.data)
     extra = ["-oo", "GEOM_POSSIBLE_NAMES=WKT"] if fmt == "csv" else []
-    out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", *extra, str(path)], capture_output=True, text=True,
+    out = subprocess.run([ogrinfo, "-ro", "-so", "-al", *extra, str(path)], capture_output=True, text=True,
                          check=True).stdout
     assert int(re.search(r"Feature Count: (\d+)", out).group(1)) == len(fc["features"]) > 0
     if fmt in ("geojson", "gpkg"):  # typed layers; CSV (WKT column) and KML report "Unknown (any)"

@@ -20,11 +20,11 @@ from shapely.geometry import shape
 
 from geo.crs import GEOD, to_metric
 from geo.geography import load_districts
+from geo.settings import SHIPPED_DATA
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"  # build scripts and the (not shipped) city outline
 TEST_DATA = Path(__file__).resolve().parent / "data"
-SHIPPED = DATA / "qingdao_districts_wgs84.geojson"
+SHIPPED = SHIPPED_DATA / "qingdao_districts_wgs84.geojson"
 CITY = DATA / "qingdao_city_wgs84.geojson"
 REFERENCE = TEST_DATA / "qingdao_districts_wgs84_reference.geojson"
 GCJ02 = TEST_DATA / "qingdao_districts_gcj02.geojson"
@@ -175,21 +175,21 @@ def test_build_reproduces_shipped_files_byte_for_byte(tmp_path):
     build = _load_build_script()
     sources = {a: json.dumps(f["geometry"]).encode() for a, f in _features(GCJ02).items()}
     build.build(sources, tmp_path)
-    for name in (SHIPPED.name, CITY.name):
-        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+    for path in (SHIPPED, CITY):
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 # ------------------------------------------------------------------ look-ups
 
 
 def test_urban_centres_fall_in_their_own_district(districts):
-    centres = pd.read_csv(DATA / "reference" / "qingdao_urban_centres_approx.csv", dtype={"adcode": str})
+    centres = pd.read_csv(SHIPPED_DATA / "reference" / "qingdao_urban_centres_approx.csv", dtype={"adcode": str})
     got = districts.locate(centres["lon"].to_numpy(), centres["lat"].to_numpy())
     assert list(got) == list(centres["adcode"])
 
 
 def test_geonames_town_seats_fall_in_their_district(districts):
-    places = json.loads((DATA / "reference" / "qingdao_geonames_places_wgs84.geojson").read_text())
+    places = json.loads((SHIPPED_DATA / "reference" / "qingdao_geonames_places_wgs84.geojson").read_text())
     lon, lat = zip(*(f["geometry"]["coordinates"] for f in places["features"]), strict=True)
     expected = [f["properties"]["district_adcode"] for f in places["features"]]
     assert list(districts.locate(lon, lat)) == expected

@@ -347,7 +347,7 @@ def test_server_picks_up_a_registry_written_by_another_process(app, client, data
 
 
 def test_cli_nearest_table_and_json(runner, data_dir):
-    from web.cli import main
+    from cli import main
 
     r = runner.invoke(main, ["--data-dir", str(data_dir), "nearest", "--lon", "120.3843", "--lat", "36.062",
                              "-k", "2", "--open-at", "any"])

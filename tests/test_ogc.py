@@ -27,6 +27,7 @@ from geo.crs import geodesic_distance_m
 from geo.model import KINDS
 from geo.settings import SHIPPED_DATA
 from tests.conftest import SMALL, make_facility, write_registry
+from tests.tools import need_module, need_tool
 
 XSS = "<img src=x onerror=alert(1)>"
 #: SMALL plus facilities with verified_at dates, an apartment and a name that is an XSS attempt.
@@ -355,11 +356,9 @@ def test_bbox_page_equals_brute_force(ogc_client, lon, lat, w, h, limit, offset)
 
 # -- real clients -----------------------------------------------------------------------------------
 
-needs_gdal = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs GDAL's ogrinfo (gdal-bin)")
-
-
 def ogrinfo(*args: str) -> str:
-    out = subprocess.run(["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=120)
+    """GDAL's ``ogrinfo -ro``; the test needs gdal-bin (skipped locally, failed under CI without it)."""
+    out = subprocess.run([need_tool("ogrinfo"), "-ro", *args], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -373,7 +372,6 @@ def sample_counts():
     return {**{k: kinds.count(k) for k in KINDS}, "facilities": len(kinds), "districts": 10}
 
 
-@needs_gdal
 def test_gdal_oapif_lists_every_collection_with_the_right_counts(sample_server, sample_counts):
     listing = ogrinfo(f"OAPIF:{sample_server}/ogc")
     listed = re.findall(r"^\d+: (\S+) \(title:", listing, flags=re.M)
@@ -383,14 +381,12 @@ def test_gdal_oapif_lists_every_collection_with_the_right_counts(sample_server, 
         assert int(re.search(r"Feature Count: (\d+)", info).group(1)) == expected, cid
 
 
-@needs_gdal
 def test_gdal_pages_through_every_feature(sample_server, sample_counts):
     out = ogrinfo("-q", "-oo", "PAGE_SIZE=500", f"OAPIF:{sample_server}/ogc", "facilities")
     assert len(re.findall(r"^OGRFeature", out, flags=re.M)) == sample_counts["facilities"]
     assert len(set(re.findall(r"^  id \(String\) = (\S+)", out, flags=re.M))) == sample_counts["facilities"]
 
 
-@needs_gdal
 def test_gdal_bbox_query_returns_what_our_items_endpoint_returns(sample_server):
     import json
     import urllib.request
@@ -412,13 +408,13 @@ _BROWSER_SCRIPT = """
 import json, sys
 from playwright.sync_api import sync_playwright
 
-base = sys.argv[1]
+base, chromium = sys.argv[1], sys.argv[2]
 out = {"dialogs": [], "errors": [], "outside": []}
 args = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
         "--disable-sync", "--no-first-run",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+    browser = p.chromium.launch(executable_path=chromium, args=args)
     page = browser.new_page()
     page.on("dialog", lambda d: (out["dialogs"].append(d.message), d.dismiss()))
     page.on("pageerror", lambda e: out["errors"].append(str(e)))
@@ -437,18 +433,19 @@ print(json.dumps(out))
 
 
 def in_browser(base: str, body: str) -> dict:
-    """Run ``body`` (Playwright sync code) in headless Debian Chromium against ``base``; return ``out``."""
-    pytest.importorskip("playwright")
+    """Run ``body`` (Playwright sync code) in headless Debian Chromium against ``base``; return ``out``.
+
+    The test needs Playwright and Chromium (skipped locally, failed under CI without them).
+    """
+    need_module("playwright")
+    chromium = need_tool("chromium")
     script = _BROWSER_SCRIPT.replace("BODY", textwrap.indent(textwrap.dedent(body).strip(), " " * 4))
-    run = subprocess.run([sys.executable, "-c", script, base], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", script, base, chromium], capture_output=True, text=True,
+                         timeout=120)
     assert run.returncode == 0, run.stderr[-4000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
-
-
-@needs_chromium
 def test_browser_item_map_shows_the_name_as_text(tmp_path):
     """A real browser: the XSS name is shown as text in the table and the popup, no script runs."""
     write_registry(tmp_path / "facilities.geojson", OGC_FACILITIES)

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from tests.conftest import SMALL
-from tests.test_ogc import error_of, in_browser, needs_chromium, sample_server  # noqa: F401 - a fixture
+from tests.test_ogc import error_of, in_browser, sample_server  # noqa: F401 - a fixture
+from tests.tools import need_module
 from web import coverage_api, nearest_api, ogc
 from web.exports import LAYERS, export_params
 
@@ -39,7 +40,7 @@ def _param_names(spec: dict, op: dict) -> set[str]:
 
 
 def test_spec_is_valid_openapi_3(spec):
-    validator = pytest.importorskip("openapi_spec_validator")
+    validator = need_module("openapi_spec_validator")
     assert spec["openapi"].startswith("3.0.")
     validator.validate(spec)
 
@@ -97,7 +98,7 @@ def test_every_parameter_a_view_accepts_is_documented(spec):
 
 
 def test_error_responses_use_the_one_error_schema(client, spec):
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = need_module("jsonschema")
     error_schema = spec["components"]["schemas"]["Error"]
     for url, status in [("/ogc/collections/station/items?colour=red", 400),
                         ("/api/v1/export?format=shp", 400),
@@ -143,7 +144,6 @@ def test_docs_page_uses_local_swagger_ui_with_its_licence(client):
         r.close()
 
 
-@needs_chromium
 def test_browser_renders_every_operation_without_leaving_the_server(sample_server, spec):  # noqa: F811
     out = in_browser(sample_server, """
         page.goto(base + "/api/docs")
@@ -194,7 +194,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(sample_server, t
     body parser reads options as their text form by design (``"include_closed": 0`` is false, null is
     the default), as the spec documents.
     """
-    pytest.importorskip("schemathesis")
+    need_module("schemathesis")
     config = tmp_path / "schemathesis.toml"
     config.write_text(SCHEMATHESIS_CONFIG)
     cmd = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",

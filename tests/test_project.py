@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import re
+import importlib
+import tomllib
 from pathlib import Path
+
+from geo.settings import SHIPPED_DATA, SHIPPED_PACKAGE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,4 +29,20 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def test_console_script_is_declared():
-    assert re.search(r'^workermap = "web\.cli:main"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    """``workermap`` names an importable callable (whichever module the CLI lives in)."""
+    target = _pyproject()["project"]["scripts"]["workermap"]
+    module, _, attr = target.partition(":")
+    assert callable(getattr(importlib.import_module(module), attr)), target
+
+
+def test_package_data_covers_every_shipped_file():
+    """Each file in the shipped data folder is matched by a package-data pattern of its package, so the wheel
+    carries it (tests/test_packaging.py checks the built wheel itself)."""
+    patterns = _pyproject()["tool"]["setuptools"]["package-data"][SHIPPED_PACKAGE]
+    files = {p for p in SHIPPED_DATA.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
+    matched = {p for pattern in patterns for p in SHIPPED_DATA.glob(pattern) if p.is_file()}
+    assert files and files == matched, sorted(str(p.relative_to(SHIPPED_DATA)) for p in files ^ matched)
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))

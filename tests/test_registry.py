@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from geo.registry import RegistryError, read_registry_file
 from geo.store import StoreUnavailable
 from tests.conftest import SMALL, open_test_store, write_registry
-from web.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,7 +128,7 @@ def test_prod_server_healthz_and_json_error_logs(data_dir, worker_class):
     import urllib.request
 
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "web", "--data-dir", str(data_dir), "serve", "--prod",
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--prod",
                              "--workers", "2", "--port", str(port), "--worker-class", worker_class], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -111,7 +111,7 @@ def test_report_states_source_and_assumptions(report):
 
 
 def test_cli_report(runner, tmp_path):
-    from web.cli import main
+    from cli import main
 
     data = tmp_path / "instance"
     write_registry(data / "facilities.geojson", evil_facilities())
@@ -126,7 +126,7 @@ def test_cli_report(runner, tmp_path):
 
 
 def test_cli_gaps_and_plan(runner, tmp_path):
-    from web.cli import main
+    from cli import main
 
     data = tmp_path / "instance"
     write_registry(data / "facilities.geojson", SMALL)

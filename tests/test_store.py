@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from geo.errors import ParameterError
+from geo.errors import NotFound, ParameterError
 from geo.registry import Registry, RegistryError
 from geo.store.reports import ReportStore
 from geo.store.tokens import TokenStore
@@ -108,7 +108,7 @@ def test_versions_restore_and_the_order_of_records(store):
     fresh = open_test_store(store.legacy_dir, getattr(store.backend, "url", ""))
     assert fresh.load().facilities == restored.facilities
     fresh.close()
-    with pytest.raises(RegistryError, match="unknown version 9"):
+    with pytest.raises(NotFound, match="unknown version 9"):
         store.restore(9, actor="a")
     assert [v["action"] for v in store.versions()] == ["migrate", "create", "import_replace", "update", "restore"]
 

@@ -42,7 +42,7 @@ def _request(port: int, method: str, path: str, body: dict | None = None, token:
 @contextmanager
 def prod_server(data_dir: Path, database_url: str, *, workers: int = 2):
     port = _free_port()
-    argv = [sys.executable, "-m", "web", "--data-dir", str(data_dir), "serve", "--prod", "--workers", str(workers),
+    argv = [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--prod", "--workers", str(workers),
             "--port", str(port), "--no-access-log"]
     if database_url:
         argv[3:3] = ["--database-url", database_url]

@@ -1,5 +1,5 @@
-"""``python -m web …`` is the same as the ``workermap`` command."""
+"""``python -m web …``: the ``workermap`` command, kept for old scripts (use ``python -m cli``)."""
 
-from web.cli import main
+from cli import main
 
-main()
+main(prog_name="workermap")

@@ -25,6 +25,8 @@ from web.errors import ApiError
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json")
+#: The largest version number a database INTEGER holds (SQLite and PostgreSQL bigint): beyond it, a 400.
+MAX_VERSION = 2**63 - 1
 
 
 @bp.before_request
@@ -140,9 +142,9 @@ def versions():
 def restore():
     body = request.get_json(silent=True)
     value = body.get("version") if isinstance(body, dict) else None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_VERSION)):
+        value = int(value)  # ASCII digits only: "²".isdigit() is true, int("²") fails
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
         raise ApiError(400, "body must be {\"version\": N}, N a version number from GET /api/v1/admin/versions",
                        parameter="version", value=str(value)[:40], allowed="a version number (1, 2, …)")
     st = state()

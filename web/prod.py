@@ -20,6 +20,11 @@ districts and demand grid takes ~50 ms, a pause every request in flight would wa
 Logs: an access log line per request (with the time taken in microseconds) goes to
 stdout; the app's own records go to stderr as JSON lines (level, logger, message, and
 the exception text for errors) so a log shipper can parse them.
+
+No control socket: gunicorn ≥ 25.1 opens one for ``gunicornc`` at a single path per user
+(``$XDG_RUNTIME_DIR/gunicorn.ctl`` or ``~/.gunicorn/gunicorn.ctl``), so a second server on the
+same machine takes it over and the first one to stop deletes the other's. We do not use
+``gunicornc``; each server is stopped with a signal to its master.
 """
 
 from __future__ import annotations
@@ -105,19 +110,22 @@ class FairGeventWorker(GeventPyWSGIWorker):
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, app_config: dict | None = None):
         self.options = options
+        self.app_config = app_config
         super().__init__()
 
     def load_config(self):
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn ≥ 25.1 (see the module docstring)
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
         from web import create_app
 
         configure_json_logging()
-        app = create_app()
+        app = create_app(self.app_config)
         # The master loaded the registry; each forked worker opens its own database connections.
         app.extensions["workermap"].store.close()
         gc.collect()
@@ -126,8 +134,8 @@ class _Gunicorn(BaseApplication):
 
 
 def run_gunicorn(*, host: str, port: int, workers: int, access_log: str | None = "-", worker_class: str = "gevent",
-                 threads: int = 1) -> None:
-    """Serve ``create_app()`` under gunicorn (blocks). ``access_log=None`` turns the access log off.
+                 threads: int = 1, app_config: dict | None = None) -> None:
+    """Serve ``create_app(app_config)`` under gunicorn (blocks). ``access_log=None`` turns the access log off.
 
     ``worker_class``: one of :data:`WORKER_CLASSES` (see the module docstring);
     ``threads`` applies to ``gthread`` only.
@@ -146,4 +154,4 @@ def run_gunicorn(*, host: str, port: int, workers: int, access_log: str | None =
         "errorlog": "-",
         "keepalive": 5,
         "timeout": 60,
-    }).run()
+    }, app_config).run()

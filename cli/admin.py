@@ -1,32 +1,25 @@
-"""Admin commands for the workermap CLI: tokens, single-record edits, history and restore, audit."""
+"""Admin commands: tokens for the write API, single-record edits, history and restore, the audit log."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 
 import click
 
-from web.cli import DATUM_CHOICE, _print_problems, _settings, _store
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+from cli.base import actor, print_problems, store
+from cli.choices import LazyChoice
 
 
 @click.group()
 def token():
-    """Manage admin tokens for the write API (stored hashed in the data directory)."""
+    """Manage admin tokens for the write API (stored hashed in the registry database)."""
 
 
 def _tokens(ctx):
     from geo.store.tokens import TokenStore
 
-    return TokenStore(_store(_settings(ctx)))
+    return TokenStore(store(ctx))
 
 
 @token.command("add")
@@ -35,7 +28,7 @@ def _tokens(ctx):
 def token_add(ctx, name):
     """Create a token; it is printed once and stored only as a hash."""
     try:
-        value = _tokens(ctx).add(name, actor=_actor())
+        value = _tokens(ctx).add(name, actor=actor())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     click.echo(value)
@@ -45,8 +38,9 @@ def token_add(ctx, name):
 @click.argument("name")
 @click.pass_context
 def token_revoke(ctx, name):
+    """Revoke a token: requests with it are refused from now on."""
     try:
-        _tokens(ctx).revoke(name, actor=_actor())
+        _tokens(ctx).revoke(name, actor=actor())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     click.echo(f"revoked {name}")
@@ -55,27 +49,39 @@ def token_revoke(ctx, name):
 @token.command("list")
 @click.pass_context
 def token_list(ctx):
+    """List the tokens by name (never their values)."""
     for e in _tokens(ctx).entries():
         click.echo(f"{e['name']:20} {'revoked' if e.get('revoked') else 'active':8} created {e.get('created', '')}")
 
 
 def _write(ctx, change_for, action, facility_id):
+    """One audited write; a refused one prints the reasons and exits with status 1."""
     from geo.registry import RegistryError
 
-    store = _store(_settings(ctx))
+    registry_store = store(ctx)
     try:
-        store.update(lambda reg: reg.merged([change_for(reg)]), actor=_actor(), action=action,
-                     facility_id=facility_id)
+        registry_store.update(lambda reg: reg.merged([change_for(reg, registry_store)]), actor=actor(),
+                              action=action, facility_id=facility_id)
     except RegistryError as exc:
         click.echo(f"refused: {exc}", err=True)
-        _print_problems(exc.problems)
+        print_problems(exc.problems)
         sys.exit(1)
+
+
+def _current(reg, facility_id):
+    from geo.registry import RegistryError
+
+    current = reg.get(facility_id)
+    if current is None:
+        raise RegistryError(f"no facility with id {facility_id!r}")
+    return current
 
 
 @click.command()
 @click.argument("facility_id")
 @click.argument("changes", nargs=-1, required=True)
-@click.option("--crs", type=DATUM_CHOICE, default="wgs84", show_default=True, help="Datum of a new lon/lat.")
+@click.option("--crs", type=LazyChoice("geo.datum:DATUMS"), default="wgs84", show_default=True,
+              help="Datum of a new lon/lat.")
 @click.pass_context
 def edit(ctx, facility_id, changes, crs):
     """Change fields of one facility: workermap edit ID status=maintenance opening_hours='Mo-Fr 08:00-18:00'."""
@@ -87,17 +93,8 @@ def edit(ctx, facility_id, changes, crs):
         if not sep:
             raise click.BadParameter(f"{item!r}; use field=value", param_hint="CHANGES")
         values[key] = value
-    store = _store(_settings(ctx))
-
-    def change(reg):
-        current = reg.get(facility_id)
-        if current is None:
-            from geo.registry import RegistryError
-
-            raise RegistryError(f"no facility with id {facility_id!r}")
-        return patched(current, values, store.districts, crs=crs)
-
-    _write(ctx, change, "update", facility_id)
+    _write(ctx, lambda reg, s: patched(_current(reg, facility_id), values, s.districts, crs=crs), "update",
+           facility_id)
     click.echo(f"updated {facility_id}")
 
 
@@ -106,15 +103,7 @@ def edit(ctx, facility_id, changes, crs):
 @click.pass_context
 def remove(ctx, facility_id):
     """Mark a facility removed (kept in history, never shown)."""
-    from geo.registry import RegistryError
-
-    def change(reg):
-        current = reg.get(facility_id)
-        if current is None:
-            raise RegistryError(f"no facility with id {facility_id!r}")
-        return current.replace(status="removed")
-
-    _write(ctx, change, "remove", facility_id)
+    _write(ctx, lambda reg, s: _current(reg, facility_id).replace(status="removed"), "remove", facility_id)
     click.echo(f"removed {facility_id}")
 
 
@@ -122,7 +111,7 @@ def remove(ctx, facility_id):
 @click.pass_context
 def history(ctx):
     """List the registry versions (restore one with `workermap restore N`)."""
-    for v in _store(_settings(ctx)).versions():
+    for v in store(ctx).versions():
         click.echo(f"{v['version']:6}  {v['time']}  {v['actor']:16} {v['action']:14} {v['id'] or '':20} "
                    f"{v['count']} facilities")
 
@@ -135,7 +124,7 @@ def restore(ctx, version):
     from geo.registry import RegistryError
 
     try:
-        after = _store(_settings(ctx)).restore(version, actor=_actor())
+        after = store(ctx).restore(version, actor=actor())
     except RegistryError as exc:
         click.echo(f"refused: {exc}", err=True)
         sys.exit(1)
@@ -147,8 +136,5 @@ def restore(ctx, version):
 @click.pass_context
 def audit(ctx, limit):
     """Print the last audit-log entries (JSON lines)."""
-    for e in _store(_settings(ctx)).audit_entries(limit=limit):
+    for e in store(ctx).audit_entries(limit=limit):
         click.echo(json.dumps(e, ensure_ascii=False))
-
-
-COMMANDS = [token, edit, remove, history, restore, audit]

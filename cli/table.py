@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from geo.nearest import Hit
+if TYPE_CHECKING:
+    from geo.nearest import Hit
 
 
 def display_width(text: str) -> int:

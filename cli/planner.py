@@ -1,4 +1,4 @@
-"""Planner commands for the workermap CLI (gaps, plan, whatif, report). Registered by web/cli.py.
+"""Planner commands: gaps, plan, whatif, report.
 
 Every command prints the assumptions (threshold, speeds, detour factor, filters) and the demand
 source first, and takes the same coverage options as the HTTP API::
@@ -13,39 +13,32 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
 import click
 
-from geo.coverage import DEMANDS, MODES
-from geo.model import KINDS, WORKER_TYPES
-from geo.siting import MAX_ADD, METHODS
+from cli.base import settings, store, write_output, writing
+from cli.choices import LazyChoice, LazyIntRange
 
-#: click commands to register on the ``workermap`` group
-COMMANDS: list = []
-
-KIND_CHOICES = [*KINDS, "any"]
-
-
-def _command(fn):
-    COMMANDS.append(fn)
-    return fn
+DEMAND = LazyChoice("geo.coverage:DEMANDS")
+METHOD = LazyChoice("geo.siting:METHODS")
+MAX_ADD = "geo.siting:MAX_ADD"
 
 
 def coverage_options(fn):
     """The options shared by every planner command (same meaning as the API's query parameters)."""
     options = [
-        click.option("--mode", type=click.Choice(MODES), default="walk", show_default=True),
+        click.option("--mode", type=LazyChoice("geo.coverage:MODES"), default="walk", show_default=True),
         click.option("--minutes", type=click.FloatRange(min=0, min_open=True, max=120), default=None,
                      help="Threshold in minutes by --mode [default: 15]."),
         click.option("--threshold-m", type=click.FloatRange(min=1, max=100_000), default=None,
                      help="Threshold in straight-line metres instead of minutes."),
-        click.option("--kind", multiple=True, type=click.Choice(KIND_CHOICES),
+        click.option("--kind", multiple=True, type=LazyChoice("geo.model:KINDS", extra=("any",)),
                      help="Facility kinds that count (repeatable) [default: station; 'any' = all]."),
-        click.option("--amenity", multiple=True, help="Count only facilities with all of these amenities."),
-        click.option("--worker", type=click.Choice(list(WORKER_TYPES)), default=None,
+        click.option("--amenity", multiple=True, type=LazyChoice("geo.model:AMENITIES"), metavar="AMENITY",
+                     help="Count only facilities with all of these amenities (repeatable)."),
+        click.option("--worker", type=LazyChoice("geo.model:WORKER_TYPES"), default=None,
                      help="Count only facilities this worker may enter."),
         click.option("--open-at", default="any", show_default=True,
                      help="Count only facilities open then: ISO date-time (Qingdao time), 'now' or 'any'."),
@@ -63,18 +56,16 @@ class _Context:
     """Everything a planner command needs, loaded once."""
 
     def __init__(self, ctx: click.Context, opts: dict):
-        from geo.coverage import FacilityFilter, ParameterError, PreparedGrid, Threshold
+        from geo.coverage import FacilityFilter, PreparedGrid, Threshold
         from geo.demand import build_demand_grid, load_demand
-        from geo.geography import load_districts
         from geo.hours import now_local, parse_when
-        from geo.model import AMENITIES
         from geo.nearest import FacilityIndex, Travel
-        from geo.store import open_store
 
-        s = ctx.obj["settings"]
+        s = settings(ctx)
         self.settings = s
-        self.districts = load_districts(s.districts_path)
-        self.registry = open_store(s, self.districts).load()
+        registry_store = store(ctx)
+        self.districts = registry_store.districts
+        self.registry = registry_store.load()
         travel = Travel.from_settings(s)
         self.index = FacilityIndex(self.registry.facilities, travel=travel)
         names = self.districts.names
@@ -87,9 +78,6 @@ class _Context:
         else:
             grid = load_demand(s.demand_path)
         self.prepared = PreparedGrid(grid, names)
-        bad = [a for a in opts["amenity"] if a not in AMENITIES]
-        if bad:
-            raise click.BadParameter(f"{bad[0]!r}; allowed: {', '.join(AMENITIES)}", param_hint="--amenity")
         if opts["minutes"] is not None and opts["threshold_m"] is not None:
             raise click.BadParameter("give --minutes or --threshold-m, not both", param_hint="--threshold-m")
         try:
@@ -98,15 +86,12 @@ class _Context:
             raise click.BadParameter(str(exc), param_hint="--open-at") from None
         when = now_local() if when == "now" else when
         kinds = () if "any" in opts["kind"] else (tuple(opts["kind"]) or ("station",))
-        try:
-            self.threshold = (Threshold.metres(opts["threshold_m"], travel) if opts["threshold_m"] is not None
-                              else Threshold.minutes_by(opts["minutes"] or 15.0, opts["mode"], travel))
-            self.filter = FacilityFilter(kinds=kinds, amenities=tuple(opts["amenity"]), worker=opts["worker"],
-                                         open_at=when, include_closed=opts["include_closed"],
-                                         open_24h=opts["open_24h"])
-            code = self.prepared.district_code(opts["district"])
-        except ParameterError as exc:
-            raise click.BadParameter(str(exc), param_hint="--" + exc.parameter.replace("_", "-")) from None
+        # a geo.errors.ParameterError from here on is one line naming the option (cli.base)
+        self.threshold = (Threshold.metres(opts["threshold_m"], travel) if opts["threshold_m"] is not None
+                          else Threshold.minutes_by(opts["minutes"] or 15.0, opts["mode"], travel))
+        self.filter = FacilityFilter(kinds=kinds, amenities=tuple(opts["amenity"]), worker=opts["worker"],
+                                     open_at=when, include_closed=opts["include_closed"], open_24h=opts["open_24h"])
+        code = self.prepared.district_code(opts["district"])
         self.district = None if code is None else self.prepared.adcodes[code]
         self.as_json = opts["as_json"]
         self._coverage = None
@@ -145,7 +130,7 @@ def _pct(v) -> str:
 
 
 def _coverage_table(rows: list[dict]) -> str:
-    from web.table import table
+    from cli.table import table
 
     body = [[r["name"], f"{r['cells']:,}", _pct(r["area_covered_pct"]), _pct(r["residents_covered_pct"]),
              _pct(r["workers_covered_pct"]), f"{r['uncovered_workers']:,.0f}", f"{r['uncovered_residents']:,.0f}"]
@@ -193,11 +178,10 @@ def _read_exclusion(path: Path | None):
 # --------------------------------------------------------------------------- gaps
 
 
-@_command
 @click.command()
 @coverage_options
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Uncovered areas to list.")
-@click.option("--rank-by", type=click.Choice(DEMANDS), default="workers", show_default=True)
+@click.option("--rank-by", type=DEMAND, default="workers", show_default=True)
 @click.option("--hours", "show_hours", is_flag=True, help="Also print coverage at each hour (facilities open then).")
 @click.option("--date", "day", default=None, help="Date for --hours (YYYY-MM-DD; default: of --open-at, else today).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -205,10 +189,10 @@ def _read_exclusion(path: Path | None):
 @click.pass_context
 def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: str | None, out: Path | None, **kwargs):
     """Coverage by district and the largest uncovered areas."""
+    from cli.table import table
     from geo.coverage import hourly_coverage
     from geo.gaps import gaps_feature_collection, uncovered_areas
     from geo.hours import now_local
-    from web.table import table
 
     c = _Context(ctx, _opts(kwargs))
     cov = c.coverage
@@ -230,7 +214,7 @@ def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: st
         fmt = out.suffix.lower().lstrip(".")
         if fmt not in DOWNLOAD_FORMATS:
             raise click.BadParameter(f"{out.name}: use a .geojson, .csv, .gpkg or .kml file", param_hint="--out")
-        out.write_bytes(polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE))
+        write_output(out, polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE))
     if c.as_json:
         click.echo(json.dumps({"assumptions": assumptions, "demand_source": c.prepared.source,
                                "city": cov.city_row(), "districts": cov.district_table(c.district),
@@ -260,18 +244,17 @@ def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: st
 # --------------------------------------------------------------------------- plan
 
 
-@_command
 @click.command()
 @coverage_options
-@click.option("--add", type=click.IntRange(1, MAX_ADD), default=20, show_default=True, help="New sites to place.")
-@click.option("--demand", type=click.Choice(DEMANDS), default="workers", show_default=True)
+@click.option("--add", type=LazyIntRange(1, MAX_ADD), default=20, show_default=True, help="New sites to place.")
+@click.option("--demand", type=DEMAND, default="workers", show_default=True)
 @click.option("--min-spacing-m", type=click.FloatRange(0, 50_000), default=0.0, show_default=True,
               help="Minimum distance of a new site to existing and to other new sites.")
 @click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="GeoJSON polygons (WGS84) where no site may go.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Candidate sites: CSV with lon,lat columns or GeoJSON points (default: every land cell).")
-@click.option("--method", type=click.Choice(METHODS), default="greedy", show_default=True,
+@click.option("--method", type=METHOD, default="greedy", show_default=True,
               help="exact = spopt MCLP (small instances only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the sites: .csv (UTF-8 BOM) or .geojson.")
@@ -279,17 +262,14 @@ def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: st
 def plan(ctx: click.Context, add: int, demand: str, min_spacing_m: float, exclude: Path | None,
          candidates: Path | None, method: str, out: Path | None, **kwargs):
     """Where to add new sites (keeping the existing ones) to cover the most uncovered demand."""
-    from geo.siting import SitingError, plan_sites
-    from web.table import table
+    from cli.table import table
+    from geo.siting import plan_sites
 
     c = _Context(ctx, _opts(kwargs))
     pts = None if candidates is None else _read_points(candidates, "--candidates")
-    try:
-        result = plan_sites(c.coverage, add=add, demand=demand, min_spacing_m=min_spacing_m,
-                            exclude=_read_exclusion(exclude), candidates=pts, district=c.district, method=method)
-    except SitingError as exc:
-        click.echo(f"cannot plan: {exc}", err=True)
-        sys.exit(2)
+    # a geo.siting.SitingError is one line, "cannot plan: …" (cli.base)
+    result = plan_sites(c.coverage, add=add, demand=demand, min_spacing_m=min_spacing_m,
+                        exclude=_read_exclusion(exclude), candidates=pts, district=c.district, method=method)
     if out is not None:
         _write_sites(out, result, c)
     if c.as_json:
@@ -319,9 +299,21 @@ def plan(ctx: click.Context, add: int, demand: str, min_spacing_m: float, exclud
         click.echo(f"wrote {len(result.sites)} sites to {out}")
 
 
-def _write_sites(out: Path, result, c: _Context) -> None:
-    from web.report import _write_csv
+def _csv_bytes(rows: list[dict], columns: list[str]) -> bytes:
+    """CSV as the report writes it: UTF-8 with BOM, CRLF, formulas defused."""
+    import csv
+    import io
 
+    from geo.export import csv_safe
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(columns)
+    w.writerows([csv_safe(r.get(col)) for col in columns] for r in rows)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _write_sites(out: Path, result, c: _Context) -> None:
     cols = ["rank", "lon", "lat", "district", "adcode", "marginal_gain", "cumulative_covered", "cumulative_pct"]
     if out.suffix.lower() in (".geojson", ".json"):
         fc = {"type": "FeatureCollection", "demand_source": c.prepared.source,
@@ -329,20 +321,19 @@ def _write_sites(out: Path, result, c: _Context) -> None:
                               "min_spacing_m": result.min_spacing_m, "method": result.method},
               "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
                             "properties": {k: s[k] for k in cols if k not in ("lon", "lat")}} for s in result.sites]}
-        out.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+        write_output(out, json.dumps(fc, ensure_ascii=False).encode("utf-8"))
     else:  # a CSV travels alone: every row carries the assumptions and the demand source
         a = c.coverage.assumptions()
         extra = {"demand": result.demand, "threshold_m": a["threshold_m"], "mode": a["mode"], "minutes": a["minutes"],
                  "detour_factor": a["detour_factor"], "walk_kmh": a["walk_kmh"], "ebike_kmh": a["ebike_kmh"],
                  "min_spacing_m": result.min_spacing_m, "method": result.method,
                  "demand_source": c.prepared.source}
-        _write_csv(out, [{**site, **extra} for site in result.sites], cols + list(extra))
+        write_output(out, _csv_bytes([{**site, **extra} for site in result.sites], cols + list(extra)))
 
 
 # --------------------------------------------------------------------------- what-if
 
 
-@_command
 @click.command()
 @coverage_options
 @click.option("--add", "add_points", multiple=True, help="Add a site at lon,lat (WGS84; repeatable).")
@@ -352,9 +343,8 @@ def _write_sites(out: Path, result, c: _Context) -> None:
 def whatif(ctx: click.Context, add_points: tuple[str, ...], remove: tuple[str, ...], close: tuple[str, ...],
            **kwargs):
     """Coverage with sites added, removed or closed, side by side with today."""
-    from geo.coverage import ParameterError
+    from cli.table import table
     from geo.coverage import whatif as run_whatif
-    from web.table import table
 
     c = _Context(ctx, _opts(kwargs))
     pts = []
@@ -366,11 +356,9 @@ def whatif(ctx: click.Context, add_points: tuple[str, ...], remove: tuple[str, .
         pts.append((lon, lat))
     if not (pts or remove or close):
         raise click.UsageError("give at least one of --add, --remove, --close")
-    try:
-        result = run_whatif(c.prepared, c.index, c.threshold, c.filter, add=pts, remove=remove, close=close,
-                            today=c.coverage)
-    except ParameterError as exc:
-        raise click.BadParameter(str(exc), param_hint="--" + exc.parameter.split("[")[0]) from None
+    # an unknown id or a point outside Qingdao (geo.errors.ParameterError) is one line naming the option (cli.base)
+    result = run_whatif(c.prepared, c.index, c.threshold, c.filter, add=pts, remove=remove, close=close,
+                        today=c.coverage)
     rows = result.table(c.district)
     if c.as_json:
         click.echo(json.dumps({"assumptions": c.coverage.assumptions(), "demand_source": c.prepared.source,
@@ -394,24 +382,22 @@ def whatif(ctx: click.Context, add_points: tuple[str, ...], remove: tuple[str, .
 # --------------------------------------------------------------------------- report
 
 
-@_command
 @click.command()
 @coverage_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Report folder.")
-@click.option("--add", type=click.IntRange(0, MAX_ADD), default=20, show_default=True,
+@click.option("--add", type=LazyIntRange(0, MAX_ADD), default=20, show_default=True,
               help="New sites to propose (0: no plan).")
-@click.option("--demand", type=click.Choice(DEMANDS), default="workers", show_default=True)
+@click.option("--demand", type=DEMAND, default="workers", show_default=True)
 @click.option("--min-spacing-m", type=click.FloatRange(0, 50_000), default=0.0, show_default=True)
 @click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--method", type=click.Choice(METHODS), default="greedy", show_default=True)
+@click.option("--method", type=METHOD, default="greedy", show_default=True)
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Uncovered areas listed.")
 @click.option("--date", "day", default=None, help="Date of the 24-hour table (YYYY-MM-DD).")
 @click.pass_context
 def report(ctx: click.Context, out: Path, add: int, demand: str, min_spacing_m: float, exclude: Path | None,
            candidates: Path | None, method: str, limit: int, day: str | None, **kwargs):
     """Write a self-contained planner report (map, tables, CSV with BOM) into a folder to mail round."""
-    from geo.siting import SitingError
     from web.report import write_report
 
     c = _Context(ctx, _opts(kwargs))
@@ -420,14 +406,11 @@ def report(ctx: click.Context, out: Path, add: int, demand: str, min_spacing_m: 
     except ValueError:
         raise click.BadParameter(f"{day!r}; use YYYY-MM-DD", param_hint="--date") from None
     pts = None if candidates is None else _read_points(candidates, "--candidates")
-    try:
+    with writing(out):  # a geo.siting.SitingError is one line, "cannot plan: …" (cli.base)
         rep = write_report(out, prepared=c.prepared, index=c.index, threshold=c.threshold, facility_filter=c.filter,
                            districts=c.districts, sample=c.registry.is_sample, add=add, demand=demand,
                            min_spacing_m=min_spacing_m, exclude=_read_exclusion(exclude), candidates=pts,
                            method=method, gaps_limit=limit, district=c.district, day=d, coverage=c.coverage)
-    except SitingError as exc:
-        click.echo(f"cannot plan: {exc}", err=True)
-        sys.exit(2)
     if not c.as_json:
         c.header()
     city = rep.coverage.city_row()
