@@ -80,7 +80,7 @@ def _current(reg, facility_id):
 @click.command()
 @click.argument("facility_id")
 @click.argument("changes", nargs=-1, required=True)
-@click.option("--crs", type=LazyChoice("geo.datum:DATUMS"), default="wgs84", show_default=True,
+@click.option("--crs", type=LazyChoice("geo.vocab:DATUMS"), default="wgs84", show_default=True,
               help="Datum of a new lon/lat.")
 @click.pass_context
 def edit(ctx, facility_id, changes, crs):

@@ -183,3 +183,40 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+def param_options(params, *, skip: Sequence[str] = ()):
+    """click options made from declared parameters (``geo.params``): the flag, type, range, choices,
+    default and help all come from the declaration, as the API's validation and OpenAPI text do.
+
+    The command then passes what click parsed through :func:`parsed` (the same checks and conversions
+    as the API: ``open_at`` becomes a time, a bad value is the API's one-line error).
+    """
+    def decorate(f):
+        for p in reversed([p for p in params if p.name not in skip]):
+            flag = "-k" if p.name == "k" else "--" + p.name.replace("_", "-")
+            kw: dict = {"help": p.description, "required": p.required}
+            if p.type == "integer":
+                kw["type"] = click.IntRange(p.lo, p.hi)
+            elif p.type == "number":
+                kw["type"] = click.FloatRange(p.lo, p.hi)
+            elif p.type == "boolean":
+                kw["is_flag"] = True
+            elif p.type in ("enum", "enum_list"):
+                kw["type"] = click.Choice(p.allowed_values())
+                kw["multiple"] = p.type == "enum_list"
+                if kw["multiple"]:
+                    kw["help"] += " Repeatable."
+            if p.default not in (None, (), False):
+                kw.update(default=p.default, show_default=True)
+            f = click.option(flag, p.name, **kw)(f)
+        return f
+
+    return decorate
+
+
+def parsed(params, values: dict) -> dict:
+    """The declared parameters' values from what click parsed, checked and converted as the API does."""
+    given = {name: (list(v) if isinstance(v, tuple) else v) for name, v in values.items()
+             if name in params.by_name and v is not None and v != ()}
+    return params.parse(given, check_unknown=False)

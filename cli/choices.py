@@ -3,18 +3,18 @@
 The tables (``geo.model.KINDS``, ``geo.datum.DATUMS``, ``geo.nearest.MAX_K``,
 ``web.prod.WORKER_CLASSES`` …) live in modules that import numpy, shapely, pyproj or flask at
 the top, which takes up to a second. ``workermap --help`` and ``workermap COMMAND --help`` must
-not wait for that, so a table is named here by reference (``"geo.model:KINDS"``) and read when
+not wait for that, so a table is named here by reference (``"geo.vocab:KINDS"``) and read when
 click first needs it (to list it in help or to check a value): from the module if it is already
 imported, else from the module's source, where the table is a literal assignment (parsed with
 :mod:`ast`, not run; no package ``__init__`` runs either). A table that is not a literal is read
 by importing its module. ``tests/test_cli_start.py`` checks that every table used by a command
 reads the same both ways.
 
->>> table("geo.datum:DATUMS")
+>>> table("geo.vocab:DATUMS")
 ('wgs84', 'gcj02', 'bd09')
->>> LazyChoice("geo.model:KINDS", extra=("any",)).choices[-2:]
+>>> LazyChoice("geo.vocab:KINDS", extra=("any",)).choices[-2:]
 ('apartment', 'any')
->>> LazyIntRange(1, "geo.nearest:MAX_K").max
+>>> LazyIntRange(1, "geo.params:MAX_K").max
 50
 """
 

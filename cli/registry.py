@@ -7,13 +7,17 @@ from pathlib import Path
 
 import click
 
-from cli.base import Failure, print_problems, settings, store, write_output, writing
-from cli.choices import LazyChoice, LazyIntRange
+from cli.base import Failure, param_options, parsed, print_problems, settings, store, write_output, writing
+from cli.choices import LazyChoice
+from geo.params import NEAREST, TRAVEL  # light: declarations only
 
-DATUM = LazyChoice("geo.datum:DATUMS")
-KIND = LazyChoice("geo.model:KINDS")
-AMENITY = LazyChoice("geo.model:AMENITIES")
-WORKER = LazyChoice("geo.model:WORKER_TYPES")
+#: ``workermap nearest`` takes the options of GET /api/v1/nearest (travel assumptions from the settings).
+NEAREST_CLI = NEAREST.without(*TRAVEL.names)
+
+DATUM = LazyChoice("geo.vocab:DATUMS")
+KIND = LazyChoice("geo.vocab:KINDS")
+AMENITY = LazyChoice("geo.vocab:AMENITIES")
+WORKER = LazyChoice("geo.vocab:WORKER_TYPES")
 
 
 @click.command()
@@ -149,42 +153,24 @@ def export(ctx: click.Context, fmt: str, layer: str, kind: tuple[str, ...], crs:
 
 
 @click.command()
-@click.option("--lon", type=float, required=True)
-@click.option("--lat", type=float, required=True)
-@click.option("-k", "k", type=LazyIntRange(1, "geo.nearest:MAX_K"), default=5, show_default=True)
-@click.option("--radius-m", type=click.FloatRange(min=1), default=None)
-@click.option("--kind", multiple=True, type=KIND, help="Any of these kinds (repeatable).")
-@click.option("--amenity", multiple=True, type=AMENITY, metavar="AMENITY",
-              help="All of these amenities (repeatable).")
-@click.option("--worker", type=WORKER, default=None)
-@click.option("--open-at", default="now", show_default=True,
-              help="ISO date-time (Qingdao time unless an offset is given), 'now' or 'any'.")
-@click.option("--include-closed", is_flag=True, help="Also show temporarily closed / maintenance sites.")
-@click.option("--crs", type=DATUM, default="wgs84", show_default=True, help="Datum of --lon/--lat.")
+@param_options(NEAREST_CLI)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
-def nearest(ctx, lon, lat, k, radius_m, kind, amenity, worker, open_at, include_closed, crs, as_json):
-    """The nearest eligible facilities to a point."""
+def nearest(ctx, as_json, **values):
+    """The nearest eligible facilities to a point (the options of GET /api/v1/nearest)."""
     import json
 
     from cli.table import nearest_table
     from geo import datum
-    from geo.errors import ParameterError
-    from geo.hours import parse_when
-    from geo.model import CITY_BOUNDS_TEXT, in_city_bounds
     from geo.nearest import FacilityIndex, Travel
 
-    try:
-        when = parse_when(open_at)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--open-at") from None
-    wlon, wlat = datum.convert(lon, lat, src=crs, dst="wgs84")
-    if not in_city_bounds(wlon, wlat):  # as GET /api/v1/nearest: a point far away is a mistake (swapped, a typo)
-        raise ParameterError("lon/lat", f"{lon},{lat}", f"a point in Qingdao ({CITY_BOUNDS_TEXT}, WGS84)")
+    o = parsed(NEAREST_CLI, values)
+    wlon, wlat = datum.convert(o["lon"], o["lat"], src=o["crs"], dst="wgs84")
     reg = store(ctx).load()
     index = FacilityIndex(reg.facilities, travel=Travel.from_settings(settings(ctx)))
-    res = index.query(wlon, wlat, k=k, radius_m=radius_m, kinds=kind, amenities=amenity, worker=worker,
-                      open_at=when, include_closed=include_closed)
+    res = index.query(wlon, wlat, k=o["k"], radius_m=o["radius_m"], kinds=o["kind"], amenities=o["amenity"],
+                      worker=o["worker"], open_at=o["open_at"], include_closed=o["include_closed"],
+                      open_24h=o["open_24h"])
     if as_json:
         rows = [{"id": h.facility.id, "name": h.facility.name, "kind": h.facility.kind, "distance_m": h.distance_m,
                  "walk_min": h.walk_min, "ebike_min": h.ebike_min, "open_now": h.open_now,

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: The datums the project accepts at its edges.
-DATUMS = ("wgs84", "gcj02", "bd09")
+from geo.vocab import DATUMS  # noqa: E402 - the one table of datums
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 algorithm uses it.
 _A = 6378245.0

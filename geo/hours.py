@@ -39,8 +39,7 @@ def now_local() -> datetime:
 
 
 #: What :func:`parse_when` accepts, for error messages.
-WHEN_ALLOWED = ("an ISO 8601 date-time in years 1-9999 such as 2026-11-24T23:40 (Qingdao time) or "
-                "2026-11-24T15:40Z, or 'now', or 'any'")
+from geo.params import WHEN_ALLOWED  # noqa: E402,F401 - declared with the open_at parameter
 
 
 def parse_when(raw: str) -> datetime | str | None:

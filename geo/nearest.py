@@ -35,10 +35,10 @@ import numpy as np
 from geo.crs import geodesic_inverse_point, metric_transformer, to_metric
 from geo.hours import Hours, local_time, now_local
 from geo.model import AMENITIES, KINDS, WORKER_TYPES, Facility
+from geo.params import MAX_K, TRAVEL_LIMITS  # the limits are declared with the parameters
 
 __all__ = ["MAX_K", "FacilityIndex", "Hit", "NearestResult", "Travel"]
 
-MAX_K = 50
 _RERANK_SLACK = 1.0005  # planar vs geodesic distance differ by < 0.0101 % over Qingdao
 _CACHE_SIZE = 512
 
@@ -52,8 +52,7 @@ class Travel:
     ebike_kmh: float = 15.0
 
     #: The allowed range of each assumption.
-    LIMITS: ClassVar[dict[str, tuple[float, float]]] = {"detour_factor": (1.0, 5.0), "walk_kmh": (1.0, 10.0),
-                                                        "ebike_kmh": (5.0, 40.0)}
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = TRAVEL_LIMITS
 
     def __post_init__(self):
         for name, (lo, hi) in self.LIMITS.items():

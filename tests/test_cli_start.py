@@ -73,8 +73,8 @@ LAZY = sorted(set(_lazy_types()))
 
 def test_the_lazy_choices_cover_the_geo_tables():
     refs = {ref for *_, ref, _ in LAZY}
-    assert {"geo.model:KINDS", "geo.model:AMENITIES", "geo.model:WORKER_TYPES", "geo.datum:DATUMS",
-            "geo.export:DOWNLOAD_FORMATS", "geo.nearest:MAX_K", "geo.coverage:MODES", "geo.coverage:DEMANDS",
+    assert {"geo.vocab:KINDS", "geo.vocab:AMENITIES", "geo.vocab:WORKER_TYPES", "geo.vocab:DATUMS",
+            "geo.export:DOWNLOAD_FORMATS", "geo.coverage:MODES", "geo.coverage:DEMANDS",
             "geo.siting:METHODS", "geo.siting:MAX_ADD", "web.prod:WORKER_CLASSES"} <= refs
 
 

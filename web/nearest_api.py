@@ -7,29 +7,25 @@ from typing import Any
 from flask import Blueprint
 
 from geo import datum
-from geo.model import AMENITIES, CITY_BOUNDS, KINDS, WORKER_TYPES
-from geo.nearest import MAX_K, Travel
+from geo.nearest import Travel
+from geo.params import MAX_BATCH, NEAREST, NEAREST_BATCH, TRAVEL
 from web import params, state
 from web.hitjson import iso_minutes
 from web.state import AppState
 
 bp = Blueprint("nearest", __name__, url_prefix="/api/v1")
 
-MAX_BATCH = 10_000
-MAX_RADIUS_M = 200_000
 #: Single-point options the batch form does not take (it returns the k nearest of each point).
 BATCH_IGNORES = ("lon", "lat", "radius_m")
-QUERY_PARAMS = ("lon", "lat", "k", "radius_m", "kind", "amenity", "open_at", "worker", "crs", "include_closed",
-                "open_24h",
-                "detour_factor", "walk_kmh", "ebike_kmh")
+QUERY_PARAMS = NEAREST.names
 
 
 def travel_options(args, base: Travel) -> Travel:
     """Travel assumptions (``detour_factor``, ``walk_kmh``, ``ebike_kmh``) from ``args``, else ``base``'s."""
-    if not any(args.get(name) for name in Travel.LIMITS):
+    if not any(args.get(name) for name in TRAVEL.names):
         return base  # the common case: nothing to parse or validate
-    return Travel(**{name: params.number(args, name, getattr(base, name), lo=lo, hi=hi)
-                     for name, (lo, hi) in Travel.LIMITS.items()})
+    given = TRAVEL.parse(args, check_unknown=False)
+    return Travel(**{name: getattr(base, name) if value is None else value for name, value in given.items()})
 
 
 def body_args(body: dict, skip: tuple[str, ...] = ()) -> params.QueryArgs:
@@ -41,19 +37,11 @@ def body_args(body: dict, skip: tuple[str, ...] = ()) -> params.QueryArgs:
 
 def _options(args, base_travel: Travel) -> dict[str, Any]:
     """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings)."""
-    travel = travel_options(args, base_travel)
-    return {
-        "k": params.number(args, "k", 5, lo=1, hi=MAX_K, integer=True),
-        "radius_m": params.number(args, "radius_m", None, lo=1, hi=MAX_RADIUS_M),
-        "kinds": params.choices(args, "kind", KINDS),
-        "amenities": params.choices(args, "amenity", AMENITIES),
-        "worker": params.choice(args, "worker", WORKER_TYPES),
-        "open_at": params.open_at(args),
-        "include_closed": params.boolean(args, "include_closed", False),
-        "open_24h": params.boolean(args, "open_24h", False),
-        "crs": params.choice(args, "crs", datum.DATUMS, "wgs84"),
-        "travel": travel,
-    }
+    o = NEAREST_BATCH.without(*TRAVEL.names).parse(args, check_unknown=False)
+    return {"k": o["k"], "radius_m": NEAREST["radius_m"].parse(args), "kinds": list(o["kind"]),
+            "amenities": list(o["amenity"]), "worker": o["worker"], "open_at": o["open_at"],
+            "include_closed": o["include_closed"], "open_24h": o["open_24h"], "crs": o["crs"],
+            "travel": travel_options(args, base_travel)}
 
 
 def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
@@ -73,9 +61,9 @@ def _used(opts: dict, at) -> dict[str, Any]:
 def nearest_payload(args: params.QueryArgs, st: AppState) -> dict[str, Any]:
     """The answer to ``GET /api/v1/nearest?…`` (raises ApiError on bad input); used by the view
     below and by the WSGI fast path (:mod:`web.fastpath`)."""
-    params.reject_unknown(args, QUERY_PARAMS)
+    NEAREST.reject_unknown(args)
     opts = _options(args, st.travel)
-    lon_in, lat_in = params.lonlat(args, CITY_BOUNDS)
+    lon_in, lat_in = NEAREST["lon"].parse(args), NEAREST["lat"].parse(args)
     lon, lat = _to_wgs84(lon_in, lat_in, opts["crs"])
     encoder = st.hit_encoder
     res = encoder.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
@@ -103,7 +91,7 @@ def nearest():
 @bp.post("/nearest")
 def nearest_batch():
     """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
-    body = params.json_object(set(QUERY_PARAMS) - set(BATCH_IGNORES) | {"points"}, '{"points": [[120.38, 36.06]]}')
+    body = params.json_object(set(NEAREST_BATCH.names) | {"points"}, '{"points": [[120.38, 36.06]]}')
     opts = _options(body_args(body, skip=("points",)), state().travel)
     arr = params.lonlat_pairs(body.get("points"), "points", MAX_BATCH)
     lon, lat = arr[:, 0], arr[:, 1]

@@ -35,6 +35,7 @@ from geo import query
 from geo.export import dumps_geojson, feature_collection
 from geo.hours import QINGDAO_TZ
 from geo.model import AMENITIES, CITY_BOUNDS, CITY_BOUNDS_TEXT, KINDS, STATUS, in_city_bounds
+from geo.params import MAX_RADIUS_M
 from geo.query import FacilityFilter, parse_bbox, parse_datetime
 from web import params, state
 from web.errors import ApiError, bad_param
@@ -57,7 +58,6 @@ bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
-MAX_RADIUS_M = 200_000
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 CONFORMANCE = [

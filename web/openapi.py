@@ -19,8 +19,8 @@ from geo.coverage import CITY_ADCODE, CITY_NAME, DEMANDS, MAX_THRESHOLD_M, MODES
 from geo.datum import DATUMS
 from geo.export import DOWNLOAD_FORMATS, dumps_geojson
 from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, WORKER_TYPES
-from geo.nearest import MAX_K, Travel
 from geo.overlay import CLASSES
+from geo.params import MAX_BATCH, MAX_RADIUS_M, NEAREST
 from geo.siting import MAX_ADD, METHODS
 from web import coverage_api, nearest_api, ogc, params, state
 from web.exports import LAYERS
@@ -31,7 +31,6 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 GEOJSON = "application/geo+json"
-MAX_BATCH = nearest_api.MAX_BATCH
 BATCH_IGNORES = nearest_api.BATCH_IGNORES
 
 Schema = dict[str, Any]
@@ -113,7 +112,7 @@ def _parameters(district_values: tuple[str, ...]) -> dict[str, Schema]:
             example="120.3843,36.062"),
         "radius_m": _query(
             "radius_m",
-            {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": ogc.MAX_RADIUS_M},
+            {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": MAX_RADIUS_M},
             "Proximity extension: keep only items within this geodesic distance (metres) of near; "
             "needs near. A point exactly radius_m away is inside.", example=2000),
         "format": _query("format", {**_enum(DOWNLOAD_FORMATS), "default": "geojson"},
@@ -326,30 +325,8 @@ def _paging() -> dict[str, Schema]:
 # -- /api/v1/nearest (web/nearest_api.py) ----------------------------------------------------------
 
 def _nearest_options() -> dict[str, tuple[Schema, str]]:
-    """The options GET /nearest takes as query parameters and POST /nearest in its body."""
-    return {
-        "k": ({"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 5}, "How many facilities."),
-        "radius_m": ({"type": "number", "minimum": 1, "maximum": nearest_api.MAX_RADIUS_M},
-                     "Flag (within_radius) the facilities within this many metres."),
-        "kind": ({"type": "array", "items": _enum(KINDS)}, "Facility kinds (any of them)."),
-        "amenity": ({"type": "array", "items": _enum(AMENITIES)}, "Amenities required (all of them)."),
-        "open_at": ({"type": "string"}, "ISO 8601 date-time (no offset = Qingdao time), 'now' (default) "
-                                        "or 'any' (no opening-hours filter)."),
-        "worker": (_enum(WORKER_TYPES), "Who asks: only facilities this worker may enter."),
-        "crs": ({**_enum(DATUMS), "default": "wgs84"},
-                "Datum of the given point(s) and of the returned lon/lat."),
-        "include_closed": ({"type": "boolean", "default": False},
-                           "Also temporarily closed and under-maintenance facilities (flagged)."),
-        "open_24h": ({"type": "boolean", "default": False}, "Only facilities open round the clock (24/7)."),
-        "detour_factor": (_range("detour_factor"), "Straight line × this = route length (default from the settings)."),
-        "walk_kmh": (_range("walk_kmh"), "Walking speed, km/h."),
-        "ebike_kmh": (_range("ebike_kmh"), "E-bike speed, km/h."),
-    }
-
-
-def _range(name: str) -> Schema:
-    lo, hi = Travel.LIMITS[name]
-    return {"type": "number", "minimum": lo, "maximum": hi}
+    """The options GET /nearest takes as query parameters and POST /nearest in its body (declared in geo.params)."""
+    return {p.name: (p.schema(), p.description) for p in NEAREST.without("lon", "lat")}
 
 
 def _option_parameters(options: dict[str, tuple[Schema, str]]) -> list[Schema]:
@@ -368,14 +345,7 @@ def _option_properties(options: dict[str, tuple[Schema, str]]) -> dict[str, Sche
 
 
 def _nearest_get_parameters() -> list[Schema]:
-    b = CITY_BOUNDS
-    return [
-        _query("lon", {"type": "number", "minimum": b["lon_min"], "maximum": b["lon_max"]},
-               "Longitude of the worker (in the datum given by crs).", required=True, example=120.3843),
-        _query("lat", {"type": "number", "minimum": b["lat_min"], "maximum": b["lat_max"]},
-               "Latitude of the worker.", required=True, example=36.062),
-        *_option_parameters(_nearest_options()),
-    ]
+    return [NEAREST["lon"].openapi(), NEAREST["lat"].openapi(), *_option_parameters(_nearest_options())]
 
 
 def _nearest_body() -> Schema:

@@ -1,0 +1,319 @@
+"""Parameters declared once: each is a :class:`Param` (name, type, limits, allowed values, default,
+description); validation, the OpenAPI description and the CLI options are all derived from it.
+
+The web layer parses query strings and JSON bodies with :meth:`Params.parse`; ``web.openapi``
+documents a parameter with :meth:`Param.openapi`; the CLI builds its click options from the same
+declarations (``cli.base.options_from``). Limits live in the geo module that owns them (``MAX_K``
+in ``geo.nearest`` …) and are referenced here, never restated.
+
+>>> K = Param("k", "integer", "how many facilities", default=5, lo=1, hi=50)
+>>> K.parse({"k": "7"}), K.parse({})
+(7, 5)
+>>> K.parse({"k": "99"})
+Traceback (most recent call last):
+...
+geo.errors.ParameterError: k must be an integer between 1 and 50, got '99'
+>>> Param("kind", "enum_list", "kinds", values=("station", "apartment")).parse({"kind": "station,apartment"})
+('station', 'apartment')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo.errors import ParameterError
+
+__all__ = ["MAX_BATCH", "MAX_K", "MAX_PARAM_LEN", "MAX_RADIUS_M", "NEAREST", "NEAREST_BATCH", "TRAVEL",
+           "TRAVEL_LIMITS", "MissingParameter", "Param", "Params", "UnknownParameter"]
+
+#: The longest single query value accepted (characters).
+MAX_PARAM_LEN = 500
+TYPES = ("integer", "number", "boolean", "enum", "enum_list", "text")
+
+
+class MissingParameter(ParameterError):
+    code = "missing_parameter"
+
+
+class UnknownParameter(ParameterError):
+    code = "unknown_parameter"
+
+    def __init__(self, name: str, allowed: Iterable[str]):
+        allowed = sorted(allowed)
+        super().__init__(name, None, allowed, f"unknown parameter {name!r}; allowed: {', '.join(allowed)}")
+        self.value = None
+
+
+def _all(args: Mapping, name: str) -> list:
+    getlist = getattr(args, "getlist", None)
+    if getlist is not None:
+        return list(getlist(name))
+    raw = args.get(name)
+    if raw is None:
+        return []
+    return list(raw) if isinstance(raw, list | tuple) else [raw]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter. ``values``: the allowed values of an ``enum``/``enum_list`` (a collection, or a
+    callable giving one, read when needed); ``lo``/``hi``: the inclusive range of a number."""
+
+    name: str
+    type: str
+    description: str
+    default: Any = None
+    lo: float | None = None
+    hi: float | None = None
+    values: Any = None
+    required: bool = False
+    max_len: int = 100
+    #: Said after the range in messages, e.g. " (Qingdao)".
+    where: str = ""
+    #: An example value for the documentation.
+    example: Any = None
+    #: For ``text``: turns the text into the value (a ``ValueError`` is a 400 naming the parameter).
+    convert: Callable[[str], Any] | None = None
+    #: What is allowed, in words, when the type does not say it (with ``convert``).
+    allowed_text: str = ""
+    extra_doc: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.type not in TYPES:
+            raise ValueError(f"type must be one of {', '.join(TYPES)}, got {self.type!r}")
+
+    # -- what is allowed -----------------------------------------------------------------------
+    def allowed_values(self) -> tuple[str, ...]:
+        values = self.values() if callable(self.values) else self.values
+        return tuple(values or ())
+
+    def allowed(self) -> str:
+        """What is allowed, in words (the ``allowed`` of an error)."""
+        if self.allowed_text:
+            return self.allowed_text
+        if self.type in ("integer", "number"):
+            kind = "an integer" if self.type == "integer" else "a number"
+            lo, hi = self.lo, self.hi
+            rng = (f" between {_num(lo)} and {_num(hi)}" if lo is not None and hi is not None else
+                   f" ≥ {_num(lo)}" if lo is not None else f" ≤ {_num(hi)}" if hi is not None else "")
+            return f"{kind}{rng}{self.where}"
+        if self.type == "boolean":
+            return "true or false"
+        if self.type == "enum":
+            return f"one of {', '.join(self.allowed_values())}"
+        if self.type == "enum_list":
+            return f"one or more of {', '.join(self.allowed_values())}"
+        return f"at most {self.max_len} characters"
+
+    # -- parsing -------------------------------------------------------------------------------
+    def parse(self, args: Mapping) -> Any:
+        """The value of this parameter in ``args`` (query args, a mapping of strings, or a JSON body),
+        the default if absent or empty; a :class:`ParameterError` naming it if invalid."""
+        if self.type == "enum_list":
+            return self._parse_list(args)
+        raw = args.get(self.name)
+        if raw is None or raw == "":
+            if self.required:
+                raise MissingParameter(self.name, None, self.allowed(), f"{self.name} is required")
+            return self._converted(self.default) if isinstance(self.default, str) else self.default
+        if isinstance(raw, bool | int | float) and not isinstance(raw, bool) and self.type in ("integer", "number"):
+            return self._number(raw, raw)
+        if isinstance(raw, bool) and self.type == "boolean":
+            return raw
+        text = str(raw)
+        if self.type in ("integer", "number"):
+            return self._number(text, text)
+        if len(text) > self.max_len:
+            raise ParameterError(self.name, text[:40] + "…", f"at most {self.max_len} characters")
+        if self.type == "boolean":
+            v = text.lower()
+            if v in ("1", "true", "yes", "on"):
+                return True
+            if v in ("0", "false", "no", "off"):
+                return False
+            raise ParameterError(self.name, text, self.allowed())
+        if self.type == "enum" and text not in self.allowed_values():
+            raise ParameterError(self.name, text, self.allowed())
+        return self._converted(text)
+
+    def _converted(self, text: str) -> Any:
+        if self.convert is None:
+            return text
+        try:
+            return self.convert(text)
+        except ValueError:
+            raise ParameterError(self.name, text, self.allowed()) from None
+
+    def _number(self, raw: Any, shown: Any) -> int | float:
+        try:
+            if self.type == "integer":
+                if isinstance(raw, float) and not raw.is_integer():
+                    raise ValueError
+                value = int(raw) if not isinstance(raw, str) else int(raw.strip())
+            else:
+                value = float(raw)
+            if not math.isfinite(value):  # int -> float: OverflowError beyond ~1.8e308
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):  # ValueError also for ints of more than 4300 digits
+            value = None
+        if value is None or (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
+            raise ParameterError(self.name, shown, self.allowed())
+        return value
+
+    def _parse_list(self, args: Mapping) -> tuple[str, ...]:
+        allowed = self.allowed_values()
+        values: list[str] = []
+        for raw in _all(args, self.name):
+            raw = str(raw)
+            if len(raw) > MAX_PARAM_LEN:
+                raise ParameterError(self.name, raw[:40] + "…", f"at most {MAX_PARAM_LEN} characters")
+            for v in (p.strip() for p in raw.split(",")):
+                if not v:
+                    continue
+                if v not in allowed:
+                    raise ParameterError(self.name, v, self.allowed())
+                if v not in values:
+                    values.append(v)
+        return tuple(values) if values else tuple(self.default or ())
+
+    # -- documentation -------------------------------------------------------------------------
+    def schema(self) -> dict[str, Any]:
+        """The JSON schema of one value (OpenAPI 3.0)."""
+        if self.type in ("integer", "number"):
+            s: dict[str, Any] = {"type": self.type}
+            if self.lo is not None:
+                s["minimum"] = self.lo
+            if self.hi is not None:
+                s["maximum"] = self.hi
+        elif self.type == "boolean":
+            s = {"type": "boolean"}
+        elif self.type == "enum":
+            s = {"type": "string", "enum": list(self.allowed_values())}
+        elif self.type == "enum_list":
+            s = {"type": "array", "items": {"type": "string", "enum": list(self.allowed_values())}}
+        else:
+            s = {"type": "string", "maxLength": self.max_len}
+        if self.default is not None and self.default != ():
+            s["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
+        return s
+
+    def openapi(self) -> dict[str, Any]:
+        """This parameter as an OpenAPI 3.0 query parameter object."""
+        doc: dict[str, Any] = {"name": self.name, "in": "query", "required": self.required,
+                               "description": self.description, "schema": self.schema()}
+        if self.type == "enum_list":
+            doc.update(style="form", explode=False)
+        if self.example is not None:
+            doc["example"] = self.example
+        doc.update(self.extra_doc)
+        return doc
+
+
+def _num(x: float) -> str:
+    return str(x)
+
+
+class Params:
+    """An endpoint's (or a command's) parameters, in order; each declared once."""
+
+    def __init__(self, *params: Param | Params):
+        flat: list[Param] = []
+        for p in params:
+            flat.extend(p.params if isinstance(p, Params) else [p])
+        self.params = tuple(flat)
+        self.by_name = {p.name: p for p in self.params}
+        if len(self.by_name) != len(self.params):
+            raise ValueError("a parameter is declared twice")
+
+    def __iter__(self):
+        return iter(self.params)
+
+    def __getitem__(self, name: str) -> Param:
+        return self.by_name[name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.by_name)
+
+    def without(self, *names: str) -> Params:
+        return Params(*(p for p in self.params if p.name not in names))
+
+    def reject_unknown(self, args: Mapping, *also: str) -> None:
+        allowed = set(self.by_name) | set(also)
+        unknown = sorted(k for k in args if k not in allowed)
+        if unknown:
+            raise UnknownParameter(unknown[0], allowed)
+
+    def parse(self, args: Mapping, *, also: Iterable[str] = (), check_unknown: bool = True) -> dict[str, Any]:
+        """Every parameter's value (``also``: other names the caller reads itself)."""
+        if check_unknown:
+            self.reject_unknown(args, *also)
+        return {p.name: p.parse(args) for p in self.params}
+
+    def openapi(self) -> list[dict[str, Any]]:
+        return [p.openapi() for p in self.params]
+
+    def json_properties(self) -> dict[str, dict[str, Any]]:
+        """The parameters as the properties of a JSON request body."""
+        return {p.name: {**p.schema(), "description": p.description} for p in self.params}
+
+
+# ------------------------------------------------------------------------------------------------
+# The limits, and the parameters several endpoints and commands share. Vocabularies come from
+# geo.vocab (light); nothing here imports numpy, so the command line can build its options fast.
+
+from geo import vocab  # noqa: E402
+
+#: Most facilities one nearest query returns.
+MAX_K = 50
+#: Largest search radius, metres.
+MAX_RADIUS_M = 200_000
+#: Most points in one batch nearest request.
+MAX_BATCH = 10_000
+#: Travel assumptions a request may set, (lowest, highest).
+TRAVEL_LIMITS: dict[str, tuple[float, float]] = {"detour_factor": (1.0, 5.0), "walk_kmh": (1.0, 10.0),
+                                                 "ebike_kmh": (5.0, 40.0)}
+#: What ``open_at`` accepts (see ``geo.hours.parse_when``).
+WHEN_ALLOWED = ("an ISO 8601 date-time in years 1-9999 such as 2026-11-24T23:40 (Qingdao time) or "
+                "2026-11-24T15:40Z, or 'now', or 'any'")
+
+
+def _parse_when(text: str):
+    from geo.hours import parse_when
+
+    return parse_when(text)
+
+
+_B = vocab.CITY_BOUNDS
+LON = Param("lon", "number", "Longitude of the worker (in the datum given by crs).", lo=_B["lon_min"],
+            hi=_B["lon_max"], where=" (Qingdao)", required=True, example=120.3843)
+LAT = Param("lat", "number", "Latitude of the worker.", lo=_B["lat_min"], hi=_B["lat_max"], where=" (Qingdao)",
+            required=True, example=36.062)
+KIND = Param("kind", "enum_list", "Facility kinds (any of them).", values=lambda: tuple(vocab.KINDS))
+AMENITY = Param("amenity", "enum_list", "Amenities required (all of them).", values=lambda: tuple(vocab.AMENITIES))
+WORKER = Param("worker", "enum", "Who asks: only facilities this worker may enter.",
+               values=lambda: tuple(vocab.WORKER_TYPES))
+OPEN_AT = Param("open_at", "text", "ISO 8601 date-time (no offset = Qingdao time), 'now' (default) or 'any' "
+                "(no opening-hours filter).", default="now", max_len=40, convert=_parse_when,
+                allowed_text=WHEN_ALLOWED)
+INCLUDE_CLOSED = Param("include_closed", "boolean", "Also temporarily closed and under-maintenance facilities "
+                       "(flagged).", default=False)
+OPEN_24H = Param("open_24h", "boolean", "Only facilities open round the clock (24/7).", default=False)
+CRS = Param("crs", "enum", "Datum of the given point(s) and of the returned lon/lat.", default="wgs84",
+            values=vocab.DATUMS)
+TRAVEL = Params(*(Param(name, "number", text, lo=lo, hi=hi) for (name, (lo, hi)), text in zip(
+    TRAVEL_LIMITS.items(), ("Straight line × this = route length (default from the settings).",
+                            "Walking speed, km/h (default from the settings).",
+                            "E-bike speed, km/h (default from the settings)."), strict=True)))
+NEAREST = Params(
+    LON, LAT,
+    Param("k", "integer", "How many facilities.", default=5, lo=1, hi=MAX_K),
+    Param("radius_m", "number", "Flag (within_radius) the facilities within this many metres.", lo=1,
+          hi=MAX_RADIUS_M),
+    KIND, AMENITY, OPEN_AT, WORKER, CRS, INCLUDE_CLOSED, OPEN_24H, TRAVEL,
+)
+#: The batch form: points in the body instead of lon/lat; no radius (it returns the k nearest of each point).
+NEAREST_BATCH = NEAREST.without("lon", "lat", "radius_m")
