@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from werkzeug.test import Client
 
-from web.fastpath import FAST_PATH, NearestFastPath
+from web.fastpath import FAST_PATH, RequestPipeline
 
 
 def _both(app, url: str, method: str = "GET"):
     """(fast path response, Flask-only response) for the same request."""
-    assert isinstance(app.wsgi_app, NearestFastPath)
+    assert isinstance(app.wsgi_app, RequestPipeline)
     fast = app.test_client().open(url, method=method)
     flask_only = Client(app.wsgi_app.app).open(url, method=method)  # the Flask app behind the fast path
     return fast, flask_only

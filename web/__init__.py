@@ -47,10 +47,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["workermap"] = app_state
     log.info("registry loaded: %d facilities, version %s, from %s", len(registry), registry.version, store.where)
 
-    @app.before_request
-    def _pick_up_registry_changes():
-        app_state.reload_if_changed()
-
     register_error_handlers(app)
     init_security(app)
     from web import admin, api, nearest_api, pages
@@ -68,9 +64,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import coverage_api
 
     app.register_blueprint(coverage_api.bp)
-    from web.fastpath import NearestFastPath
+    from web.fastpath import RequestPipeline
 
-    app.wsgi_app = NearestFastPath(app.wsgi_app, app_state)  # GET /api/v1/nearest without Flask's overhead
+    app.wsgi_app = RequestPipeline(app.wsgi_app, app_state)  # every request: version check, lean routes, headers
     return app
 
 

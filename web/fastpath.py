@@ -1,19 +1,21 @@
-"""A lean WSGI route for the busiest request: ``GET /api/v1/nearest``.
+"""The one request path: every request, for every route, enters :class:`RequestPipeline`.
 
-For a JSON answer of a few kilobytes, Flask's per-request machinery (request context, URL
-matching, response object, header handling, hooks) costs about as much as the whole
-nearest search and serialisation. :class:`NearestFastPath` wraps the Flask app
-(``app.wsgi_app``) and answers a well-formed ``GET /api/v1/nearest`` itself, calling the
-very function the Flask view calls (:func:`web.nearest_api.nearest_payload`) with the same
-registry-reload check before and the same headers (:mod:`web.security`) after.
+It does, in one place and in this order, what every request needs:
 
-Everything else goes to Flask unchanged: other routes and methods, and any nearest request
-that fails — a bad parameter, or a bug — so that errors are rendered, logged and shaped by
-the one error handler. A refusal (any ``geo.errors.DomainError``) is expected and handed on
-quietly; anything else is a bug and is logged here, with its traceback, before Flask answers:
-it may be a bug of this path alone, which Flask's 200 would otherwise hide.
-``tests/test_fastpath.py`` checks that both paths give the same status, headers and body.
-``bench/bench_nearest.py`` measures what it saves.
+1. the registry-version check (``AppState.reload_if_changed``: a version committed by another
+   worker or server is served within a second);
+2. a *lean* handler when the route has one — today ``GET /api/v1/nearest``, the busiest: the
+   very function the Flask view calls (:func:`web.nearest_api.nearest_payload`) on one snapshot,
+   without Flask's per-request machinery (request context, URL matching, response object,
+   hooks), which costs about as much as the whole search and serialisation — else Flask;
+3. the same response headers (:func:`web.security.response_headers`: Content-Security-Policy,
+   nosniff, referrer policy, CORS for public reads) on every response, lean or Flask.
+
+A future hook (a limit, a request id) goes here and so applies to every route. A lean handler
+that fails hands the request to Flask: a refusal (any ``geo.errors.DomainError``) quietly, so
+that the one error handler renders the one error shape; anything else is a bug and is logged
+here, with its traceback, first. ``tests/test_fastpath.py`` checks that both ways give the
+same status, headers and body; ``bench/bench_nearest.py`` measures what the lean path saves.
 """
 
 from __future__ import annotations
@@ -25,34 +27,44 @@ import orjson
 from geo.errors import DomainError
 from web.nearest_api import nearest_payload
 from web.params import QueryArgs
-from web.security import CORS_HEADERS, FIXED_HEADERS
+from web.security import response_headers
 from web.state import AppState
 
-__all__ = ["FAST_PATH", "NearestFastPath"]
+__all__ = ["FAST_PATH", "RequestPipeline"]
 
 FAST_PATH = "/api/v1/nearest"
 
 log = logging.getLogger(__name__)
 
 
-class NearestFastPath:
-    """WSGI middleware: ``GET /api/v1/nearest`` without Flask; everything else to ``app``."""
+def _nearest(environ, state: AppState) -> bytes:
+    return orjson.dumps(nearest_payload(QueryArgs.from_environ(environ), state.snapshot))
+
+
+class RequestPipeline:
+    """WSGI: every request (see the module docstring); Flask (``app``) for routes without a lean handler."""
+
+    #: (method, path) -> handler(environ, state) -> JSON bytes of a 200 answer.
+    LEAN = {("GET", FAST_PATH): _nearest}
 
     def __init__(self, app, state: AppState):
-        self.app = app  # the Flask WSGI app (for every other request, and for errors)
+        self.app = app  # the Flask WSGI app (every other request, and every failed lean one)
         self.state = state
-        self.headers = [("Content-Type", "application/json"), *FIXED_HEADERS, *CORS_HEADERS]  # a public read
+        self._lean_headers = {key: [("Content-Type", "application/json"), *response_headers(*key)]
+                              for key in self.LEAN}
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") != FAST_PATH or environ.get("REQUEST_METHOD") != "GET":
+        self.state.reload_if_changed()
+        key = (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+        handler = self.LEAN.get(key)
+        if handler is None:
             return self.app(environ, start_response)
         try:
-            self.state.reload_if_changed()
-            body = orjson.dumps(nearest_payload(QueryArgs.from_environ(environ), self.state))
+            body = handler(environ, self.state)
         except DomainError:  # a refusal (bad request …): Flask renders the one error shape
             return self.app(environ, start_response)
         except Exception:  # noqa: BLE001 - a bug: log it, then let Flask answer (and log) it again
-            log.exception("GET %s failed in the fast path; falling back to Flask", FAST_PATH)
+            log.exception("%s %s failed in its lean handler; falling back to Flask", *key)
             return self.app(environ, start_response)
-        start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
+        start_response("200 OK", [*self._lean_headers[key], ("Content-Length", str(len(body)))])
         return [body]

@@ -43,6 +43,19 @@ def cors_readable(method: str, path: str) -> bool:
     return method in ("GET", "HEAD", "OPTIONS") and path.startswith(CORS_READ_PREFIXES) and "/admin" not in path
 
 
+def response_headers(method: str, path: str, nonce: str | None = None) -> list[tuple[str, str]]:
+    """The headers every response gets (``web.fastpath`` adds them to lean answers, the hook below to
+    Flask's): the policy allows inline scripts only with this request's ``nonce``, if it made one."""
+    out = []
+    for key, value in FIXED_HEADERS:
+        if nonce is not None and key == "Content-Security-Policy":
+            value = f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{_CSP_REST}"
+        out.append((key, value))
+    if cors_readable(method, path):
+        out.extend(CORS_HEADERS)
+    return out
+
+
 def init_security(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
@@ -50,14 +63,11 @@ def init_security(app: Flask) -> None:
     def _headers(resp):
         headers = resp.headers
         present = {key.lower() for key, _ in headers.items()}
-        nonce = g.get("csp_nonce")
-        for key, value in FIXED_HEADERS:
-            if key.lower() not in present:
-                if nonce is not None and key == "Content-Security-Policy":
-                    value = f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{_CSP_REST}"
-                headers.add(key, value)
         environ = request.environ
-        if cors_readable(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")):
-            for key, value in CORS_HEADERS:
+        for key, value in response_headers(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""),
+                                           g.get("csp_nonce")):
+            if key.startswith("Access-Control-"):
                 headers[key] = value
+            elif key.lower() not in present:  # a view may set its own (e.g. a stricter policy)
+                headers.add(key, value)
         return resp
