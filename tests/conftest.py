@@ -105,7 +105,7 @@ def require(reason: str | None) -> None:
     if reason is None:
         return
     if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL test server unavailable under CI: {reason}", pytrace=False)
+        pytest.fail(f"a declared test dependency is missing under CI: {reason}", pytrace=False)
     pytest.skip(reason)
 
 

@@ -1,15 +1,19 @@
-"""A route-aware HTTP fuzzer shared by the test (bounded) and bench/bench_fuzz.py (≥ 5,000 requests).
+"""HTTP fuzzing shared by the tests (bounded) and bench/bench_fuzz.py (≥ 20,000 requests).
 
-It walks the app's own URL map, so a new endpoint is fuzzed without anyone
-remembering to add it: every route gets query strings built from the parameter
-names the API knows plus random names, with values drawn from hostile strategies
-(huge and negative numbers, NaN, unicode, HTML, path tricks, very long strings),
-and write routes get random JSON bodies. The invariant: never a 5xx, and every
-/api error is the one JSON error shape.
+:func:`fuzz` is a route-aware fuzzer: it walks the app's own URL map, so a new endpoint is
+fuzzed without anyone remembering to add it: every route gets query strings built from the
+parameter names the API knows plus random names, with values drawn from hostile strategies
+(huge and negative numbers, NaN, unicode, HTML, path tricks, very long strings), and write
+routes get random JSON bodies. :func:`schemathesis_schema` and :func:`schemathesis_fuzz`
+generate requests from the app's OpenAPI document instead (every documented operation and
+parameter), with hooks that put the values a schema never yields (400-digit integers, NaN,
+5,000 characters, 2**63) into one parameter or body field. The invariant: never a 5xx, and
+every /api and /ogc error is the one JSON error shape (:func:`error_shape_problem`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import string
@@ -76,6 +80,23 @@ def routes(app) -> list[tuple[str, str]]:
     return sorted(out)
 
 
+def error_shape_problem(path: str, status: int, body: bytes) -> str | None:
+    """Why a response breaks the invariant (a 5xx; an /api or /ogc error not in the one JSON shape), or None."""
+    if status >= 500:
+        return "5xx"
+    if status < 400 or not path.startswith(("/api/", "/ogc")):
+        return None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "error not in the one JSON shape: not JSON"
+    err = doc.get("error") if isinstance(doc, dict) else None
+    if not (isinstance(err, dict) and {"status", "code", "message"} <= set(err) and err["status"] == status
+            and isinstance(err["message"], str) and err["message"]):
+        return "error not in the one JSON shape"
+    return None
+
+
 def fuzz(client, app, n: int, *, seed: int = 0, headers: dict | None = None):
     """Send ``n`` generated requests; return (count by status class, list of failures)."""
     rng = random.Random(seed)
@@ -98,15 +119,92 @@ def fuzz(client, app, n: int, *, seed: int = 0, headers: dict | None = None):
                 kwargs["json"] = body
         r = client.open(url, method=method, **kwargs)
         counts[f"{r.status_code // 100}xx"] = counts.get(f"{r.status_code // 100}xx", 0) + 1
-        problem = None
-        if r.status_code >= 500:
-            problem = "5xx"
-        elif r.status_code >= 400 and (url.startswith("/api/") or url.startswith("/ogc")):
-            body = r.get_json(silent=True)
-            if not (isinstance(body, dict) and isinstance(body.get("error"), dict)
-                    and {"status", "code", "message"} <= set(body["error"])):
-                problem = "error not in the one JSON shape"
+        problem = error_shape_problem(url, r.status_code, r.get_data())
         if problem:
             failures.append((problem, method, url[:300], r.status_code, r.get_data(as_text=True)[:300]))
         r.close()
+    return counts, failures
+
+
+# -- schemathesis: requests generated from the OpenAPI document ---------------------------------------------
+
+ADMIN = "/api/v1/admin/"
+NINES = "9" * 400
+#: What a schema does not make schemathesis generate (its integers stay within 64 bits, its strings short).
+HOSTILE_TEXT = [NINES, "-" + NINES, "9" * 5000, "1e400", "NaN", "nan", "-Infinity", "", " ", "x" * 5000, "\x00", "²",
+                "驿" * 300, "<script>alert(1)</script>"]
+HOSTILE_BODY_VALUES = [*HOSTILE_TEXT, 2**63, 2**64 - 1, -(2**63) - 1, None, [], {}, [[]], {"type": "Point"}]
+
+
+def _one_hostile(value, names, hostile):
+    """A strategy: ``value`` as generated, or with one of ``names`` set to a ``hostile`` value."""
+    from hypothesis import strategies as st
+
+    names = sorted(set(names) | set(value or {}))
+    if not names:
+        return st.just(value)
+    return st.one_of(st.just(value), st.tuples(st.sampled_from(names), st.sampled_from(hostile)).map(
+        lambda pair: {**(value or {}), pair[0]: pair[1]}))
+
+
+def flatmap_query(context, query):
+    """Schemathesis hook: one query parameter in about two cases holds a hostile value."""
+    names = [p.name for p in context.operation.iter_parameters() if p.location.value == "query"]
+    return _one_hostile(query, names, HOSTILE_TEXT)
+
+
+def flatmap_body(context, body):
+    """Schemathesis hook: one field of a JSON object body in about two cases holds a hostile value."""
+    from hypothesis import strategies as st
+
+    from geo.model import FIELDS
+
+    if not isinstance(body, dict):
+        return st.just(body)
+    facility = context.operation.path.startswith(f"{ADMIN}facilities")  # a free-form object: name the fields
+    return _one_hostile(body, FIELDS if facility else (), HOSTILE_BODY_VALUES)
+
+
+def schemathesis_schema(app, *, max_examples: int, seed: int):
+    """The app's OpenAPI document as a schemathesis schema over the WSGI app (no network): positive and
+    negative data, ``max_examples`` per operation and mode, deterministic, with the hostile-value hooks."""
+    import schemathesis
+
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    schema.config.generation.update(modes=list(schemathesis.GenerationMode), max_examples=max_examples,
+                                    deterministic=True)
+    schema.config.seed = seed
+    schema.hook(flatmap_query)
+    schema.hook(flatmap_body)
+    return schema
+
+
+def schemathesis_fuzz(schema, *, headers: dict | None = None, admin_only: bool = False):
+    """Send schemathesis's fuzzing-phase cases for every operation (both modes) to the WSGI app; return
+    (count by status class, list of failures) like :func:`fuzz` (failures are recorded, not raised)."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+
+    counts: dict[str, int] = {}
+    failures = []
+    max_examples = schema.config.generation.max_examples
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if admin_only and not operation.path.startswith(ADMIN):
+            continue
+        for mode in schemathesis.GenerationMode:
+            @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def send(case):
+                r = case.call(headers=headers)
+                counts[f"{r.status_code // 100}xx"] = counts.get(f"{r.status_code // 100}xx", 0) + 1
+                problem = error_shape_problem(case.path, r.status_code, r.content)
+                if problem:
+                    failures.append((problem, case.method, case.formatted_path, str(case.query)[:200],
+                                     r.status_code, r.content[:300]))
+
+            with contextlib.suppress(Unsatisfiable):  # nothing to make invalid (no parameters, no body)
+                send()
     return counts, failures
