@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
+
+from cli.choices import LazyChoice
 
 __all__ = ["Failure", "WorkermapGroup", "actor", "print_problems", "settings", "store", "write_output", "writing"]
 
@@ -91,7 +93,10 @@ def _as_failure(exc: Exception, command: click.Command | None) -> Failure | None
     if isinstance(exc, ParameterError):
         name = exc.parameter.split("[")[0]  # "add[2]": the third --add
         flag = "--" + name.replace("_", "-")
-        option = next((flag for p in getattr(command, "params", ()) if p.name == name or flag in p.opts), None)
+        option = next((p.opts[0] if flag not in p.opts else flag for p in getattr(command, "params", ())
+                       if p.name == name or flag in p.opts), None)
+        if exc.code == "missing_parameter":
+            return Failure(exc.message)
         return Failure(f"invalid value for {option}: {exc.one_line()}" if option else exc.one_line())
     # geo.siting is imported by then if it raised (looking it up does not import numpy for other errors)
     siting = getattr(sys.modules.get("geo.siting"), "SitingError", None)
@@ -185,16 +190,26 @@ def actor() -> str:
         return "cli"
 
 
-def param_options(params, *, skip: Sequence[str] = ()):
+def param_options(params, *, skip: Sequence[str] = (), flags: Mapping[str, Sequence[str]] | None = None):
     """click options made from declared parameters (``geo.params``): the flag, type, range, choices,
     default and help all come from the declaration, as the API's validation and OpenAPI text do.
 
-    The command then passes what click parsed through :func:`parsed` (the same checks and conversions
-    as the API: ``open_at`` becomes a time, a bad value is the API's one-line error).
+    ``flags``: other flag names for some parameters (``{"demand": ["--demand", "--rank-by"]}``; the
+    first is the one named in errors); by default ``--name-with-dashes`` (``-k`` for ``k``). Structured
+    (``json``) parameters need an option of their own: give them in ``skip``.
+
+    The command passes what click parsed through :func:`parsed` (the same checks and conversions as the API:
+    ``open_at`` becomes a time, a bad value is the API's one-line error). An option left out is absent there,
+    as a query parameter left out is (click's default only shows in the help), so the declared default
+    applies and the rules between parameters (``minutes`` or ``threshold_m``, not both) see what was given.
     """
+    flags = dict(flags or {})
+
     def decorate(f):
         for p in reversed([p for p in params if p.name not in skip]):
-            flag = "-k" if p.name == "k" else "--" + p.name.replace("_", "-")
+            if p.type == "json":
+                raise TypeError(f"{p.name} is structured: declare its option by hand and skip it here")
+            names = list(flags.get(p.name) or ["-k" if p.name == "k" else "--" + p.name.replace("_", "-")])
             kw: dict = {"help": p.description, "required": p.required}
             if p.type == "integer":
                 kw["type"] = click.IntRange(p.lo, p.hi)
@@ -203,20 +218,37 @@ def param_options(params, *, skip: Sequence[str] = ()):
             elif p.type == "boolean":
                 kw["is_flag"] = True
             elif p.type in ("enum", "enum_list"):
-                kw["type"] = click.Choice(p.allowed_values())
+                if p.lookup:  # values known when the command runs (the districts): checked by parsed()
+                    kw["metavar"] = "TEXT"
+                else:  # a "module:NAME" table is read when click first needs it (cli.choices)
+                    kw["type"] = (LazyChoice(p.values) if isinstance(p.values, str)
+                                  else click.Choice(p.allowed_values()))
                 kw["multiple"] = p.type == "enum_list"
                 if kw["multiple"]:
                     kw["help"] += " Repeatable."
+            elif p.type == "numbers":
+                kw["metavar"] = ",".join(["N"] * min(p.count or (2,)))
             if p.default not in (None, (), False):
                 kw.update(default=p.default, show_default=True)
-            f = click.option(flag, p.name, **kw)(f)
+            f = click.option(*names, p.name, **kw)(f)
         return f
 
     return decorate
 
 
-def parsed(params, values: dict) -> dict:
-    """The declared parameters' values from what click parsed, checked and converted as the API does."""
-    given = {name: (list(v) if isinstance(v, tuple) else v) for name, v in values.items()
-             if name in params.by_name and v is not None and v != ()}
-    return params.parse(given, check_unknown=False)
+def parsed(params, values: dict, *, lookups: Mapping[str, Mapping] | None = None) -> dict:
+    """The declared parameters' values from what click parsed, checked and converted as the API does
+    (``lookups``: the values of ``lookup`` parameters, see ``geo.params.Param``)."""
+    return params.parse(given(params, values), check_unknown=False, lookups=lookups)
+
+
+def given(params, values: dict) -> dict:
+    """What the command line gave for the declared parameters (as a query string would give them): not the
+    defaults click filled in."""
+    ctx = click.get_current_context(silent=True)
+
+    def defaulted(name: str) -> bool:
+        return ctx is not None and ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT
+
+    return {name: (list(v) if isinstance(v, tuple) else v) for name, v in values.items()
+            if name in params.by_name and v is not None and v != () and not defaulted(name)}

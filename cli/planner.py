@@ -1,50 +1,56 @@
 """Planner commands: gaps, plan, whatif, report.
 
-Every command prints the assumptions (threshold, speeds, detour factor, filters) and the demand
-source first, and takes the same coverage options as the HTTP API::
+Their options are the HTTP API's parameters, built from the same declarations
+(:mod:`geo.planner_params`: names, ranges, choices, defaults, help, the rule "``--minutes`` or
+``--threshold-m``, not both"), parsed into the same :class:`geo.planner.PlannerOptions` and answered by the
+same :mod:`geo.planner` functions, so ``workermap gaps --json`` says what ``GET /api/v1/gaps`` says. Every
+command prints the assumptions (threshold, speeds, detour factor, filters) and the demand source first::
 
     workermap gaps --mode ebike --minutes 15 --open-at 2026-11-25T02:00 --hours
     workermap plan --add 20 --demand workers --min-spacing-m 500 --out sites.csv
     workermap whatif --add 120.41,36.10 --close qd-st-0001
     workermap report --out report/ --add 20
+
+Options of their own: ``--json``, ``--cell-m`` (a modelled demand grid at another cell size), ``--out``,
+``gaps --hours``, and files where the API takes JSON: ``plan --exclude FILE`` (GeoJSON polygons) and
+``--candidates FILE`` (CSV lon,lat or GeoJSON points), read and then checked as the API checks the JSON.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from datetime import date
 from pathlib import Path
 
 import click
 
-from cli.base import settings, store, write_output, writing
-from cli.choices import LazyChoice, LazyIntRange
+from cli.base import given, param_options, settings, store, write_output, writing
+from geo.params import Params  # light: declarations only
+from geo.planner_params import (
+    CANDIDATES,
+    CLOSE,
+    COVERAGE,
+    DATE,
+    EXCLUDE,
+    GAPS,
+    MAX_WHATIF_SITES,
+    PLAN,
+    REMOVE,
+    REPORT,
+    WHATIF,
+)
 
-DEMAND = LazyChoice("geo.coverage:DEMANDS")
-METHOD = LazyChoice("geo.siting:METHODS")
-MAX_ADD = "geo.siting:MAX_ADD"
+__all__ = ["gaps", "plan", "report", "whatif"]
+
+#: ``gaps`` ranks by ``demand``; its flag was ``--rank-by`` (both work).
+FLAGS = {"demand": ["--demand", "--rank-by"]}
+#: ``gaps`` prints the 24-hour table of ``--date`` with ``--hours``.
+GAPS_CLI = Params(GAPS, DATE)
 
 
-def coverage_options(fn):
-    """The options shared by every planner command (same meaning as the API's query parameters)."""
+def _own_options(fn):
+    """Options the API has no parameter for."""
     options = [
-        click.option("--mode", type=LazyChoice("geo.coverage:MODES"), default="walk", show_default=True),
-        click.option("--minutes", type=click.FloatRange(min=0, min_open=True, max=120), default=None,
-                     help="Threshold in minutes by --mode [default: 15]."),
-        click.option("--threshold-m", type=click.FloatRange(min=1, max=100_000), default=None,
-                     help="Threshold in straight-line metres instead of minutes."),
-        click.option("--kind", multiple=True, type=LazyChoice("geo.vocab:KINDS", extra=("any",)),
-                     help="Facility kinds that count (repeatable) [default: station; 'any' = all]."),
-        click.option("--amenity", multiple=True, type=LazyChoice("geo.vocab:AMENITIES"), metavar="AMENITY",
-                     help="Count only facilities with all of these amenities (repeatable)."),
-        click.option("--worker", type=LazyChoice("geo.vocab:WORKER_TYPES"), default=None,
-                     help="Count only facilities this worker may enter."),
-        click.option("--open-at", default="any", show_default=True,
-                     help="Count only facilities open then: ISO date-time (Qingdao time), 'now' or 'any'."),
-        click.option("--include-closed", is_flag=True, help="Also count temporarily closed / maintenance sites."),
-        click.option("--open-24h", is_flag=True, help="Count only facilities open round the clock (24/7)."),
-        click.option("--district", default=None, help="One district (adcode or name) instead of the city."),
         click.option("--cell-m", type=click.IntRange(50, 2000), default=None,
                      help="Build the modelled demand grid at this cell size (e.g. 100) instead of the working grid."),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables."),
@@ -52,64 +58,60 @@ def coverage_options(fn):
     return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
 
 
-class _Context:
-    """Everything a planner command needs, loaded once."""
+def _files(fn):
+    """``--exclude`` and ``--candidates``: files holding what POST /plan takes as JSON."""
+    options = [
+        click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help=f"A GeoJSON file. {EXCLUDE.description}"),
+        click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help=f"A CSV file with lon,lat columns or GeoJSON points. {CANDIDATES.description}"),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
 
-    def __init__(self, ctx: click.Context, opts: dict):
-        from geo.coverage import FacilityFilter, PreparedGrid, Threshold
+
+class _Context:
+    """Everything a planner command needs, loaded once: the planner's data and the options given."""
+
+    def __init__(self, ctx: click.Context, params, values: dict, **structured):
+        from geo import planner
+        from geo.coverage import PreparedGrid
         from geo.demand import build_demand_grid, load_demand
-        from geo.hours import now_local, parse_when
         from geo.nearest import FacilityIndex, Travel
 
         s = settings(ctx)
-        self.settings = s
+        cell_m, self.as_json = values.pop("cell_m", None), values.pop("as_json", False)
         registry_store = store(ctx)
         self.districts = registry_store.districts
         self.registry = registry_store.load()
         travel = Travel.from_settings(s)
-        self.index = FacilityIndex(self.registry.facilities, travel=travel)
-        names = self.districts.names
-        if opts["cell_m"]:
-            grid = load_demand(s.demand_path)
+        grid = load_demand(s.demand_path)
+        if cell_m:
             if grid.source != "modelled":
                 raise click.BadParameter(f"the working demand grid is imported ({grid.source}); --cell-m rebuilds "
                                          "only the modelled grid", param_hint="--cell-m")
-            grid = build_demand_grid(self.districts, cell_m=opts["cell_m"])
-        else:
-            grid = load_demand(s.demand_path)
-        self.prepared = PreparedGrid(grid, names)
-        if opts["minutes"] is not None and opts["threshold_m"] is not None:
-            raise click.BadParameter("give --minutes or --threshold-m, not both", param_hint="--threshold-m")
-        try:
-            when = parse_when(opts["open_at"])
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--open-at") from None
-        when = now_local() if when == "now" else when
-        kinds = () if "any" in opts["kind"] else (tuple(opts["kind"]) or ("station",))
+            grid = build_demand_grid(self.districts, cell_m=cell_m)
+        self.data = planner.PlannerData(PreparedGrid(grid, self.districts.names),
+                                        FacilityIndex(self.registry.facilities, travel=travel), self.districts,
+                                        travel, self.registry.is_sample)
         # a geo.errors.ParameterError from here on is one line naming the option (cli.base)
-        self.threshold = (Threshold.metres(opts["threshold_m"], travel) if opts["threshold_m"] is not None
-                          else Threshold.minutes_by(opts["minutes"] or 15.0, opts["mode"], travel))
-        self.filter = FacilityFilter(kinds=kinds, amenities=tuple(opts["amenity"]), worker=opts["worker"],
-                                     open_at=when, include_closed=opts["include_closed"], open_24h=opts["open_24h"])
-        code = self.prepared.district_code(opts["district"])
-        self.district = None if code is None else self.prepared.adcodes[code]
-        self.as_json = opts["as_json"]
-        self._coverage = None
+        self.opts = planner.options(self.data, params, {**given(params, values), **structured}, check_unknown=False)
+
+    @property
+    def prepared(self):
+        return self.data.prepared
 
     @property
     def coverage(self):
-        if self._coverage is None:
-            from geo.coverage import compute_coverage
+        from geo import planner
 
-            self._coverage = compute_coverage(self.prepared, self.index, self.threshold, facility_filter=self.filter)
-        return self._coverage
+        return planner.coverage(self.data, self.opts)
 
     def header(self) -> None:
         a = self.coverage.assumptions()
         f = a["filter"]
         kind = f["kind"] if isinstance(f["kind"], str) else ",".join(f["kind"])
-        click.echo(f"threshold {self.threshold.label}; detour factor {a['detour_factor']}, walk {a['walk_kmh']} km/h, "
-                   f"e-bike {a['ebike_kmh']} km/h; exactly on the threshold counts as covered")
+        click.echo(f"threshold {self.opts.threshold.label}; detour factor {a['detour_factor']}, walk "
+                   f"{a['walk_kmh']} km/h, e-bike {a['ebike_kmh']} km/h; exactly on the threshold counts as covered")
         click.echo(f"facilities counted: {a['eligible_facilities']} (kind={kind}"
                    + (f", amenity={','.join(f['amenity'])}" if f["amenity"] else "")
                    + (f", worker={f['worker']}" if f["worker"] else "") + (", 24/7 only" if f["open_24h"] else "")
@@ -117,12 +119,6 @@ class _Context:
         click.echo(f"demand: {self.prepared.source}"
                    + (" (modelled, not observed)" if self.prepared.source == "modelled" else "")
                    + f", {self.prepared.cell_m} m cells" + ("; SAMPLE registry" if self.registry.is_sample else ""))
-
-
-def _opts(kwargs: dict) -> dict:
-    keys = ("mode", "minutes", "threshold_m", "kind", "amenity", "worker", "open_at", "include_closed", "open_24h",
-            "district", "cell_m", "as_json")
-    return {k: kwargs.pop(k) for k in keys}
 
 
 def _pct(v) -> str:
@@ -139,9 +135,10 @@ def _coverage_table(rows: list[dict]) -> str:
                   "uncovered_residents"], body, right=(1, 2, 3, 4, 5, 6))
 
 
-def _read_points(path: Path, hint: str):
-    """[lon, lat] points from a CSV (columns lon, lat) or GeoJSON points (WGS84)."""
-    import numpy as np
+def _read_points(path: Path | None, hint: str) -> list | None:
+    """[lon, lat] points from a CSV (columns lon, lat) or GeoJSON points, as the JSON list POST /plan takes."""
+    if path is None:
+        return None
     import pandas as pd
 
     try:
@@ -153,77 +150,67 @@ def _read_points(path: Path, hint: str):
             frame = pd.read_csv(path, encoding="utf-8-sig")
             frame.columns = [str(c).strip().lower() for c in frame.columns]
             pts = frame[["lon", "lat"]].to_numpy("float64").tolist()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise click.BadParameter(f"{path}: cannot read lon/lat points ({exc})", param_hint=hint) from None
     if not pts:
         raise click.BadParameter(f"{path}: no points", param_hint=hint)
-    return np.array(pts, dtype="float64")
+    return pts
 
 
-def _read_exclusion(path: Path | None):
+def _read_geojson(path: Path | None, hint: str):
+    """A GeoJSON file's object, as POST /plan takes it in ``exclude``."""
     if path is None:
         return None
-    import shapely
-    from shapely.geometry import shape
-
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        feats = doc["features"] if doc.get("type") == "FeatureCollection" else [doc]
-        geoms = [shape(f["geometry"] if f.get("type") == "Feature" else f) for f in feats]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise click.BadParameter(f"{path}: not GeoJSON polygons ({exc})", param_hint="--exclude") from None
-    return shapely.union_all([shapely.make_valid(g) for g in geoms])
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{path}: not GeoJSON ({exc})", param_hint=hint) from None
+
+
+def _structured(exclude: Path | None, candidates: Path | None) -> dict:
+    return {"exclude": _read_geojson(exclude, "--exclude"), "candidates": _read_points(candidates, "--candidates")}
 
 
 # --------------------------------------------------------------------------- gaps
 
 
 @click.command()
-@coverage_options
-@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Uncovered areas to list.")
-@click.option("--rank-by", type=DEMAND, default="workers", show_default=True)
-@click.option("--hours", "show_hours", is_flag=True, help="Also print coverage at each hour (facilities open then).")
-@click.option("--date", "day", default=None, help="Date for --hours (YYYY-MM-DD; default: of --open-at, else today).")
+@param_options(GAPS_CLI, flags=FLAGS)
+@_own_options
+@click.option("--hours", "show_hours", is_flag=True, help="Also print coverage at each hour of --date (facilities "
+              "open then).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the uncovered areas (WGS84) as .geojson, .csv (WKT column), .gpkg or .kml.")
 @click.pass_context
-def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: str | None, out: Path | None, **kwargs):
-    """Coverage by district and the largest uncovered areas."""
+def gaps(ctx: click.Context, show_hours: bool, out: Path | None, **values):
+    """Coverage by district and the largest uncovered areas (GET /api/v1/coverage, /gaps, /coverage/hours)."""
     from cli.table import table
-    from geo.coverage import hourly_coverage
-    from geo.gaps import gaps_feature_collection, uncovered_areas
-    from geo.hours import now_local
+    from geo import planner
 
-    c = _Context(ctx, _opts(kwargs))
-    cov = c.coverage
-    found = uncovered_areas(cov, district=c.district, limit=limit, rank_by=rank_by)
-    hours = None
-    if show_hours:
-        try:
-            d = date.fromisoformat(day) if day else (c.filter.open_at.date() if c.filter.open_at
-                                                     else now_local().date())
-        except ValueError:
-            raise click.BadParameter(f"{day!r}; use YYYY-MM-DD", param_hint="--date") from None
-        hours = hourly_coverage(c.prepared, c.index, c.threshold, c.filter.at(None), day=d, district=c.district)
-    assumptions = {**cov.assumptions(), "district": c.district}
-    fc = gaps_feature_collection(found, assumptions=assumptions, demand_source=c.prepared.source)
     if out is not None:
-        from geo.export import DOWNLOAD_FORMATS, polygon_layer_export
+        from geo.export import DOWNLOAD_FORMATS
+
+        if out.suffix.lower().lstrip(".") not in DOWNLOAD_FORMATS:
+            raise click.BadParameter(f"{out.name}: use a .geojson, .csv, .gpkg or .kml file", param_hint="--out")
+    c = _Context(ctx, GAPS_CLI, values)
+    tables = planner.coverage_tables(c.data, c.opts)
+    fc = planner.gaps(c.data, c.opts)
+    found = [f["properties"] for f in fc["features"]]
+    hours = planner.coverage_hours(c.data, c.opts)["hours"] if show_hours else None
+    if out is not None:
+        from geo.export import polygon_layer_export
         from geo.gaps import UNCOVERED_TITLE
 
         fmt = out.suffix.lower().lstrip(".")
-        if fmt not in DOWNLOAD_FORMATS:
-            raise click.BadParameter(f"{out.name}: use a .geojson, .csv, .gpkg or .kml file", param_hint="--out")
         write_output(out, polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE))
     if c.as_json:
-        click.echo(json.dumps({"assumptions": assumptions, "demand_source": c.prepared.source,
-                               "city": cov.city_row(), "districts": cov.district_table(c.district),
-                               "gaps": [f["properties"] for f in fc["features"]], "hours": hours},
-                              ensure_ascii=False, indent=1))
+        click.echo(json.dumps({"assumptions": fc["assumptions"], "demand_source": tables["demand_source"],
+                               "sample": tables["sample"], "city": tables["city"], "districts": tables["districts"],
+                               "gaps": found, "hours": hours}, ensure_ascii=False, indent=1))
         return
     c.header()
     click.echo("")
-    click.echo(_coverage_table([cov.city_row(), *cov.district_table(c.district)]))
+    click.echo(_coverage_table([tables["city"], *tables["districts"]]))
     if hours is not None:
         click.echo("")
         click.echo(f"by hour ({hours[0]['at'][:10]}, {hours[0]['name']}; only facilities open then):")
@@ -232,10 +219,10 @@ def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: st
                            _pct(h["residents_covered_pct"]), _pct(h["workers_covered_pct"]),
                            f"{h['uncovered_workers']:,.0f}"] for h in hours], right=(1, 2, 3, 4, 5)))
     click.echo("")
-    click.echo(f"largest uncovered areas (by uncovered {rank_by}):")
+    click.echo(f"largest uncovered areas (by uncovered {c.opts.demand}):")
     click.echo(table(["#", "district", "area_km2", "uncovered_workers", "uncovered_residents", "lon", "lat"],
-                     [[str(g.rank), g.district, f"{g.area_km2:,.2f}", f"{g.uncovered_workers:,.0f}",
-                       f"{g.uncovered_residents:,.0f}", f"{g.properties()['lon']:.5f}", f"{g.properties()['lat']:.5f}"]
+                     [[str(g["rank"]), g["district"], f"{g['area_km2']:,.2f}", f"{g['uncovered_workers']:,.0f}",
+                       f"{g['uncovered_residents']:,.0f}", f"{g['lon']:.5f}", f"{g['lat']:.5f}"]
                       for g in found], right=(0, 2, 3, 4, 5, 6)) if found else "none: everything is covered")
     if out is not None:
         click.echo(f"wrote {len(found)} uncovered areas to {out}")
@@ -245,50 +232,38 @@ def gaps(ctx: click.Context, limit: int, rank_by: str, show_hours: bool, day: st
 
 
 @click.command()
-@coverage_options
-@click.option("--add", type=LazyIntRange(1, MAX_ADD), default=20, show_default=True, help="New sites to place.")
-@click.option("--demand", type=DEMAND, default="workers", show_default=True)
-@click.option("--min-spacing-m", type=click.FloatRange(0, 50_000), default=0.0, show_default=True,
-              help="Minimum distance of a new site to existing and to other new sites.")
-@click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="GeoJSON polygons (WGS84) where no site may go.")
-@click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Candidate sites: CSV with lon,lat columns or GeoJSON points (default: every land cell).")
-@click.option("--method", type=METHOD, default="greedy", show_default=True,
-              help="exact = spopt MCLP (small instances only).")
+@param_options(PLAN, skip=("exclude", "candidates"))
+@_files
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the sites: .csv (UTF-8 BOM) or .geojson.")
+@_own_options
 @click.pass_context
-def plan(ctx: click.Context, add: int, demand: str, min_spacing_m: float, exclude: Path | None,
-         candidates: Path | None, method: str, out: Path | None, **kwargs):
-    """Where to add new sites (keeping the existing ones) to cover the most uncovered demand."""
+def plan(ctx: click.Context, exclude: Path | None, candidates: Path | None, out: Path | None, **values):
+    """Where to add new sites (keeping the existing ones) to cover the most uncovered demand (POST /api/v1/plan)."""
     from cli.table import table
-    from geo.siting import plan_sites
+    from geo import planner
 
-    c = _Context(ctx, _opts(kwargs))
-    pts = None if candidates is None else _read_points(candidates, "--candidates")
+    c = _Context(ctx, PLAN, values, **_structured(exclude, candidates))
     # a geo.siting.SitingError is one line, "cannot plan: …" (cli.base)
-    result = plan_sites(c.coverage, add=add, demand=demand, min_spacing_m=min_spacing_m,
-                        exclude=_read_exclusion(exclude), candidates=pts, district=c.district, method=method)
+    result = planner.run_plan(c.data, c.opts)
     if out is not None:
-        _write_sites(out, result, c)
+        fmt = "geojson" if out.suffix.lower() in (".geojson", ".json") else "csv"
+        write_output(out, planner.sites_download(c.data, c.opts, result, fmt))
     if c.as_json:
-        click.echo(json.dumps({"assumptions": {**c.coverage.assumptions(), "district": c.district,
-                                               "add": add, "demand": demand, "min_spacing_m": min_spacing_m,
-                                               "method": method},
-                               "demand_source": c.prepared.source, **result.as_dict()}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps(planner.plan_payload(c.data, c.opts, result), ensure_ascii=False, indent=1))
         return
+    o = c.opts
     c.header()
-    click.echo(f"plan: +{add} sites by {method}, maximising newly covered {demand}; min spacing {min_spacing_m:g} m; "
-               f"{result.candidates:,} candidates")
-    click.echo(f"covered today: {result.covered_before:,.1f} of {result.total_demand:,.1f} {demand} "
+    click.echo(f"plan: +{o.add} sites by {o.method}, maximising newly covered {o.demand}; min spacing "
+               f"{o.min_spacing_m:g} m; {result.candidates:,} candidates")
+    click.echo(f"covered today: {result.covered_before:,.1f} of {result.total_demand:,.1f} {o.demand} "
                f"({result.curve[0]['pct']} %)")
     click.echo("")
     click.echo(table(["#", "district", "lon", "lat", "marginal_gain", "cumulative", "cumulative_%"],
                      [[str(s["rank"]), s["district"], f"{s['lon']:.6f}", f"{s['lat']:.6f}",
                        f"{s['marginal_gain']:,.1f}", f"{s['cumulative_covered']:,.1f}", f"{s['cumulative_pct']:.2f}"]
                       for s in result.sites], right=(0, 2, 3, 4, 5, 6)))
-    click.echo(f"added: {result.added_gain:,.1f} {demand}")
+    click.echo(f"added: {result.added_gain:,.1f} {o.demand}")
     for note in result.notes:
         click.echo(f"note: {note}")
     if result.exact:
@@ -299,75 +274,33 @@ def plan(ctx: click.Context, add: int, demand: str, min_spacing_m: float, exclud
         click.echo(f"wrote {len(result.sites)} sites to {out}")
 
 
-def _csv_bytes(rows: list[dict], columns: list[str]) -> bytes:
-    """CSV as the report writes it: UTF-8 with BOM, CRLF, formulas defused."""
-    import csv
-    import io
-
-    from geo.export import csv_safe
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(columns)
-    w.writerows([csv_safe(r.get(col)) for col in columns] for r in rows)
-    return buf.getvalue().encode("utf-8-sig")
-
-
-def _write_sites(out: Path, result, c: _Context) -> None:
-    cols = ["rank", "lon", "lat", "district", "adcode", "marginal_gain", "cumulative_covered", "cumulative_pct"]
-    if out.suffix.lower() in (".geojson", ".json"):
-        fc = {"type": "FeatureCollection", "demand_source": c.prepared.source,
-              "assumptions": {**c.coverage.assumptions(), "demand": result.demand,
-                              "min_spacing_m": result.min_spacing_m, "method": result.method},
-              "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
-                            "properties": {k: s[k] for k in cols if k not in ("lon", "lat")}} for s in result.sites]}
-        write_output(out, json.dumps(fc, ensure_ascii=False).encode("utf-8"))
-    else:  # a CSV travels alone: every row carries the assumptions and the demand source
-        a = c.coverage.assumptions()
-        extra = {"demand": result.demand, "threshold_m": a["threshold_m"], "mode": a["mode"], "minutes": a["minutes"],
-                 "detour_factor": a["detour_factor"], "walk_kmh": a["walk_kmh"], "ebike_kmh": a["ebike_kmh"],
-                 "min_spacing_m": result.min_spacing_m, "method": result.method,
-                 "demand_source": c.prepared.source}
-        write_output(out, _csv_bytes([{**site, **extra} for site in result.sites], cols + list(extra)))
-
-
 # --------------------------------------------------------------------------- what-if
 
 
 @click.command()
-@coverage_options
-@click.option("--add", "add_points", multiple=True, help="Add a site at lon,lat (WGS84; repeatable).")
-@click.option("--remove", multiple=True, help="Take out this facility id (repeatable).")
-@click.option("--close", multiple=True, help="Close this facility id temporarily (repeatable).")
+@param_options(COVERAGE)
+@click.option("--add", "add", multiple=True, metavar="LON,LAT",
+              help=f"Add a site at lon,lat (WGS84, on land inside Qingdao; at most {MAX_WHATIF_SITES}). Repeatable.")
+@click.option("--remove", multiple=True, metavar="ID", help=f"{REMOVE.description} Repeatable.")
+@click.option("--close", multiple=True, metavar="ID", help=f"{CLOSE.description} Repeatable.")
+@_own_options
 @click.pass_context
-def whatif(ctx: click.Context, add_points: tuple[str, ...], remove: tuple[str, ...], close: tuple[str, ...],
-           **kwargs):
-    """Coverage with sites added, removed or closed, side by side with today."""
+def whatif(ctx: click.Context, add: tuple[str, ...], remove: tuple[str, ...], close: tuple[str, ...], **values):
+    """Coverage with sites added, removed or closed, side by side with today (/api/v1/whatif)."""
     from cli.table import table
-    from geo.coverage import whatif as run_whatif
+    from geo import planner
 
-    c = _Context(ctx, _opts(kwargs))
-    pts = []
-    for raw in add_points:
-        try:
-            lon, lat = (float(v) for v in raw.split(","))
-        except ValueError:
-            raise click.BadParameter(f"{raw!r}; use lon,lat e.g. 120.41,36.10", param_hint="--add") from None
-        pts.append((lon, lat))
-    if not (pts or remove or close):
-        raise click.UsageError("give at least one of --add, --remove, --close")
+    structured = {"add": ";".join(add) or None, "remove": list(remove) or None, "close": list(close) or None}
+    c = _Context(ctx, WHATIF, values, **structured)
     # an unknown id or a point outside Qingdao (geo.errors.ParameterError) is one line naming the option (cli.base)
-    result = run_whatif(c.prepared, c.index, c.threshold, c.filter, add=pts, remove=remove, close=close,
-                        today=c.coverage)
-    rows = result.table(c.district)
+    result = planner.run_whatif(c.data, c.opts)
     if c.as_json:
-        click.echo(json.dumps({"assumptions": c.coverage.assumptions(), "demand_source": c.prepared.source,
-                               "scenario": {"added": result.added, "removed": result.removed, "closed": result.closed,
-                                            "notes": result.notes}, "rows": rows}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps(planner.whatif_payload(c.data, c.opts, result), ensure_ascii=False, indent=1))
         return
+    rows = result.table(c.opts.district)
     c.header()
-    click.echo(f"scenario: +{len(pts)} added, {len(remove)} removed, {len(close)} closed; facilities counted "
-               f"{result.today.eligible} -> {result.scenario.eligible}")
+    click.echo(f"scenario: +{len(c.opts.add_sites)} added, {len(c.opts.remove)} removed, {len(c.opts.close)} closed; "
+               f"facilities counted {result.today.eligible} -> {result.scenario.eligible}")
     for note in result.notes:
         click.echo(f"note: {note}")
     click.echo(table(["district", "workers_% today", "scenario", "Δ", "residents_% today", "scenario", "Δ",
@@ -383,34 +316,19 @@ def whatif(ctx: click.Context, add_points: tuple[str, ...], remove: tuple[str, .
 
 
 @click.command()
-@coverage_options
+@param_options(REPORT, skip=("exclude", "candidates"))
+@_files
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Report folder.")
-@click.option("--add", type=LazyIntRange(0, MAX_ADD), default=20, show_default=True,
-              help="New sites to propose (0: no plan).")
-@click.option("--demand", type=DEMAND, default="workers", show_default=True)
-@click.option("--min-spacing-m", type=click.FloatRange(0, 50_000), default=0.0, show_default=True)
-@click.option("--exclude", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--method", type=METHOD, default="greedy", show_default=True)
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Uncovered areas listed.")
-@click.option("--date", "day", default=None, help="Date of the 24-hour table (YYYY-MM-DD).")
+@_own_options
 @click.pass_context
-def report(ctx: click.Context, out: Path, add: int, demand: str, min_spacing_m: float, exclude: Path | None,
-           candidates: Path | None, method: str, limit: int, day: str | None, **kwargs):
-    """Write a self-contained planner report (map, tables, CSV with BOM) into a folder to mail round."""
+def report(ctx: click.Context, exclude: Path | None, candidates: Path | None, out: Path, **values):
+    """Write a self-contained planner report (map, tables, CSV with BOM) into a folder to mail round
+    (GET|POST /api/v1/report.zip)."""
     from web.report import write_report
 
-    c = _Context(ctx, _opts(kwargs))
-    try:
-        d = date.fromisoformat(day) if day else None
-    except ValueError:
-        raise click.BadParameter(f"{day!r}; use YYYY-MM-DD", param_hint="--date") from None
-    pts = None if candidates is None else _read_points(candidates, "--candidates")
+    c = _Context(ctx, REPORT, values, **_structured(exclude, candidates))
     with writing(out):  # a geo.siting.SitingError is one line, "cannot plan: …" (cli.base)
-        rep = write_report(out, prepared=c.prepared, index=c.index, threshold=c.threshold, facility_filter=c.filter,
-                           districts=c.districts, sample=c.registry.is_sample, add=add, demand=demand,
-                           min_spacing_m=min_spacing_m, exclude=_read_exclusion(exclude), candidates=pts,
-                           method=method, gaps_limit=limit, district=c.district, day=d, coverage=c.coverage)
+        rep = write_report(out, c.data, c.opts)
     if not c.as_json:
         c.header()
     city = rep.coverage.city_row()
@@ -424,4 +342,5 @@ def report(ctx: click.Context, out: Path, add: int, demand: str, min_spacing_m: 
     click.echo(f"wrote {summary['files']} files to {out} (open {out / 'index.html'}): workers covered "
                f"{_pct(city['workers_covered_pct'])} %, residents {_pct(city['residents_covered_pct'])} %; "
                f"{summary['gaps']} uncovered areas; {summary['sites']} proposed sites adding {summary['added']:,.1f} "
-               f"{demand}")
+               f"{c.opts.demand}")
+

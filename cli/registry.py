@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from cli.base import Failure, param_options, parsed, print_problems, settings, store, write_output, writing
+from cli.base import Failure, given, param_options, parsed, print_problems, settings, store, write_output, writing
 from cli.choices import LazyChoice
 from geo.params import NEAREST, TRAVEL  # light: declarations only
+from geo.registry_params import EXPORT, LAYER
 
 #: ``workermap nearest`` takes the options of GET /api/v1/nearest (travel assumptions from the settings).
 NEAREST_CLI = NEAREST.without(*TRAVEL.names)
+#: ``workermap export`` takes the options of GET /api/v1/export for its facilities and districts layers.
+EXPORT_CLI = EXPORT["facilities"].replacing(replace(
+    LAYER, values=("facilities", "districts"),
+    description="facilities, or districts (the polygons; --bbox and --district only). Uncovered areas: "
+                "`workermap gaps --out FILE` (any of these formats, by suffix)."))
 
 DATUM = LazyChoice("geo.vocab:DATUMS")
 KIND = LazyChoice("geo.vocab:KINDS")
@@ -126,30 +133,30 @@ def validate(ctx: click.Context) -> None:
 
 
 @click.command()
-@click.option("--format", "fmt", type=LazyChoice("geo.export:DOWNLOAD_FORMATS"), default="geojson",
-              show_default=True)
-@click.option("--layer", type=click.Choice(["facilities", "districts"]), default="facilities", show_default=True,
-              help="Uncovered areas: `workermap gaps --out FILE` (any of these formats, by suffix).")
-@click.option("--kind", multiple=True, type=KIND, help="Only these kinds (repeatable; facilities layer).")
-@click.option("--crs", type=DATUM, default="wgs84", show_default=True,
-              help="Add lon/lat columns in this datum (CSV only; geometry is always WGS84).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@param_options(EXPORT_CLI)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output file.")
 @click.pass_context
-def export(ctx: click.Context, fmt: str, layer: str, kind: tuple[str, ...], crs: str, out: Path) -> None:
+def export(ctx: click.Context, out: Path, **values) -> None:
     """Export the registry or the districts: GeoJSON (RFC 7946), CSV (UTF-8 BOM), GeoPackage or KML.
 
-    The same bytes as GET /api/v1/export with the same options.
+    The same bytes as GET /api/v1/export with the same options (the filters of the OGC items endpoint;
+    layer districts takes --bbox and --district only).
     """
     from geo.export import export_registry
     from geo.query import FacilityFilter
 
-    if crs != "wgs84" and fmt != "csv":
-        raise click.BadParameter(f"{crs} columns exist in CSV only; {fmt} is always WGS84", param_hint="--crs")
     registry_store = store(ctx)
-    flt = FacilityFilter(kinds=tuple(kind)) if kind else None
-    body, n = export_registry(registry_store.load(), registry_store.districts, fmt, layer=layer, flt=flt, datum=crs)
+    layer = values["layer"]
+    takes = EXPORT[layer].names
+    extra = [name for name in given(EXPORT_CLI, values) if name not in takes]
+    if extra:
+        flags = ", ".join("--" + n.replace("_", "-") for n in takes if n != "layer")
+        raise Failure(f"--{extra[0].replace('_', '-')} does not apply to --layer {layer} (it takes {flags})")
+    o = parsed(EXPORT_CLI, values, lookups={"district": registry_store.districts.lookup})
+    body, n = export_registry(registry_store.load(), registry_store.districts, o["format"], layer=layer,
+                              flt=FacilityFilter.of(o), datum=o["crs"])  # crs with a format but csv: refused
     write_output(out, body)
-    click.echo(f"wrote {n} {layer} to {out} ({fmt})")
+    click.echo(f"wrote {n} {layer} to {out} ({o['format']})")
 
 
 @click.command()

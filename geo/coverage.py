@@ -53,6 +53,14 @@ from geo.errors import ParameterError  # the core's one argument error, re-expor
 from geo.hours import local_time
 from geo.model import AMENITIES, CITY_BOUNDS_TEXT, KINDS, WORKER_TYPES, in_city_bounds
 from geo.nearest import FacilityIndex, Travel
+from geo.planner_params import (  # the limits and vocabularies are declared with the parameters (light to import)
+    CITY_ADCODE,
+    CITY_NAME,
+    DEMANDS,
+    MAX_MINUTES,
+    MAX_THRESHOLD_M,
+    MODES,
+)
 
 __all__ = [
     "CITY_ADCODE",
@@ -74,10 +82,6 @@ __all__ = [
     "whatif",
 ]
 
-MODES = ("walk", "ebike")
-DEMANDS = ("workers", "residents")
-CITY_ADCODE = "370200"
-CITY_NAME = "青岛市"
 #: Floating-point slack for "exactly on the threshold counts as covered".
 EDGE_TOLERANCE_M = 1e-6
 #: Relative band around the threshold in which planar distances are replaced by geodesic ones.
@@ -86,7 +90,6 @@ EDGE_RULE = ("a cell is covered when the distance from its centre to the nearest
              "threshold_m; exactly on the threshold counts as covered")
 DISTANCE_NOTE = ("straight-line distance from the cell centre, EPSG:4549 metres; geodesic (WGS84) where within "
                  "0.025 % of the threshold, so coverage equals the geodesic answer")
-MAX_THRESHOLD_M = 100_000.0
 
 
 # --------------------------------------------------------------------------- assumptions
@@ -114,8 +117,8 @@ class Threshold:
         if mode not in MODES:
             raise ParameterError("mode", mode, f"one of {', '.join(MODES)}")
         if isinstance(minutes, bool) or not (isinstance(minutes, int | float) and math.isfinite(minutes)
-                                             and 0 < minutes <= 120):
-            raise ParameterError("minutes", minutes, "a number of minutes greater than 0 and at most 120")
+                                             and 0 < minutes <= MAX_MINUTES):
+            raise ParameterError("minutes", minutes, f"a number of minutes greater than 0 and at most {MAX_MINUTES}")
         return cls(travel.radius_m(float(minutes), mode), mode, float(minutes), travel)
 
     @classmethod

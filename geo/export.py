@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from geo.errors import ParameterError
 from geo.model import FIELDS, LIST_FIELDS, Facility
 
 __all__ = [
@@ -259,8 +260,10 @@ def facilities_export(facilities: Sequence[Facility], fmt: str, *, datum: str = 
     query) adds a ``distance_m`` column/property (0.1 m) in every format.
     """
     _check_format(fmt)
-    if datum != "wgs84" and fmt != "csv":
-        raise ValueError(f"datum {datum!r} applies to CSV only; {fmt} is always WGS84")
+    if datum != "wgs84" and fmt != "csv":  # named as the API and the command line name it
+        raise ParameterError("crs", datum, "wgs84 unless format=csv",
+                             f"crs={datum} adds lon_{datum}/lat_{datum} columns to CSV only; {fmt} is always WGS84 "
+                             "(use format=csv, or leave crs out)")
     extra: dict[str, list] = {}
     if distances_m is not None:
         extra["distance_m"] = [round(float(d), 1) for d in distances_m]

@@ -36,10 +36,11 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
-from geo.coverage import DEMANDS, Coverage, ParameterError
+from geo.coverage import Coverage, ParameterError
 from geo.crs import to_lonlat
+from geo.planner_params import DEMANDS, MAX_GAPS
 
-__all__ = ["Gap", "gaps_feature_collection", "uncovered_areas"]
+__all__ = ["MAX_GAPS", "Gap", "gaps_feature_collection", "uncovered_areas"]
 
 _DENSIFY_M = 2000.0
 

@@ -24,6 +24,11 @@ class Districts:
         by_name = dict(zip(names_en, adcodes, strict=True)) | dict(zip(names, adcodes, strict=True))
         by_name.pop("", None)
         object.__setattr__(self, "_adcode_by_name", by_name)
+        #: Every way a request may name a district (adcode, Chinese or English name) -> its adcode.
+        lookup = {**{a: a for a in adcodes}, **dict(zip(names, adcodes, strict=True)),
+                  **dict(zip(names_en, adcodes, strict=True))}
+        lookup.pop("", None)
+        object.__setattr__(self, "lookup", lookup)
 
     @property
     def adcodes(self) -> list[str]:
@@ -36,7 +41,12 @@ class Districts:
             raise KeyError(f"unknown district adcode {adcode!r}; known: {', '.join(self.adcodes)}") from None
 
     def adcode_of_name(self, name: str) -> str | None:
-        """The adcode of a Chinese or English district name (``None`` if unknown)."""
+        """The adcode of a Chinese or English district name (``None`` if unknown).
+
+        >>> d = load_districts()
+        >>> d.adcode_of_name("Shinan"), d.lookup["市南区"], d.lookup["370202"]
+        ('370202', '370202', '370202')
+        """
         return self._adcode_by_name.get(name)
 
     def locate(self, lon, lat) -> np.ndarray:

@@ -3,8 +3,12 @@ description); validation, the OpenAPI description and the CLI options are all de
 
 The web layer parses query strings and JSON bodies with :meth:`Params.parse`; ``web.openapi``
 documents a parameter with :meth:`Param.openapi`; the CLI builds its click options from the same
-declarations (``cli.base.options_from``). Limits live in the geo module that owns them (``MAX_K``
+declarations (``cli.base.param_options``). Limits live in the geo module that owns them (``MAX_K``
 in ``geo.nearest`` …) and are referenced here, never restated.
+
+This module holds the machinery, the parameters several endpoints share and the nearest ones; the
+planner's are in ``geo.planner_params``, those of the OGC API, /api/v1/facilities, /api/v1/export, the
+admin API and the pages in ``geo.registry_params``.
 
 >>> K = Param("k", "integer", "how many facilities", default=5, lo=1, hi=50)
 >>> K.parse({"k": "7"}), K.parse({})
@@ -19,7 +23,9 @@ geo.errors.ParameterError: k must be an integer between 1 and 50, got '99'
 
 from __future__ import annotations
 
+import importlib
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +33,17 @@ from typing import Any
 from geo.errors import ParameterError
 
 __all__ = ["MAX_BATCH", "MAX_K", "MAX_PARAM_LEN", "MAX_RADIUS_M", "NEAREST", "NEAREST_BATCH", "TRAVEL",
-           "TRAVEL_LIMITS", "MissingParameter", "Param", "Params", "UnknownParameter"]
+           "TRAVEL_LIMITS", "MissingParameter", "NotTogether", "Param", "Params", "UnknownParameter", "given"]
 
 #: The longest single query value accepted (characters).
 MAX_PARAM_LEN = 500
-TYPES = ("integer", "number", "boolean", "enum", "enum_list", "text")
+#: ``json``: a structured value (a JSON body member: a list of points, a GeoJSON object …) handed to
+#: ``convert`` as it is; its schema is ``schema_extra``. Query strings give it as text.
+#: ``numbers``: comma-separated numbers (``bbox=120.3,36.0,120.5,36.2``, ``near=lon,lat``), as many as
+#: ``count`` allows, handed to ``convert`` as a tuple of floats.
+TYPES = ("integer", "number", "boolean", "enum", "enum_list", "text", "json", "numbers")
+#: An integer as text: ASCII digits with an optional sign (``int()`` alone would also take "٣" and "1_0").
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 
 class MissingParameter(ParameterError):
@@ -43,8 +55,15 @@ class UnknownParameter(ParameterError):
 
     def __init__(self, name: str, allowed: Iterable[str]):
         allowed = sorted(allowed)
-        super().__init__(name, None, allowed, f"unknown parameter {name!r}; allowed: {', '.join(allowed)}")
+        takes = f"allowed: {', '.join(allowed)}" if allowed else "this endpoint takes none"
+        super().__init__(name, None, allowed, f"unknown parameter {name!r}; {takes}")
         self.value = None
+
+
+def given(args: Mapping, name: str) -> bool:
+    """Whether ``args`` gives ``name`` a value (absent, None and "" are not given: the default applies)."""
+    raw = args.get(name)
+    return raw is not None and raw != ""
 
 
 def _all(args: Mapping, name: str) -> list:
@@ -59,8 +78,26 @@ def _all(args: Mapping, name: str) -> list:
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter. ``values``: the allowed values of an ``enum``/``enum_list`` (a collection, or a
-    callable giving one, read when needed); ``lo``/``hi``: the inclusive range of a number."""
+    """One parameter. ``values``: the allowed values of an ``enum``/``enum_list`` (a collection, a
+    callable giving one, or a ``"module:NAME"`` reference to a table, read when needed: the command line
+    lists such a table without importing its module, see ``cli.choices``); ``lo``/``hi``: the inclusive
+    range of a number.
+
+    A ``lookup`` parameter's values are known only at run time (the districts of the app's data): the
+    caller passes them to :meth:`parse` as a mapping from each accepted text to the value it stands for.
+
+    >>> DISTRICT = Param("district", "enum_list", "districts", lookup=True)
+    >>> DISTRICT.parse({"district": "市南区,Shinan,370203"}, lookup={"370202": "370202", "市南区": "370202",
+    ...                                                          "Shinan": "370202", "370203": "370203"})
+    ('370202', '370203')
+    >>> NEAR = Param("near", "numbers", "lon,lat", count=(2,))
+    >>> NEAR.parse({"near": "120.38, 36.06"})
+    (120.38, 36.06)
+    >>> NEAR.parse({"near": "120.38"})
+    Traceback (most recent call last):
+    ...
+    geo.errors.ParameterError: near must be 2 comma-separated numbers, got '120.38': 1 number
+    """
 
     name: str
     type: str
@@ -80,6 +117,12 @@ class Param:
     #: What is allowed, in words, when the type does not say it (with ``convert``).
     allowed_text: str = ""
     extra_doc: dict = field(default_factory=dict)
+    #: Added to the JSON schema of a value (``format``, ``pattern`` …; the whole schema of a ``json`` parameter).
+    schema_extra: dict = field(default_factory=dict)
+    #: For ``numbers``: how many numbers may be given (e.g. ``(4, 6)``).
+    count: tuple[int, ...] = ()
+    #: For ``enum``/``enum_list``: the allowed values are given to :meth:`parse` (see the class docstring).
+    lookup: bool = False
 
     def __post_init__(self):
         if self.type not in TYPES:
@@ -87,13 +130,23 @@ class Param:
 
     # -- what is allowed -----------------------------------------------------------------------
     def allowed_values(self) -> tuple[str, ...]:
-        values = self.values() if callable(self.values) else self.values
+        values = self.values
+        if isinstance(values, str):  # "module:NAME"
+            module, _, name = values.partition(":")
+            values = getattr(importlib.import_module(module), name)
+        values = values() if callable(values) else values
         return tuple(values or ())
 
-    def allowed(self) -> str:
-        """What is allowed, in words (the ``allowed`` of an error)."""
+    def allowed(self, lookup: Mapping | None = None) -> str:
+        """What is allowed, in words (the ``allowed`` of an error; ``lookup``: see the class docstring)."""
+        if lookup is not None:
+            canonical = ", ".join(dict.fromkeys(lookup.values()))
+            many = "one or more of" if self.type == "enum_list" else "one of"
+            return f"{self.allowed_text}, {many} {canonical}" if self.allowed_text else f"{many} {canonical}"
         if self.allowed_text:
             return self.allowed_text
+        if self.type == "numbers":
+            return f"{' or '.join(map(str, self.count))} comma-separated numbers"
         if self.type in ("integer", "number"):
             kind = "an integer" if self.type == "integer" else "a number"
             lo, hi = self.lo, self.hi
@@ -109,11 +162,16 @@ class Param:
         return f"at most {self.max_len} characters"
 
     # -- parsing -------------------------------------------------------------------------------
-    def parse(self, args: Mapping) -> Any:
+    def parse(self, args: Mapping, lookup: Mapping | None = None) -> Any:
         """The value of this parameter in ``args`` (query args, a mapping of strings, or a JSON body),
-        the default if absent or empty; a :class:`ParameterError` naming it if invalid."""
+        the default if absent or empty; a :class:`ParameterError` naming it if invalid. ``lookup``: the
+        values of a ``lookup`` parameter (see the class docstring)."""
+        if self.lookup and lookup is None:
+            raise TypeError(f"{self.name} is a lookup parameter: parse it with its values (lookup=...)")
         if self.type == "enum_list":
-            return self._parse_list(args)
+            return self._parse_list(args, lookup)
+        if self.type == "json":
+            return self._parse_json(args)
         raw = args.get(self.name)
         if raw is None or raw == "":
             if self.required:
@@ -135,22 +193,65 @@ class Param:
             if v in ("0", "false", "no", "off"):
                 return False
             raise ParameterError(self.name, text, self.allowed())
-        if self.type == "enum" and text not in self.allowed_values():
-            raise ParameterError(self.name, text, self.allowed())
+        if self.type == "numbers":
+            return self._numbers(text)
+        if self.type == "enum":
+            if text not in (self.allowed_values() if lookup is None else lookup):
+                raise ParameterError(self.name, text, self.allowed(lookup))
+            if lookup is not None:
+                return lookup[text]
         return self._converted(text)
+
+    def _numbers(self, text: str) -> Any:
+        try:
+            numbers = tuple(float(v) for v in text.split(","))
+            if not all(math.isfinite(v) for v in numbers):
+                raise ValueError
+        except ValueError:
+            raise ParameterError(self.name, text, self.allowed(),
+                                 f"{self.name} must be {self.allowed()}, got {text[:80]!r}: a value is not a "
+                                 "number") from None
+        if self.count and len(numbers) not in self.count:
+            n = len(numbers)
+            raise ParameterError(self.name, text, self.allowed(), f"{self.name} must be {self.allowed()}, got "
+                                 f"{text[:80]!r}: {n} number{'' if n == 1 else 's'}")
+        if self.convert is None:
+            return numbers
+        try:
+            return self.convert(numbers)
+        except ValueError as exc:  # the converter's message says what is wrong
+            if isinstance(exc, ParameterError):
+                raise
+            detail = f": {exc}" if str(exc) else ""
+            raise ParameterError(self.name, text, self.allowed(),
+                                 f"{self.name} must be {self.allowed()}, got {text[:80]!r}{detail}") from None
+
+    def _parse_json(self, args: Mapping) -> Any:
+        raw = args.get(self.name)
+        if raw is None or raw == "":
+            return self.default
+        try:
+            return self.convert(raw) if self.convert is not None else raw
+        except ValueError as exc:
+            if isinstance(exc, ParameterError):  # the converter named the item (``candidates[3]``)
+                raise
+            raise ParameterError(self.name, str(raw)[:60], self.allowed()) from None
 
     def _converted(self, text: str) -> Any:
         if self.convert is None:
             return text
         try:
             return self.convert(text)
-        except ValueError:
+        except ValueError as exc:
+            if isinstance(exc, ParameterError):  # the converter wrote its own message
+                raise
             raise ParameterError(self.name, text, self.allowed()) from None
 
     def _number(self, raw: Any, shown: Any) -> int | float:
         try:
             if self.type == "integer":
-                if isinstance(raw, float) and not raw.is_integer():
+                if (isinstance(raw, float) and not raw.is_integer()) or (
+                        isinstance(raw, str) and not _INTEGER.fullmatch(raw)):
                     raise ValueError
                 value = int(raw) if not isinstance(raw, str) else int(raw.strip())
             else:
@@ -163,8 +264,8 @@ class Param:
             raise ParameterError(self.name, shown, self.allowed())
         return value
 
-    def _parse_list(self, args: Mapping) -> tuple[str, ...]:
-        allowed = self.allowed_values()
+    def _parse_list(self, args: Mapping, lookup: Mapping | None = None) -> tuple[str, ...]:
+        allowed = self.allowed_values() if lookup is None else lookup
         values: list[str] = []
         for raw in _all(args, self.name):
             raw = str(raw)
@@ -174,15 +275,21 @@ class Param:
                 if not v:
                     continue
                 if v not in allowed:
-                    raise ParameterError(self.name, v, self.allowed())
+                    raise ParameterError(self.name, v, self.allowed(lookup))
+                if lookup is not None:
+                    v = lookup[v]
                 if v not in values:
                     values.append(v)
         return tuple(values) if values else tuple(self.default or ())
 
     # -- documentation -------------------------------------------------------------------------
-    def schema(self) -> dict[str, Any]:
-        """The JSON schema of one value (OpenAPI 3.0)."""
-        if self.type in ("integer", "number"):
+    def schema(self, values: Iterable[str] | None = None) -> dict[str, Any]:
+        """The JSON schema of one value (OpenAPI 3.0); ``values``: those of a ``lookup`` parameter (without
+        them, any string)."""
+        if self.lookup:
+            item = {"type": "string"} if values is None else {"type": "string", "enum": list(values)}
+            s = {"type": "array", "items": item} if self.type == "enum_list" else item
+        elif self.type in ("integer", "number"):
             s: dict[str, Any] = {"type": self.type}
             if self.lo is not None:
                 s["minimum"] = self.lo
@@ -194,17 +301,26 @@ class Param:
             s = {"type": "string", "enum": list(self.allowed_values())}
         elif self.type == "enum_list":
             s = {"type": "array", "items": {"type": "string", "enum": list(self.allowed_values())}}
+        elif self.type == "json":
+            s = {}
+        elif self.type == "numbers":
+            s = {"type": "array", "items": {"type": "number"}}
+            if len(self.count) == 1:
+                s.update(minItems=self.count[0], maxItems=self.count[0])
+            elif self.count:
+                s["oneOf"] = [{"minItems": n, "maxItems": n} for n in self.count]
         else:
             s = {"type": "string", "maxLength": self.max_len}
         if self.default is not None and self.default != ():
             s["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
+        s.update(self.schema_extra)
         return s
 
-    def openapi(self) -> dict[str, Any]:
-        """This parameter as an OpenAPI 3.0 query parameter object."""
+    def openapi(self, values: Iterable[str] | None = None) -> dict[str, Any]:
+        """This parameter as an OpenAPI 3.0 query parameter object (``values``: see :meth:`schema`)."""
         doc: dict[str, Any] = {"name": self.name, "in": "query", "required": self.required,
-                               "description": self.description, "schema": self.schema()}
-        if self.type == "enum_list":
+                               "description": self.description, "schema": self.schema(values)}
+        if self.type in ("enum_list", "numbers"):  # comma-separated
             doc.update(style="form", explode=False)
         if self.example is not None:
             doc["example"] = self.example
@@ -216,17 +332,46 @@ def _num(x: float) -> str:
     return str(x)
 
 
-class Params:
-    """An endpoint's (or a command's) parameters, in order; each declared once."""
+@dataclass(frozen=True)
+class NotTogether:
+    """A rule between parameters: ``second`` may not be given with ``first`` (a 400 naming ``second``).
 
-    def __init__(self, *params: Param | Params):
+    >>> rule = NotTogether("minutes", "threshold_m")
+    >>> rule.check({"minutes": "15", "threshold_m": "900"})
+    Traceback (most recent call last):
+    ...
+    geo.errors.ParameterError: threshold_m must be given alone: pass minutes or threshold_m, not both, got '900'
+    """
+
+    first: str
+    second: str
+    allowed_text: str = ""
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.first, self.second
+
+    def check(self, args: Mapping) -> None:
+        if given(args, self.first) and given(args, self.second):
+            allowed = self.allowed_text or f"given alone: pass {self.first} or {self.second}, not both"
+            raise ParameterError(self.second, args.get(self.second), allowed)
+
+
+class Params:
+    """An endpoint's (or a command's) parameters, in order; each declared once; ``rules`` between them
+    (:class:`NotTogether`) are checked by :meth:`parse` and kept by every set made from this one."""
+
+    def __init__(self, *params: Param | Params, rules: Iterable[NotTogether] = ()):
         flat: list[Param] = []
+        kept: list[NotTogether] = []
         for p in params:
             flat.extend(p.params if isinstance(p, Params) else [p])
+            kept.extend(p.rules if isinstance(p, Params) else ())
         self.params = tuple(flat)
         self.by_name = {p.name: p for p in self.params}
         if len(self.by_name) != len(self.params):
             raise ValueError("a parameter is declared twice")
+        self.rules = tuple(dict.fromkeys([*kept, *rules]))
 
     def __iter__(self):
         return iter(self.params)
@@ -239,7 +384,16 @@ class Params:
         return tuple(self.by_name)
 
     def without(self, *names: str) -> Params:
-        return Params(*(p for p in self.params if p.name not in names))
+        return Params(*(p for p in self.params if p.name not in names),
+                      rules=[r for r in self.rules if not set(r.names) & set(names)])
+
+    def replacing(self, *params: Param) -> Params:
+        """These parameters with some declarations swapped for variants of the same name (same place)."""
+        new = {p.name: p for p in params}
+        missing = set(new) - set(self.by_name)
+        if missing:
+            raise ValueError(f"no parameter {', '.join(sorted(missing))} to replace")
+        return Params(*(new.get(p.name, p) for p in self.params), rules=self.rules)
 
     def reject_unknown(self, args: Mapping, *also: str) -> None:
         allowed = set(self.by_name) | set(also)
@@ -247,18 +401,36 @@ class Params:
         if unknown:
             raise UnknownParameter(unknown[0], allowed)
 
-    def parse(self, args: Mapping, *, also: Iterable[str] = (), check_unknown: bool = True) -> dict[str, Any]:
-        """Every parameter's value (``also``: other names the caller reads itself)."""
+    def reject_empty(self, args: Mapping) -> None:
+        """Refuse a parameter given without a value (``bbox=``): where an empty value is not the default."""
+        for name in args:
+            if any(not str(v).strip() for v in _all(args, name)):
+                raise ParameterError(name, "", "a value (or leave the parameter out)",
+                                     f"{name} is empty; give it a value or leave it out")
+
+    def parse(self, args: Mapping, *, also: Iterable[str] = (), check_unknown: bool = True, allow_empty: bool = True,
+              lookups: Mapping[str, Mapping] | None = None) -> dict[str, Any]:
+        """Every parameter's value (``also``: other names the caller reads itself; ``allow_empty=False``:
+        see :meth:`reject_empty`; ``lookups``: the values of the ``lookup`` parameters, by name)."""
         if check_unknown:
             self.reject_unknown(args, *also)
-        return {p.name: p.parse(args) for p in self.params}
+        if not allow_empty:
+            self.reject_empty(args)
+        lookups = lookups or {}
+        values = {p.name: p.parse(args, lookups.get(p.name)) if p.lookup else p.parse(args) for p in self.params}
+        for rule in self.rules:
+            rule.check(args)
+        return values
 
-    def openapi(self) -> list[dict[str, Any]]:
-        return [p.openapi() for p in self.params]
+    def openapi(self, lookups: Mapping[str, Iterable[str]] | None = None) -> list[dict[str, Any]]:
+        """The parameters as OpenAPI query parameters (``lookups``: the values of ``lookup`` parameters)."""
+        lookups = lookups or {}
+        return [p.openapi(lookups.get(p.name)) for p in self.params]
 
-    def json_properties(self) -> dict[str, dict[str, Any]]:
+    def json_properties(self, lookups: Mapping[str, Iterable[str]] | None = None) -> dict[str, dict[str, Any]]:
         """The parameters as the properties of a JSON request body."""
-        return {p.name: {**p.schema(), "description": p.description} for p in self.params}
+        lookups = lookups or {}
+        return {p.name: {**p.schema(lookups.get(p.name)), "description": p.description} for p in self.params}
 
 
 # ------------------------------------------------------------------------------------------------

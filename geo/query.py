@@ -34,6 +34,7 @@ import numpy as np
 import shapely
 
 from geo.crs import geodesic_distance_m
+from geo.errors import ParameterError
 from geo.hours import local_time
 from geo.model import AMENITIES, Facility
 
@@ -167,7 +168,10 @@ def district_mask(frame, *, bbox: BBox | None = None, districts: Iterable[str] =
 
 @dataclass(frozen=True)
 class FacilityFilter:
-    """What to select; every field left empty selects everything (but removed facilities)."""
+    """What to select; every field left empty selects everything (but removed facilities).
+
+    ``radius_m`` needs ``near`` (a :class:`~geo.errors.ParameterError` naming radius_m otherwise).
+    """
 
     bbox: BBox | None = None
     kinds: tuple[str, ...] = ()
@@ -180,12 +184,28 @@ class FacilityFilter:
 
     def __post_init__(self):
         if self.radius_m is not None and self.near is None:
-            raise ValueError("radius_m needs near (the point to measure from)")
+            raise ParameterError("radius_m", self.radius_m, "used together with near=lon,lat",
+                                 f"radius_m={self.radius_m:g} needs near=lon,lat (the point to measure from)")
         if self.radius_m is not None and not self.radius_m > 0:
             raise ValueError(f"radius_m must be > 0, got {self.radius_m}")
         unknown = [a for a in self.amenities if a not in AMENITIES]
         if unknown:
             raise ValueError(f"amenities must be among {', '.join(AMENITIES)}, got {unknown[0]!r}")
+
+    @classmethod
+    def of(cls, values: dict, *, kind: str | None = None) -> FacilityFilter:
+        """The filter the parsed parameters ask for (``geo.registry_params.FACILITY_FILTERS``, or any of
+        them: a missing one selects everything); ``kind`` fixes the kind (a one-kind collection).
+
+        >>> FacilityFilter.of({"kind": ("station",), "district": ("370202",), "bbox": None})
+        FacilityFilter(bbox=None, kinds=('station',), districts=('370202',), amenities=(), statuses=(), \
+verified=None, near=None, radius_m=None)
+        """
+        get = values.get
+        return cls(bbox=get("bbox"), kinds=(kind,) if kind else tuple(get("kind") or ()),
+                   districts=tuple(get("district") or ()), amenities=tuple(get("amenity") or ()),
+                   statuses=tuple(get("status") or ()), verified=get("datetime"), near=get("near"),
+                   radius_m=get("radius_m"))
 
 
 @dataclass(frozen=True)

@@ -58,19 +58,24 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import shapely
 
-from geo.coverage import DEMANDS, EDGE_TOLERANCE_M, Coverage, ParameterError
+from geo.coverage import EDGE_TOLERANCE_M, Coverage, ParameterError
 from geo.crs import to_lonlat, to_metric
 from geo.errors import Unprocessable
+from geo.planner_params import (  # declared with the parameters (light to import)
+    DEMANDS,
+    EXACT_TIME_LIMIT_S,
+    MAX_ADD,
+    MAX_CANDIDATES,
+    MAX_SPACING_M,
+    METHODS,
+)
 
-__all__ = ["MAX_ADD", "MAX_EXACT_TERMS", "METHODS", "Plan", "SitingError", "plan_sites"]
+__all__ = ["EXACT_TIME_LIMIT_S", "MAX_ADD", "MAX_CANDIDATES", "MAX_EXACT_TERMS", "METHODS", "Plan", "SitingError",
+           "plan_sites"]
 
-METHODS = ("greedy", "exact")
-MAX_ADD = 200
 #: Largest exact model: merged demand groups × sites (spopt builds a dense PuLP model).
 MAX_EXACT_TERMS = 400_000
 MAX_EXACT_CANDIDATES = 3_000
-MAX_CANDIDATES = 50_000
-EXACT_TIME_LIMIT_S = 60.0
 #: Randomised greedy restarts: many on small instances (cheap, and where greedy errs most), few on
 #: city-wide ones (each costs about as much as the first run).
 RESTARTS_SMALL = 10
@@ -150,8 +155,9 @@ def _check_args(add, demand, min_spacing_m, method):
         raise ParameterError("add", add, f"a whole number of new sites between 1 and {MAX_ADD}")
     if demand not in DEMANDS:
         raise ParameterError("demand", demand, f"one of {', '.join(DEMANDS)}")
-    if not (isinstance(min_spacing_m, int | float) and math.isfinite(min_spacing_m) and 0 <= min_spacing_m <= 50_000):
-        raise ParameterError("min_spacing_m", min_spacing_m, "a distance in metres between 0 and 50000")
+    if not (isinstance(min_spacing_m, int | float) and math.isfinite(min_spacing_m)
+            and 0 <= min_spacing_m <= MAX_SPACING_M):
+        raise ParameterError("min_spacing_m", min_spacing_m, f"a distance in metres between 0 and {MAX_SPACING_M}")
     if method not in METHODS:
         raise ParameterError("method", method, f"one of {', '.join(METHODS)}")
 

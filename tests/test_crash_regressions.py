@@ -4,8 +4,9 @@
    a 400 only inside the coverage blueprint; now the app-wide error handler renders every one.
 2. A GeoJSON feature with ``"geometry": "x"`` raised AttributeError in ``geo.tabular.geojson_rows``;
    now every malformed feature is a row problem naming the feature, a malformed file a ReadError.
-3. ``GET /api/v1/nearest?k=<400 nines>`` raised OverflowError in ``web.params.number``
-   (``math.isfinite`` on an int too large for a float); now a 400 naming ``k`` and its range.
+3. ``GET /api/v1/nearest?k=<400 nines>`` raised OverflowError in ``web.params.number`` (now
+   ``geo.params.Param``: ``math.isfinite`` on an int too large for a float); now a 400 naming ``k`` and its
+   range.
 
 The property test reads the app's own OpenAPI document, so every documented GET route and parameter
 (with its enum values) is exercised without anyone listing them here.
@@ -26,10 +27,11 @@ from werkzeug.test import Client
 
 from geo.errors import ParameterError
 from geo.nearest import MAX_K
+from geo.params import Param
 from geo.tabular import ReadError, geojson_rows, read_rows
 from geo.validate import validate_rows
-from web import params
 from web.fastpath import FAST_PATH
+from web.params import QueryArgs
 
 NINES = "9" * 400
 
@@ -219,7 +221,7 @@ def test_a_huge_k_is_a_400_naming_k_and_its_range(sample_app, query):
 @pytest.mark.parametrize("lo,hi", [(1, 50), (None, None), (0, None)])
 def test_number_refuses_what_is_not_a_finite_number_in_range(raw, integer, lo, hi):
     with pytest.raises(ParameterError) as exc:
-        params.number(params.QueryArgs.of({"n": raw}), "n", lo=lo, hi=hi, integer=integer)
+        Param("n", "integer" if integer else "number", "a number", lo=lo, hi=hi).parse(QueryArgs.of({"n": raw}))
     assert (exc.value.status, exc.value.parameter) == (400, "n")
     assert exc.value.allowed.startswith("an integer" if integer else "a number")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from geo.coverage import FacilityFilter, Threshold
 from geo.nearest import FacilityIndex
 from tests.conftest import SMALL, make_facility, write_registry
 from tests.test_coverage import _shipped_grid
@@ -27,13 +26,13 @@ def evil_facilities():
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, districts):
+    from geo import planner
     from web.report import write_report
 
-    prepared = _shipped_grid()
+    data = planner.PlannerData(_shipped_grid(), FacilityIndex(evil_facilities()), districts, sample=True)
+    opts = planner.options(data, planner.REPORT, {"minutes": 15, "add": 3, "district": "市南区", "limit": 10})
     out = tmp_path_factory.mktemp("report") / "r"
-    rep = write_report(out, prepared=prepared, index=FacilityIndex(evil_facilities()),
-                       threshold=Threshold.minutes_by(15, "walk"), facility_filter=FacilityFilter(),
-                       districts=districts, sample=True, add=3, district="市南区", gaps_limit=10)
+    rep = write_report(out, data, opts)
     return out, rep
 
 
@@ -93,7 +92,7 @@ def test_every_user_string_is_escaped(report):
     # the map data is JSON inside one inert <script type="application/json"> block; it gives the names back
     block = re.search(r'<script type="application/json" id="wm-report-data">(.*?)</script>', html, flags=re.S)
     data = json.loads(block.group(1))
-    names = {f["name"] for f in data["facilities"]}
+    names = {f["properties"]["name"] for f in data["facilities"]["features"]}  # the map layers are GeoJSON
     assert {EVIL, TEMPLATE, FORMULA} <= names
     assert "<" not in block.group(1) and ">" not in block.group(1)
 
@@ -155,3 +154,34 @@ def test_vendor_copy_is_the_served_leaflet(report):
 
     assert (out / "vendor/leaflet/leaflet.js").read_bytes() == (VENDOR / "leaflet.js").read_bytes()
     assert Path(VENDOR).is_dir()
+
+
+def test_the_report_map_works_from_disk_in_a_browser(report):
+    """Opened from the folder (file://): every layer drawn, the coverage image loaded, names shown as text."""
+    from tests.test_ogc import in_browser
+
+    out, rep = report
+    index = (out / "index.html").as_uri()
+    seen = in_browser(index.rsplit("/", 1)[0], """
+        page.goto(base + "/index.html")
+        page.wait_for_selector("body[data-map=ready]")
+        page.wait_for_function("() => { const i = document.querySelector('img.leaflet-image-layer');"
+                               " return i && i.complete && i.naturalWidth > 0; }")
+        out["layers"] = page.evaluate("() => Object.fromEntries(Object.entries(WM_REPORT.layers).map("
+                                      "([k, l]) => [k, l.getLayers ? l.getLayers().length : 1]))")
+        out["on_map"] = page.evaluate("() => Object.values(WM_REPORT.layers).every(l => WM_REPORT.map.hasLayer(l))")
+        out["popup"] = page.evaluate('''() => {
+            let hit = null;
+            WM_REPORT.layers.facilities.eachLayer(l => { if (l.feature.properties.name.startsWith("<img")) hit = l; });
+            hit.openPopup();
+            const c = document.querySelector(".leaflet-popup-content");
+            return [c.innerText, c.querySelector("img") !== null];
+        }''')
+        out["control"] = page.locator(".leaflet-control-layers-overlays label").count()
+    """)
+    assert seen["errors"] == [] and seen["dialogs"] == []
+    assert seen["layers"] == {"grid": 1, "districts": 10, "gaps": len(rep.gaps), "facilities": len(
+        rep.coverage.facility_table()), "sites": len(rep.plan.sites)}
+    assert seen["on_map"] and seen["control"] == 5
+    assert EVIL in seen["popup"][0] and seen["popup"][1] is False
+    assert all(u.startswith("https://tile.openstreetmap.org/") for u in seen["outside"]), seen["outside"]

@@ -13,20 +13,18 @@ from pathlib import Path
 
 from flask import Blueprint, g, request
 
-from geo import datum
 from geo.edits import EDITABLE, facility_from_values, patched
 from geo.errors import Conflict, NotFound
 from geo.registry import Registry, RegistryError
+from geo.registry_params import AUDIT, FACILITY_BODY, IMPORT_FORM, RESTORE, VERSIONS
 from geo.store.tokens import TokenStore
 from web import params, state
 from web.auth import check_token
-from web.errors import ApiError
+from web.errors import ApiError, bad_param
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json")
-#: The largest version number a database INTEGER holds (SQLite and PostgreSQL bigint): beyond it, a 400.
-MAX_VERSION = 2**63 - 1
 
 
 @bp.before_request
@@ -38,15 +36,12 @@ def _json_body() -> tuple[dict, str]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object of facility fields", code="invalid_body")
-    unknown = sorted(set(body) - EDITABLE - {"crs"})
+    unknown = sorted(set(body) - EDITABLE - set(FACILITY_BODY.names))
     if unknown:
         raise ApiError(400, f"unknown field {unknown[0]!r}; editable: {', '.join(sorted(EDITABLE))}",
                        code="unknown_field", parameter=unknown[0], allowed=sorted(EDITABLE))
-    body = dict(body)
-    crs = body.pop("crs", "wgs84")
-    if crs not in datum.DATUMS:
-        raise params.bad_param("crs", crs, f"one of {', '.join(datum.DATUMS)}")
-    return body, crs
+    crs = FACILITY_BODY.parse(body, check_unknown=False)["crs"]
+    return {k: v for k, v in body.items() if k not in FACILITY_BODY.names}, crs
 
 
 def _commit(change, *, action: str, facility_id: str | None = None, **extra) -> Registry:
@@ -109,17 +104,14 @@ def bulk_import():
         raise ApiError(400, "send the file as multipart form field 'file'", parameter="file")
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise params.bad_param("file", upload.filename[:60], f"a file ending in {', '.join(UPLOAD_SUFFIXES)}")
-    form = params.QueryArgs.of(request.form)
-    params.reject_unknown(form, ("crs", "replace", "dry_run"))
-    crs = params.choice(form, "crs", datum.DATUMS, "wgs84")
-    replace = params.boolean(form, "replace")
-    dry_run = params.boolean(form, "dry_run")
+        raise bad_param("file", upload.filename[:60], f"a file ending in {', '.join(UPLOAD_SUFFIXES)}")
+    form = IMPORT_FORM.parse(params.QueryArgs.of(request.form))
     st = state()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         upload.save(path)
-        report = st.store.import_file(path, crs=crs, replace=replace, dry_run=dry_run, actor=g.actor)
+        report = st.store.import_file(path, crs=form["crs"], replace=form["replace"], dry_run=form["dry_run"],
+                                      actor=g.actor)
     if report.errors:
         raise RegistryError(f"refused: {len(report.errors)} problems in {upload.filename[:60]}; nothing was written",
                             report.problems)
@@ -132,21 +124,15 @@ def bulk_import():
 
 @bp.get("/versions")
 def versions():
-    args = params.QueryArgs.from_request()
-    params.reject_unknown(args, ("limit",))
-    limit = params.number(args, "limit", 1000, lo=1, hi=100_000, integer=True)
+    """The latest registry versions, oldest first."""
+    limit = VERSIONS.parse(params.QueryArgs.from_request())["limit"]
     return {"versions": state().store.versions(limit=limit)}
 
 
 @bp.post("/restore")
 def restore():
-    body = request.get_json(silent=True)
-    value = body.get("version") if isinstance(body, dict) else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_VERSION)):
-        value = int(value)  # ASCII digits only: "²".isdigit() is true, int("²") fails
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
-        raise ApiError(400, "body must be {\"version\": N}, N a version number from GET /api/v1/admin/versions",
-                       parameter="version", value=str(value)[:40], allowed="a version number (1, 2, …)")
+    """Make an earlier version current again (as a new version)."""
+    value = RESTORE.parse(params.json_object(RESTORE.names, '{"version": 3}'))["version"]
     st = state()
     after = st.store.restore(value, actor=g.actor)  # NotFound (404) for a version that never was
     st.adopt(after)
@@ -155,7 +141,6 @@ def restore():
 
 @bp.get("/audit")
 def audit():
-    args = params.QueryArgs.from_request()
-    params.reject_unknown(args, ("limit",))
-    limit = params.number(args, "limit", 100, lo=1, hi=10_000, integer=True)
+    """The latest audit entries, oldest first."""
+    limit = AUDIT.parse(params.QueryArgs.from_request())["limit"]
     return {"entries": state().store.audit_entries(limit=limit)}

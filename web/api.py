@@ -7,8 +7,9 @@ import os
 from flask import Blueprint, Response, request
 
 from geo.export import dumps_geojson, feature_collection
-from geo.model import KINDS, VOCABULARIES
+from geo.model import VOCABULARIES
 from geo.query import FacilityFilter
+from geo.registry_params import FACILITIES, NO_PARAMETERS
 from web import params, state
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -27,34 +28,28 @@ def geojson_response(body: bytes, *, gz: bytes | None = None, max_age: int = 60)
 
 @bp.get("/facilities")
 def facilities():
-    args = request.args
-    params.reject_unknown(args, ("kind", "district"))
+    """Live facilities as GeoJSON, of some kinds and districts (an empty value: all)."""
     st = state()
-    kinds = params.choices(args, "kind", KINDS)
-    district_values = [d.strip() for d in (params.text(args, "district", "") or "").split(",") if d.strip()]
-    known = set(st.districts.adcodes) | set(st.districts.frame["name"])
-    for d in district_values:
-        if d not in known:
-            raise params.bad_param("district", d, "a Qingdao district adcode or name, e.g. 370202 or 市南区")
-    if not kinds and not district_values:
+    values = FACILITIES.parse(request.args, lookups=params.lookups(st))
+    if not values["kind"] and not values["district"]:
         body, gz = st.facilities_geojson
         return geojson_response(body, gz=gz)
-    selected = st.facility_table.select(FacilityFilter(kinds=tuple(kinds), districts=tuple(district_values)))
-    selected = selected.facilities
-    meta = {"sample": st.registry.is_sample, "count": len(selected)}
+    selected = st.facility_table.select(FacilityFilter.of(values)).facilities
+    meta = {"sample": st.registry.is_sample, "count": len(selected), "version": st.registry.version}
     return geojson_response(dumps_geojson(feature_collection(selected, meta)).encode("utf-8"))
 
 
 @bp.get("/districts")
 def districts():
-    params.reject_unknown(request.args, ())
+    """The district polygons (RFC 7946)."""
+    NO_PARAMETERS.reject_unknown(request.args)
     return geojson_response(state().districts_geojson, max_age=3600)
 
 
 @bp.get("/meta")
 def meta():
     """Vocabularies with labels, counts, and whether the registry is sample data."""
-    params.reject_unknown(request.args, ())
+    NO_PARAMETERS.reject_unknown(request.args)
     st = state()
     return {
         "sample": st.registry.is_sample,

@@ -5,59 +5,45 @@ districts | uncovered (the planner's uncovered-area polygons, with the /api/v1/g
 parameters); the same filters as ``/ogc/collections/{id}/items`` (without paging),
 e.g. ``kind``, ``district``, ``amenity``, ``status``, ``bbox``, ``datetime``,
 ``near``/``radius_m``. ``crs=gcj02|bd09`` adds ``lon_<crs>``/``lat_<crs>``
-columns to CSV; geometry is always WGS84. The writers are in ``geo.export`` and
-``geo.kml``; this view only parses and serialises.
+columns to CSV; geometry is always WGS84. What each layer takes is declared in
+``geo.registry_params.EXPORT``; the writers are in ``geo.export`` and ``geo.kml``;
+this view only parses and serialises.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from geo.datum import DATUMS
 from geo.export import DOWNLOAD_FORMATS, export_registry, polygon_layer_export
+from geo.query import FacilityFilter
+from geo.registry_params import EXPORT, LAYER
 from web import params, state
-from web.errors import bad_param
-from web.ogc import DistrictSource, FacilitySource, check_args, facility_filter
 
-__all__ = ["LAYERS", "bp"]
+__all__ = ["bp"]
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1")
 
-#: Layer -> the filters it takes (the OGC collection's, so both stay the same).
-LAYERS: dict[str, tuple[str, ...]] = {
-    "facilities": FacilitySource().filters,
-    "districts": DistrictSource.filters,
-    "uncovered": (),  # takes the /api/v1/gaps parameters instead (see export_uncovered)
-}
-
-
-def export_params(layer: str) -> tuple[str, ...]:
-    """Every query parameter /api/v1/export takes for ``layer``."""
-    return ("format", "layer", *(("crs",) if layer == "facilities" else ()), *LAYERS[layer])
+#: What an unfiltered download of a layer is keyed by (it is kept per registry version).
+_UNFILTERED = {"format", "layer", "crs"}
 
 
 @bp.get("/export")
 def export():
     """Download a layer in one format, filtered like the OGC items endpoint."""
     args = request.args
-    layer = params.choice(args, "layer", LAYERS, "facilities")
+    layer = LAYER.parse(args)
     if layer == "uncovered":
         return export_uncovered()
-    check_args(args, export_params(layer))
-    fmt = params.choice(args, "format", DOWNLOAD_FORMATS, "geojson")
-    crs = params.choice(args, "crs", DATUMS, "wgs84") if layer == "facilities" else "wgs84"
-    if crs != "wgs84" and fmt != "csv":
-        raise bad_param("crs", crs, "wgs84 unless format=csv",
-                        f"crs={crs} adds lon_{crs}/lat_{crs} columns to CSV only; "
-                        f"{fmt} is always WGS84 (use format=csv, or leave crs out)")
     st = state()
+    values = EXPORT[layer].parse(args, allow_empty=False, lookups=params.lookups(st))
+    fmt, crs = values["format"], values.get("crs", "wgs84")
     registry, table, cache = st.registry, st.facility_table, st.export_cache
-    unfiltered = set(args) <= {"format", "layer", "crs"}
+    unfiltered = set(args) <= _UNFILTERED
     key = (registry.version, layer, fmt, crs)
     body = cache.get(key) if unfiltered else None
     if body is None:
-        body, _ = export_registry(registry, st.districts, fmt, layer=layer, flt=facility_filter(args, st),
-                                  datum=crs, table=table)
+        body, _ = export_registry(registry, st.districts, fmt, layer=layer, flt=FacilityFilter.of(values),
+                                  datum=crs, table=table)  # crs other than wgs84 with another format than csv: 400
         if unfiltered and table.facilities is registry.facilities:
             cache[key] = body
     return _download(body, fmt, layer)
@@ -74,11 +60,13 @@ def _download(body: bytes, fmt: str, layer: str) -> Response:
 def export_uncovered() -> Response:
     """layer=uncovered: the uncovered-area polygons for the coverage parameters of /api/v1/gaps."""
     from geo.gaps import UNCOVERED_TITLE
-    from web.coverage_api import COMMON, uncovered_collection
+    from web.coverage_api import uncovered_collection
 
     args = params.QueryArgs.from_request()
-    params.reject_unknown(args, ("format", "layer", "limit", "demand", *COMMON))
-    fmt = params.choice(args, "format", DOWNLOAD_FORMATS, "geojson")
-    fc = uncovered_collection(args)
+    declared = EXPORT["uncovered"]
+    declared.reject_unknown(args)
+    fmt = declared["format"].parse(args)
+    gaps_args = params.QueryArgs({k: v for k, v in args.items() if k not in ("format", "layer")})
+    fc = uncovered_collection(gaps_args)  # the planner's view parses the /api/v1/gaps parameters
     body = polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE)
     return _download(body, fmt, "uncovered")

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from geo import datum
+from geo.inputs import lonlat_pairs
 from geo.nearest import Travel
 from geo.params import MAX_BATCH, NEAREST, NEAREST_BATCH, TRAVEL
 from web import params, state
@@ -93,7 +94,7 @@ def nearest_batch():
     """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
     body = params.json_object(set(NEAREST_BATCH.names) | {"points"}, '{"points": [[120.38, 36.06]]}')
     opts = _options(body_args(body, skip=("points",)), state().travel)
-    arr = params.lonlat_pairs(body.get("points"), "points", MAX_BATCH)
+    arr = lonlat_pairs(body.get("points"), "points", MAX_BATCH)
     lon, lat = arr[:, 0], arr[:, 1]
     if opts["crs"] != "wgs84":
         lon, lat = datum.convert(lon, lat, src=opts["crs"], dst="wgs84")

@@ -7,7 +7,9 @@ a new layer (say ``uncovered``, the areas beyond a 15-minute circle) is one
 ``Source`` subclass and one entry in :func:`collections`, and the OpenAPI
 document (``web/openapi.py``) picks it up from there.
 
-Query parameters of ``/items`` (unknown ones are refused with 400, as Core asks):
+Query parameters of ``/items`` (declared in ``geo.registry_params``: :data:`FACILITY_FILTERS`,
+:data:`DISTRICT_FILTERS` and :data:`PAGING`; unknown ones, and known ones without a value, are
+refused with 400, as Core asks):
 
 * ``bbox`` — ``lon_min,lat_min,lon_max,lat_max`` (CRS84; 6 numbers with heights also accepted).
 * ``limit`` (default 100; larger than 10,000 is served as 10,000, as the standard
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,12 +37,14 @@ from werkzeug.datastructures import MultiDict
 from geo import query
 from geo.export import dumps_geojson, feature_collection
 from geo.hours import QINGDAO_TZ
-from geo.model import AMENITIES, CITY_BOUNDS, CITY_BOUNDS_TEXT, KINDS, STATUS, in_city_bounds
-from geo.params import MAX_RADIUS_M
-from geo.query import FacilityFilter, parse_bbox, parse_datetime
-from web import params, state
-from web.errors import ApiError, bad_param
+from geo.model import CITY_BOUNDS, KINDS
+from geo.params import Params
+from geo.query import FacilityFilter
+from geo.registry_params import DEFAULT_LIMIT, DISTRICT_FILTERS, FACILITY_FILTERS, MAX_LIMIT, OGC_DOCUMENT, PAGING
+from web import state
+from web.errors import ApiError
 from web.maps import OSM_ATTR, OSM_TILES
+from web.params import lookups
 from web.state import AppState
 
 __all__ = [
@@ -56,8 +61,6 @@ __all__ = [
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 10_000
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 CONFORMANCE = [
@@ -67,110 +70,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 ]
 GEOJSON = "application/geo+json"
-BBOX_ALLOWED = "4 or 6 comma-separated numbers lon_min,lat_min,lon_max,lat_max (WGS84, CRS84 axis order)"
-DATETIME_ALLOWED = ("an RFC 3339 date or date-time, or an interval start/end with '..' for an open end, "
-                    "e.g. 2025-06-18, 2025-01-01/2025-06-30, ../2025-06-30T12:00:00Z")
-NEAR_ALLOWED = f"lon,lat inside Qingdao ({CITY_BOUNDS_TEXT}, WGS84)"
-RADIUS_ALLOWED = f"a number of metres > 0 and ≤ {MAX_RADIUS_M}"
-
-
-# -- parameters shared with the export endpoint ----------------------------------------------------
-
-def check_args(args, allowed) -> None:
-    """Refuse unknown parameters, and known ones given without a value (``bbox=``): both are 400s."""
-    params.reject_unknown(args, allowed)
-    for name in args:
-        if any(not v.strip() for v in args.getlist(name)):
-            raise bad_param(name, "", "a value (or leave the parameter out)",
-                            f"{name} is empty; give it a value or leave it out")
-
-
-def parse_bbox_param(args) -> tuple[float, float, float, float] | None:
-    """``bbox`` as 4 floats, or None; a 400 naming the problem otherwise."""
-    raw = params.text(args, "bbox", max_len=200)
-    if raw is None:
-        return None
-    try:
-        return parse_bbox([float(v) for v in raw.split(",")])
-    except ValueError as exc:
-        detail = str(exc) if "bbox" in str(exc) else "a value is not a number"
-        raise bad_param("bbox", raw, BBOX_ALLOWED,
-                        f"bbox must be {BBOX_ALLOWED}, got {raw[:80]!r}: {detail}") from None
-
-
-def parse_datetime_param(args):
-    """``datetime`` as a :class:`geo.query.DateRange`, or None."""
-    raw = params.text(args, "datetime", max_len=100)
-    if raw is None:
-        return None
-    try:
-        return parse_datetime(raw)
-    except ValueError as exc:
-        raise bad_param("datetime", raw, DATETIME_ALLOWED,
-                        f"datetime must be {DATETIME_ALLOWED}; got {raw[:80]!r}: {exc}") from None
-
-
-def parse_near_params(args) -> tuple[tuple[float, float] | None, float | None]:
-    """``near`` (lon, lat in Qingdao) and ``radius_m``; radius without near is refused."""
-    raw = params.text(args, "near", max_len=100)
-    near = None
-    if raw is not None:
-        try:
-            lon, lat = (float(v) for v in raw.split(","))
-        except ValueError:
-            raise bad_param("near", raw, NEAR_ALLOWED) from None
-        if not in_city_bounds(lon, lat):
-            hint = " (lon and lat swapped? lon comes first)" if in_city_bounds(lat, lon) else ""
-            raise bad_param("near", raw, NEAR_ALLOWED, f"near must be {NEAR_ALLOWED}, got {raw[:80]!r}{hint}")
-        near = (lon, lat)
-    raw_radius = args.get("radius_m")
-    radius = params.number(args, "radius_m", None, what=" of metres")
-    if radius is not None and not 0 < radius <= MAX_RADIUS_M:
-        raise bad_param("radius_m", raw_radius, RADIUS_ALLOWED)
-    if radius is not None and near is None:
-        raise bad_param("radius_m", raw_radius, "used together with near=lon,lat",
-                        f"radius_m={raw_radius[:40]} needs near=lon,lat (the point to measure from)")
-    return near, radius
-
-
-def parse_districts_param(args, st: AppState) -> tuple[str, ...]:
-    """``district``: comma-separated adcodes or names (Chinese or English), returned as adcodes."""
-    out: list[str] = []
-    for raw in args.getlist("district"):
-        if len(raw) > params.MAX_PARAM_LEN:
-            raise bad_param("district", raw[:40] + "…", f"at most {params.MAX_PARAM_LEN} characters")
-        for value in (v.strip() for v in raw.split(",")):
-            if not value:
-                continue
-            adcode = value if value in st.districts.adcodes else st.districts.adcode_of_name(value)
-            if adcode is None:
-                raise bad_param("district", value, "Qingdao district adcodes or names (e.g. 370202, 市南区, "
-                                f"Shinan), one or more of {', '.join(st.districts.adcodes)}")
-            if adcode not in out:
-                out.append(adcode)
-    return tuple(out)
-
-
-def facility_filter(args, st: AppState, *, kind: str | None = None) -> FacilityFilter:
-    """The :class:`FacilityFilter` a request asks for (``kind`` fixes the kind of a one-kind collection)."""
-    near, radius = parse_near_params(args)
-    kinds = (kind,) if kind else tuple(params.choices(args, "kind", KINDS))
-    return FacilityFilter(
-        bbox=parse_bbox_param(args),
-        kinds=kinds,
-        districts=parse_districts_param(args, st),
-        amenities=tuple(params.choices(args, "amenity", AMENITIES)),
-        statuses=tuple(params.choices(args, "status", STATUS)),
-        verified=parse_datetime_param(args),
-        near=near,
-        radius_m=radius,
-    )
-
-
-def district_mask(args, st: AppState) -> np.ndarray:
-    """Which districts (in ``st.districts.frame`` order) pass ``bbox`` and ``district``."""
-    return query.district_mask(st.districts.frame, bbox=parse_bbox_param(args),
-                               districts=parse_districts_param(args, st))
 
 
 # -- collections ---------------------------------------------------------------------------------
@@ -184,15 +83,26 @@ class Page:
 class Source:
     """How a collection is queried. Subclass it to add a layer."""
 
-    #: Filter parameters the items endpoint takes (besides limit, offset and f), in documentation order.
-    filters: tuple[str, ...] = ("bbox",)
+    #: The filters the items endpoint takes (besides :data:`~geo.registry_params.PAGING`), in documentation order.
+    params: Params = Params()
     #: Prefix of its OpenAPI schemas (``<prefix>Feature``, ``<prefix>Items``, in web/openapi.py); "Any"
     #: documents features of any geometry and properties.
     schema_prefix: str = "Any"
     #: (property, heading) pairs for the HTML table.
     columns: tuple[tuple[str, str], ...] = ()
 
-    def page(self, st: AppState, args, offset: int, limit: int) -> Page:
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """The names of :attr:`params`."""
+        return self.params.names
+
+    @cached_property
+    def item_params(self) -> Params:
+        """Everything the items endpoint takes: the filters, then limit, offset and f."""
+        return Params(self.params, PAGING)
+
+    def page(self, st: AppState, values: dict[str, Any], offset: int, limit: int) -> Page:
+        """The ``limit`` matches after the first ``offset`` of the parsed filters ``values``."""
         raise NotImplementedError
 
     def item(self, st: AppState, feature_id: str) -> dict[str, Any] | None:
@@ -228,11 +138,10 @@ class FacilitySource(Source):
 
     def __init__(self, kind: str | None = None):
         self.kind = kind
-        self.filters = ("bbox", "datetime", *(() if kind else ("kind",)), "district", "amenity", "status",
-                        "near", "radius_m")
+        self.params = FACILITY_FILTERS.without("kind") if kind else FACILITY_FILTERS
 
-    def page(self, st, args, offset, limit):
-        matches = st.facility_table.select(facility_filter(args, st, kind=self.kind))
+    def page(self, st, values, offset, limit):
+        matches = st.facility_table.select(FacilityFilter.of(values, kind=self.kind))
         page = matches.page(offset, limit)
         features = feature_collection(page.facilities)["features"]
         if page.distances_m is not None:
@@ -266,12 +175,12 @@ class FacilitySource(Source):
 class DistrictSource(Source):
     """The district polygons (id = adcode)."""
 
-    filters = ("bbox", "district")
+    params = DISTRICT_FILTERS
     schema_prefix = "District"
     columns = (("adcode", "代码 Adcode"), ("name", "名称 Name"), ("name_en", "Name (en)"))
 
-    def page(self, st, args, offset, limit):
-        keep = district_mask(args, st)
+    def page(self, st, values, offset, limit):
+        keep = query.district_mask(st.districts.frame, bbox=values["bbox"], districts=values["district"])
         selected = [f for f, k in zip(st.district_features, keep, strict=True) if k]
         return Page(selected[offset:offset + limit], len(selected))
 
@@ -313,8 +222,8 @@ _COLLECTIONS: dict[str, Collection] = {
 
 # -- responses -----------------------------------------------------------------------------------
 
-def _wants_html(args) -> bool:
-    f = params.choice(args, "f", ("json", "html"))
+def _wants_html(f: str | None) -> bool:
+    """HTML if ``f`` (the parsed ``f`` parameter) says so, else if the Accept header prefers it."""
     if f is not None:
         return f == "html"
     best = request.accept_mimetypes.best_match(["application/json", GEOJSON, "text/html"],
@@ -329,12 +238,11 @@ def _link(href: str, rel: str, media_type: str, title: str | None = None) -> dic
     return link
 
 
-def _self_links(endpoint: str, json_type: str = "application/json", **values) -> list[dict[str, str]]:
-    """self + alternate links for the current request's format, keeping its other query parameters."""
+def _self_links(endpoint: str, html: bool, json_type: str = "application/json", **values) -> list[dict[str, str]]:
+    """self + alternate links for the current request's format (``html``), keeping its other query parameters."""
     args = MultiDict(request.args)
     args.pop("f", None)
     query = args.to_dict(flat=False)
-    html = _wants_html(request.args)
     as_json = url_for(endpoint, _external=True, **values, **query, f="json")
     as_html = url_for(endpoint, _external=True, **values, **query, f="html")
     return [
@@ -397,9 +305,8 @@ def _now() -> str:
 @bp.get("", strict_slashes=False)
 def landing():
     """Landing page: links to the API definition, conformance and the collections."""
-    check_args(request.args, ("f",))
-    html = _wants_html(request.args)
-    links = _self_links(".landing") + [
+    html = _wants_html(OGC_DOCUMENT.parse(request.args, allow_empty=False)["f"])
+    links = _self_links(".landing", html) + [
         _link(url_for("openapi.spec", _external=True), "service-desc",
               "application/vnd.oai.openapi+json;version=3.0", "the API definition (OpenAPI 3.0)"),
         _link(url_for("openapi.docs", _external=True), "service-doc", "text/html", "the API documentation"),
@@ -424,9 +331,9 @@ def landing():
 @bp.get("/conformance")
 def conformance():
     """The conformance classes this API implements."""
-    check_args(request.args, ("f",))
-    doc = {"conformsTo": CONFORMANCE, "links": _self_links(".conformance")}
-    if _wants_html(request.args):
+    html = _wants_html(OGC_DOCUMENT.parse(request.args, allow_empty=False)["f"])
+    doc = {"conformsTo": CONFORMANCE, "links": _self_links(".conformance", html)}
+    if html:
         return _html("ogc/conformance.html", doc=doc)
     return _json(doc)
 
@@ -434,11 +341,11 @@ def conformance():
 @bp.get("/collections")
 def collections_view():
     """Every collection with its extent and links."""
-    check_args(request.args, ("f",))
+    html = _wants_html(OGC_DOCUMENT.parse(request.args, allow_empty=False)["f"])
     st = state()
-    doc = {"links": _self_links(".collections_view"),
+    doc = {"links": _self_links(".collections_view", html),
            "collections": [_collection_doc(c, st) for c in collections().values()]}
-    if _wants_html(request.args):
+    if html:
         return _html("ogc/collections.html", doc=doc)
     return _json(doc)
 
@@ -447,9 +354,9 @@ def collections_view():
 def collection(collection_id: str):
     """One collection's description."""
     coll = _collection(collection_id)
-    check_args(request.args, ("f",))
+    html = _wants_html(OGC_DOCUMENT.parse(request.args, allow_empty=False)["f"])
     doc = _collection_doc(coll, state())
-    if _wants_html(request.args):
+    if html:
         return _html("ogc/collection.html", doc=doc, coll=coll)
     return _json(doc)
 
@@ -459,12 +366,11 @@ def items(collection_id: str):
     """Features of a collection: filtered, ordered (by distance with ``near``) and paged."""
     coll = _collection(collection_id)
     args = request.args
-    check_args(args, (*coll.source.filters, "limit", "offset", "f"))
-    html = _wants_html(args)
-    limit = min(int(params.number(args, "limit", DEFAULT_LIMIT, lo=1, integer=True)), MAX_LIMIT)
-    offset = int(params.number(args, "offset", 0, lo=0, integer=True))
     st = state()
-    page = coll.source.page(st, args, offset, limit)
+    values = coll.source.item_params.parse(args, allow_empty=False, lookups=lookups(st))
+    html = _wants_html(values["f"])
+    limit, offset = min(values["limit"], MAX_LIMIT), values["offset"]  # a larger limit is served as MAX_LIMIT
+    page = coll.source.page(st, values, offset, limit)
 
     query = MultiDict(args)
     query.pop("f", None)
@@ -476,7 +382,7 @@ def items(collection_id: str):
         return url_for(".items", collection_id=coll.id, _external=True, **query.to_dict(flat=False),
                        offset=at, f=fmt)
 
-    links = _self_links(".items", GEOJSON, collection_id=coll.id)
+    links = _self_links(".items", html, GEOJSON, collection_id=coll.id)
     if offset + len(page.features) < page.number_matched:
         links.append(_link(page_url(offset + limit), "next", media, "next page"))
     if offset > 0:
@@ -501,16 +407,16 @@ def items(collection_id: str):
 def item(collection_id: str, feature_id: str):
     """One feature by id (removed facilities too: their ``status`` says so)."""
     coll = _collection(collection_id)
-    check_args(request.args, ("f",))
+    html = _wants_html(OGC_DOCUMENT.parse(request.args, allow_empty=False)["f"])
     feature = coll.source.item(state(), feature_id)
     if feature is None:
         raise ApiError(404, f"no feature {feature_id[:80]!r} in collection {coll.id!r}",
                        parameter="featureId", value=feature_id)
     doc = dict(feature)
-    doc["links"] = _self_links(".item", GEOJSON, collection_id=coll.id, feature_id=feature_id) + [
+    doc["links"] = _self_links(".item", html, GEOJSON, collection_id=coll.id, feature_id=feature_id) + [
         _link(url_for(".collection", collection_id=coll.id, _external=True, f="json"), "collection",
               "application/json", "the collection"),
     ]
-    if _wants_html(request.args):
+    if html:
         return _html("ogc/item.html", doc=doc, coll=coll)
     return _json(doc, GEOJSON)

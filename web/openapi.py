@@ -1,11 +1,11 @@
 """The OpenAPI 3.0 description of every endpoint, served at /api/openapi.json and rendered at /api/docs.
 
-The whole document is built here, from the same tables the views use (the
-vocabularies in ``geo.model``, the OGC collections and their filters in
-``web.ogc``, the export layers in ``web.exports``), so a new kind, amenity or
-collection is documented without touching this file. To document a new
-endpoint add one entry in :func:`_paths` (and its schemas in :func:`_schemas`);
-``tests/test_openapi.py`` fails while a route is undocumented.
+The whole document is built here, from the same tables the views use: the parameters from their
+declarations (``geo.params``, ``geo.registry_params``, ``geo.planner_params``: the views parse with the
+same ones), the vocabularies from ``geo.model``, the OGC collections from ``web.ogc``; so a new kind,
+amenity, collection or parameter is documented without touching this file. To document a new
+endpoint add its path (and the schemas of its answers); ``tests/test_openapi.py`` fails while a route is
+undocumented, ``tests/test_response_fields.py`` while an answer has a field its schema does not list.
 """
 
 from __future__ import annotations
@@ -15,15 +15,28 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 
-from geo.coverage import CITY_ADCODE, CITY_NAME, DEMANDS, MAX_THRESHOLD_M, MODES, WhatIf
+from geo import planner_params
+from geo.coverage import DEMANDS, MODES, WhatIf
 from geo.datum import DATUMS
+from geo.edits import EDITABLE
 from geo.export import DOWNLOAD_FORMATS, dumps_geojson
-from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, WORKER_TYPES
+from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, VOCABULARIES, WORKER_TYPES
 from geo.overlay import CLASSES
-from geo.params import MAX_BATCH, MAX_RADIUS_M, NEAREST
+from geo.params import MAX_BATCH, NEAREST, TRAVEL, Params
+from geo.registry_params import (
+    AUDIT,
+    EXPORT,
+    FACILITIES,
+    FACILITY_BODY,
+    FACILITY_FILTERS,
+    IMPORT_FORM,
+    NO_PARAMETERS,
+    PAGING,
+    RESTORE,
+    VERSIONS,
+)
 from geo.siting import MAX_ADD, METHODS
-from web import coverage_api, nearest_api, ogc, params, state
-from web.exports import LAYERS
+from web import nearest_api, ogc, state
 
 __all__ = ["OPENAPI_MEDIA_TYPE", "bp", "build_spec"]
 
@@ -65,67 +78,9 @@ def _json(schema: Schema, description: str, media: str = "application/json", *, 
 # -- parameters ------------------------------------------------------------------------------------
 
 def _parameters(district_values: tuple[str, ...]) -> dict[str, Schema]:
-    b = CITY_BOUNDS
-    return {
-        "f": _query("f", _enum(("json", "html")),
-                    "Response format; without it the Accept header decides (JSON unless text/html is "
-                    "preferred)."),
-        "bbox": {
-            "name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
-            "description": "Only features whose geometry intersects this box (edges included): "
-                           "lon_min,lat_min,lon_max,lat_max in WGS84 longitude/latitude (CRS84). Six numbers "
-                           "(with heights) are accepted, heights ignored. lon_min > lon_max crosses the "
-                           "antimeridian. A latitude outside -90..90 or lat_min > lat_max is a 400.",
-            "schema": {"type": "array",
-                       "oneOf": [{"minItems": 4, "maxItems": 4}, {"minItems": 6, "maxItems": 6}],
-                       "items": {"type": "number", "minimum": -180, "maximum": 180}},
-            "example": [120.30, 36.03, 120.45, 36.10],
-        },
-        "limit": _query("limit", {"type": "integer", "minimum": 1, "default": ogc.DEFAULT_LIMIT},
-                        f"Page size. At most {ogc.MAX_LIMIT} items are returned: a larger limit is served as "
-                        f"{ogc.MAX_LIMIT} (OGC API – Features 1.0, 7.15.3), with a next link to go on."),
-        "offset": _query("offset", {"type": "integer", "minimum": 0, "default": 0},
-                         "Number of matching items to skip (the next/prev links set it)."),
-        "datetime": _query(
-            "datetime", {"type": "string"},
-            "Only facilities whose verified_at (a Qingdao calendar date) falls on this instant or in this "
-            "interval. An RFC 3339 date or date-time (converted to its Qingdao date), or an interval "
-            "start/end with '..' (or nothing) for an open end: 2025-06-18, 2025-01-01/2025-06-30, "
-            "../2025-06-30T12:00:00Z, 2025-01-01/... Facilities without verified_at never match.",
-            example="2025-01-01/2025-12-31"),
-        "kind": _list_param("kind", KINDS, "Facility kinds (any of them)."),
-        "district": {
-            "name": "district", "in": "query", "required": False, "style": "form", "explode": False,
-            "description": "Districts by adcode, Chinese or English name (any of them).",
-            "schema": {"type": "array", "items": _enum(district_values)},
-        },
-        "amenity": _list_param("amenity", AMENITIES, "Amenities the facility must have (all of them)."),
-        "status": _list_param(
-            "status", STATUS,
-            "Statuses (any of them). Without it every status but 'removed' is returned: removed "
-            "facilities appear only when status includes 'removed'."),
-        "near": _query(
-            "near", {"type": "string", "pattern": r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$"},
-            "Proximity extension: lon,lat (WGS84) inside Qingdao (lon "
-            f"{b['lon_min']}–{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}). Items are ordered by "
-            "geodesic distance from it (WGS84 ellipsoid) and get a distance_m property (metres, 0.1 m).",
-            example="120.3843,36.062"),
-        "radius_m": _query(
-            "radius_m",
-            {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": MAX_RADIUS_M},
-            "Proximity extension: keep only items within this geodesic distance (metres) of near; "
-            "needs near. A point exactly radius_m away is inside.", example=2000),
-        "format": _query("format", {**_enum(DOWNLOAD_FORMATS), "default": "geojson"},
-                         "geojson: RFC 7946 (WGS84 lon/lat, counter-clockwise exterior rings, no crs member, "
-                         "≤ 7 decimals); csv: UTF-8 with BOM (polygons in a WKT column); gpkg: GeoPackage "
-                         "(EPSG:4326); kml: KML 2.2."),
-        "layer": _query("layer", {**_enum(LAYERS), "default": "facilities"},
-                        "facilities, or districts (which take only bbox and district as filters)."),
-        "crs": _query("crs", {**_enum(DATUMS), "default": "wgs84"},
-                      "format=csv and layer=facilities only: gcj02 or bd09 adds lon_gcj02/lat_gcj02 (or "
-                      "lon_bd09/lat_bd09) columns for AMap/Tencent or Baidu users. Geometry is always "
-                      "WGS84."),
-    }
+    """The OGC API items parameters (``geo.registry_params``), referenced by the items paths."""
+    declared = Params(FACILITY_FILTERS, PAGING).openapi({"district": district_values})
+    return {p["name"]: p for p in declared}
 
 
 def _feature_id(example: str | None) -> Schema:
@@ -194,9 +149,27 @@ def _schemas() -> dict[str, Schema]:
         "within_radius": {"type": "boolean"}, "available": {"type": "boolean"},
         "open_now": {"type": "boolean"},
         "closes_at": {"type": "string", "nullable": True}, "opens_at": {"type": "string", "nullable": True},
-        "navigation": {"type": "object", "description": "links that open AMap, Baidu, Tencent and OSM"},
+        "navigation": {
+            "type": "object", "required": ["amap", "baidu", "geo"],
+            "description": "links that open the route in a map app (geo.navigation)",
+            "properties": {
+                "amap": {"type": "string", "description": "AMap (Gaode) web URI, destination in GCJ-02"},
+                "baidu": {"type": "string", "description": "Baidu web URI from the query point, in BD-09"},
+                "geo": {"type": "string", "description": "geo: URI (RFC 5870, WGS84) for any map app"}}},
     })
     hit["required"] = ["id", "kind", "name", "lon", "lat", "distance_m"]
+    # what a nearest answer says it applied: the declared options (without their ranges: the settings give the
+    # travel defaults), open_at as the minute evaluated
+    applied = {p.name: {k: v for k, v in p.schema().items() if k not in ("minimum", "maximum", "default")}
+               for p in NEAREST.without("lon", "lat")}
+    applied = {name: {**schema, "nullable": True} for name, schema in applied.items()}
+    applied["open_at"] = {"type": "string", "nullable": True,
+                          "description": "the minute evaluated (ISO 8601, +08:00); null: no hours filter"}
+    applied["hours_filter"] = {"type": "boolean"}
+    parameters = _object(list(applied), **applied)
+    parameters["description"] = "the options applied (defaults filled in)"
+    count = {"type": "integer", "minimum": 0}
+    label = _object(["zh", "en"], zh={"type": "string"}, en={"type": "string"})
     return {
         "Error": {
             "type": "object", "required": ["error"],
@@ -270,28 +243,41 @@ def _schemas() -> dict[str, Schema]:
         "AnyItems": _collection_of(_ref("schemas", "AnyFeature"), **_paging()),
         "FacilityItems": _collection_of(_ref("schemas", "FacilityFeature"), **_paging()),
         "DistrictItems": _collection_of(_ref("schemas", "DistrictFeature"), **_paging()),
-        "FacilitiesGeoJSON": _collection_of(_ref("schemas", "FacilityFeature"),
-                                            metadata={"type": "object", "description": "sample flag, count"}),
+        "FacilitiesGeoJSON": _collection_of(_ref("schemas", "FacilityFeature"), metadata=_object(
+            ["sample", "count", "version"], sample={"type": "boolean"}, count=count,
+            version={"type": "string", "description": "the registry version"})),
         "DistrictsGeoJSON": _collection_of(
             {"type": "object", "properties": {"type": _enum(("Feature",)), "id": {"type": "string"},
                                               "geometry": _ref("schemas", "PolygonalGeometry"),
                                               "properties": _ref("schemas", "DistrictProperties")}}),
-        "ExportGeoJSON": _collection_of(
-            {"type": "object", "required": ["type", "geometry", "properties"],
-             "properties": {"type": _enum(("Feature",)), "id": {"type": "string"},
-                            "geometry": {"type": "object", "required": ["type", "coordinates"]},
-                            "properties": {"type": "object"}}},
-            metadata={"type": "object"}),
-        "Meta": {"type": "object", "required": ["sample", "counts", "kinds", "amenities"],
-                 "properties": {"sample": {"type": "boolean"}, "registry_version": {"type": "string"},
-                                "counts": {"type": "object"}, "kinds": {"type": "object"},
-                                "amenities": {"type": "object"}, "access": {"type": "object"},
-                                "entry": {"type": "object"}, "status": {"type": "object"},
-                                "worker_types": {"type": "object"}, "assumptions": {"type": "object"}}},
+        "ExportGeoJSON": {
+            "description": "By layer: facilities (their properties, distance_m with near), districts, or the "
+                           "uncovered areas (as /api/v1/gaps).",
+            "anyOf": [
+                _collection_of(_ref("schemas", "FacilityFeature"),
+                               metadata=_object(["sample", "count"], sample={"type": "boolean"}, count=count)),
+                _collection_of(_ref("schemas", "DistrictFeature"),
+                               metadata=_object(["sample", "count"], sample={"type": "boolean"}, count=count)),
+                _ref("schemas", "Gaps")]},
+        "Meta": _object(
+            ["sample", "registry_version", "counts", *VOCABULARIES, "assumptions"], sample={"type": "boolean"},
+            registry_version={"type": "string"},
+            counts=_object(
+                ["total", "by_kind", "by_status", "by_district", "stations_24_7", "sample_records"], total=count,
+                by_kind={"type": "object", "additionalProperties": count, "description": "by kind (removed too)"},
+                by_status={"type": "object", "additionalProperties": count},
+                by_district={"type": "object", "additionalProperties": count, "description": "by district name"},
+                stations_24_7={**count, "description": "live stations open 24/7"},
+                sample_records={**count, "description": "generated sample records"}),
+            **{name: _object(list(table), **dict.fromkeys(table, label)) for name, table in VOCABULARIES.items()},
+            assumptions=_object(list(TRAVEL.names), **{name: {"type": "number"} for name in TRAVEL.names})),
         "NearestHit": hit,
         "NearestResult": {
             "type": "object", "required": ["query", "parameters", "count", "hits"],
-            "properties": {"query": {"type": "object"}, "parameters": {"type": "object"},
+            "properties": {"query": _object(["lon", "lat", "crs", "lon_wgs84", "lat_wgs84"], lon={"type": "number"},
+                                            lat={"type": "number"}, crs=_enum(DATUMS),
+                                            lon_wgs84={"type": "number"}, lat_wgs84={"type": "number"}),
+                           "parameters": parameters,
                            "evaluated_at": {"type": "string"}, "eligible": {"type": "integer"},
                            "sample": {"type": "boolean"}, "count": {"type": "integer"},
                            "hits": {"type": "array", "items": _ref("schemas", "NearestHit")}},
@@ -300,7 +286,7 @@ def _schemas() -> dict[str, Schema]:
         "NearestBatchResult": {
             "type": "object", "required": ["count", "results"],
             "properties": {
-                "parameters": {"type": "object"}, "evaluated_at": {"type": "string"},
+                "parameters": parameters, "evaluated_at": {"type": "string"},
                 "eligible": {"type": "integer"}, "count": {"type": "integer"}, "distance": {"type": "string"},
                 "results": {"type": "array", "description": "per point, its nearest facilities",
                             "items": {"type": "array", "items": {
@@ -370,77 +356,36 @@ _THRESHOLD_RULE = ("The threshold is minutes (by mode, default 15 min walk) or t
                    "facility is at most the threshold (exactly on it counts).")
 
 
-def _planner_options(districts: tuple[str, ...]) -> dict[str, tuple[Schema, str]]:
-    """The options every planner endpoint takes (``coverage_api.COMMON``): query parameters of the GETs,
-    members of the POST /plan and /whatif bodies."""
-    travel = _nearest_options()
-    return {
-        "mode": ({**_enum(MODES), "default": "walk"},
-                 "Travel mode of minutes: threshold_m = minutes × speed ÷ detour_factor. Checked but unused "
-                 "with threshold_m."),
-        "minutes": ({"type": "number", "minimum": 1, "maximum": 120, "default": 15},
-                    "Threshold in minutes by mode. Not together with threshold_m (400)."),
-        "threshold_m": ({"type": "number", "minimum": 1, "maximum": MAX_THRESHOLD_M},
-                        "Threshold as a straight-line distance in metres, instead of minutes (not together "
-                        "with minutes: 400)."),
-        "kind": ({"type": "array", "items": _enum((*KINDS, "any"))},
-                 "Facility kinds that count (any of them); default station; any = every kind."),
-        "amenity": ({"type": "array", "items": _enum(AMENITIES)}, "Amenities required (all of them)."),
-        "worker": (_enum(WORKER_TYPES), "Who is served: only facilities this worker may enter."),
-        "open_at": ({"type": "string", "maxLength": 40},
-                    "Only facilities open then: an ISO 8601 date-time (no offset = Qingdao time) or 'now'; "
-                    "'any' (the default) ignores opening hours."),
-        "open_24h": travel["open_24h"],
-        "include_closed": ({"type": "boolean", "default": False},
-                           "Also count temporarily closed and under-maintenance facilities (removed ones never)."),
-        "district": (_enum(dict.fromkeys((CITY_ADCODE, CITY_NAME, *districts))),
-                     f"Only this district (adcode or Chinese name): its rows, overlay, gaps and candidate "
-                     f"sites; {CITY_ADCODE} or {CITY_NAME} = the whole city (the default)."),
-        "detour_factor": travel["detour_factor"],
-        "walk_kmh": travel["walk_kmh"],
-        "ebike_kmh": travel["ebike_kmh"],
-    }
+def _district_schema(districts: tuple[str, ...]) -> Schema:
+    """The planner's ``district``: the app's districts (adcodes and Chinese names) or the city."""
+    return _enum(dict.fromkeys((planner_params.CITY_ADCODE, planner_params.CITY_NAME, *districts)))
 
 
-def _planner_extras(example_id: str | None) -> dict[str, tuple[Schema, str]]:
-    """The options some planner endpoints take besides the common ones, by name (GET /whatif reads ``add``
-    as points, /report.zip ``add`` and ``limit`` with other ranges: see :func:`_coverage_paths`)."""
-    ids = {"type": "array", "maxItems": coverage_api.MAX_WHATIF_SITES,
-           "items": {"type": "string", "pattern": r"^[^,]*[^,\s][^,]*$"}}  # one non-blank id per item
-    if example_id:
-        ids["example"] = [example_id]
-    return {
-        "date": ({"type": "string", "format": "date", "maxLength": 10},
-                 "A Qingdao calendar date, YYYY-MM-DD; default: the date of open_at, else today."),
-        "limit": ({"type": "integer", "minimum": 1, "maximum": coverage_api.MAX_GAPS, "default": 20},
-                  "How many uncovered areas, largest first."),
-        "demand": ({**_enum(DEMANDS), "default": "workers"},
-                   "Which demand counts: outdoor workers or residents (ranks gaps, drives the plan)."),
-        "add": ({"type": "integer", "minimum": 1, "maximum": MAX_ADD, "default": 20},
-                "How many new sites to place (existing facilities are kept)."),
-        "min_spacing_m": ({"type": "number", "minimum": 0, "maximum": 50_000, "default": 0},
-                          "New sites at least this far (straight line, metres) from every existing and every "
-                          "other new site."),
-        "method": ({**_enum(METHODS), "default": "greedy"},
-                   "greedy (greedy + 1-swap, any size) or exact (a MILP; small instances only, else 422 "
-                   "plan_too_large)."),
-        "remove": (ids, "Facility ids (comma-separated) taken away for good; an unknown id is a 400."),
-        "close": (ids, "Facility ids (comma-separated) closed for a while (reads the same as remove)."),
-    }
+def _planner_options(districts: tuple[str, ...], params: Params) -> dict[str, tuple[Schema, str]]:
+    """Declared planner parameters (a set of ``geo.planner_params``) as (schema, description)."""
+    return {p.name: (_district_schema(districts) if p.name == "district" else p.schema(), p.description)
+            for p in params}
 
 
-def _lonlat_pairs(limit: int, text: str, *, min_items: int = 1) -> Schema:
-    b = CITY_BOUNDS
-    return {"type": "array", "minItems": min_items, "maxItems": limit, "nullable": True,
-            "description": f"{text} [lon, lat] WGS84 pairs on land inside Qingdao (lon {b['lon_min']}–"
-                          f"{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}), at most {limit}.",
-            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}}
+def _planner_parameters(districts: tuple[str, ...], params: Params, *, example_id: str | None = None) -> list[Schema]:
+    """A planner GET's query parameters, from its declarations (``geo.planner_params``)."""
+    options = _planner_options(districts, params)
+    if example_id:  # an id of the registry for the what-if's remove and close
+        for name in ("remove", "close"):
+            if name in options:
+                schema, text = options[name]
+                options[name] = ({**schema, "example": [example_id]}, text)
+    return _option_parameters(options)
 
 
-def _planner_parameters(districts: tuple[str, ...], *extra: str, example_id: str | None = None,
-                        **override: tuple[Schema, str]) -> list[Schema]:
-    extras = {**_planner_extras(example_id), **override}
-    return _option_parameters({**_planner_options(districts), **{name: extras[name] for name in extra}})
+def _planner_body(districts: tuple[str, ...], params: Params, **extra: Any) -> Schema:
+    """A planner POST's JSON body, from its declarations (``Params.json_properties``): null = the default."""
+    props = {}
+    for name, prop in params.json_properties().items():
+        if name == "district":
+            prop = {**_district_schema(districts), "description": prop["description"]}
+        props[name] = {**prop, "nullable": True, "description": prop["description"] + " null = the default."}
+    return {"type": "object", "additionalProperties": False, "properties": props, **extra}
 
 
 def _object(required: list[str] | tuple[str, ...], **props: Schema) -> Schema:
@@ -521,24 +466,6 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
                         rank={"type": "integer", "minimum": 1}, district=text, adcode=text, cells=integer,
                         area_km2=num, uncovered_workers=num, uncovered_residents=num,
                         lon={**num, "description": "a point inside the area"}, lat=num)
-    b = CITY_BOUNDS
-    polygon = {"type": "object", "required": ["type", "coordinates"],
-               "properties": {"type": _enum(("Polygon", "MultiPolygon")), "coordinates": {"type": "array"}}}
-    exclude = {
-        "type": "object", "required": ["type"], "nullable": True,
-        "description": "Where no new site may go (edges included): a GeoJSON Polygon or MultiPolygon in WGS84 "
-                       f"inside Qingdao (lon {b['lon_min']}–{b['lon_max']}, lat {b['lat_min']}–{b['lat_max']}), "
-                       "or a Feature or FeatureCollection of them. null = nowhere.",
-        "properties": {"type": _enum(("Polygon", "MultiPolygon", "Feature", "FeatureCollection")),
-                       "coordinates": {"type": "array"}, "geometry": polygon,
-                       "features": {"type": "array", "items": {"type": "object", "properties": {"geometry": polygon}}}},
-        "example": {"type": "Polygon", "coordinates": [[[120.33, 36.05], [120.36, 36.05], [120.36, 36.08],
-                                                        [120.33, 36.08], [120.33, 36.05]]]},
-    }
-    options = _option_properties(_planner_options(districts))
-    extras = _option_properties(_planner_extras(None))
-    whatif_ids = {"type": "array", "nullable": True, "maxItems": coverage_api.MAX_WHATIF_SITES,
-                  "items": {"type": "string", "pattern": r"\S"}}
     return {
         "CoverageRow": row,
         "CoverageAssumptions": assumptions,
@@ -578,13 +505,9 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
                                   demand_source=text, assumptions=_ref("schemas", "CoverageAssumptions")),
                  "description": "RFC 7946 FeatureCollection (WGS84) of uncovered areas, largest uncovered demand "
                                 "first; assumptions and demand_source as foreign members."},
-        "PlanRequest": {
-            "type": "object", "additionalProperties": False,
-            "properties": {**options, **{k: extras[k] for k in ("add", "demand", "min_spacing_m", "method")},
-                           "exclude": exclude,
-                           "candidates": _lonlat_pairs(coverage_api.MAX_CANDIDATES, "Candidate sites to choose "
-                                                       "from (null: every land cell of the demand grid):")},
-            "example": {"add": 5, "mode": "walk", "minutes": 15, "district": "370202", "min_spacing_m": 500}},
+        "PlanRequest": _planner_body(
+            districts, planner_params.PLAN,
+            example={"add": 5, "mode": "walk", "minutes": 15, "district": "370202", "min_spacing_m": 500}),
         "PlanResult": _planner_result(
             "sites", "curve", "total_demand", "covered_before", "added_gain", "notes", "exact",
             sites={"type": "array", "maxItems": MAX_ADD, "items": site,
@@ -593,17 +516,13 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
                    "items": _object(["sites", "gain", "covered", "pct"], sites=integer, gain=num, covered=num,
                                     pct={**_PCT, "description": "percent (0.001)"})},
             total_demand=num, covered_before=num, added_gain=num, notes=strings, exact=exact),
-        "WhatIfRequest": {
-            "type": "object", "additionalProperties": False,
-            "description": "At least one of add, remove, close (null or empty = none).",
-            "anyOf": [{"required": ["add"]}, {"required": ["remove"]}, {"required": ["close"]}],
-            "properties": {**options,
-                           "add": _lonlat_pairs(coverage_api.MAX_WHATIF_SITES, "New sites:", min_items=0),
-                           "remove": {**whatif_ids, "description": "Facility ids taken away for good (an unknown "
-                                                                   "id is a 400)."},
-                           "close": {**whatif_ids, "description": "Facility ids closed for a while (reads the "
-                                                                  "same as remove)."}},
-            "example": {"add": [[120.38, 36.07], [120.41, 36.1]], "minutes": 15}},
+        "WhatIfRequest": _planner_body(
+            districts, planner_params.WHATIF, description="At least one of add, remove, close (null or empty = none).",
+            anyOf=[{"required": ["add"]}, {"required": ["remove"]}, {"required": ["close"]}],
+            example={"add": [[120.38, 36.07], [120.41, 36.1]], "minutes": 15}),
+        "ReportRequest": _planner_body(
+            districts, planner_params.REPORT, description="The body of POST /api/v1/plan, with the report's limit "
+            "and date.", example={"add": 5, "minutes": 15, "district": "370202", "min_spacing_m": 500, "limit": 20}),
         "WhatIfResult": _planner_result(
             "scenario", "rows",
             scenario=_object(["added", "removed", "closed", "notes", "eligible_today", "eligible_scenario"],
@@ -681,16 +600,51 @@ def _ogc_paths(example_ids: dict[str, str | None]) -> dict[str, Schema]:
     return paths
 
 
-def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
+def _allow_empty(doc: Schema, what: str = "the default") -> Schema:
+    """A query parameter whose empty value is its default (``kind=``), as the view reads it."""
+    return {**doc, "allowEmptyValue": True, "description": f"{doc['description']} Empty = {what}."}
+
+
+def _listed(schemas: list[Schema]) -> Schema:
+    """One array schema for what several readings of a parameter accept (a list, or one value)."""
+    enums = [s.get("items", s).get("enum") for s in schemas]
+    if all(e is not None for e in enums):
+        return {"type": "array", "items": _enum(dict.fromkeys(v for e in enums for v in e))}
+    return {"type": "array", "items": {"type": "string"}}
+
+
+def _export_parameters(district_values: tuple[str, ...]) -> list[Schema]:
+    """Every parameter of /api/v1/export: what its layers take (``geo.registry_params.EXPORT``), each saying
+    which layers take it. A name two layers read differently (kind and district of facilities and of
+    uncovered, whose /api/v1/gaps parameters take one district) is documented once with each reading. Only
+    layer=uncovered reads an empty value as the default (the planner's parameters do)."""
+    readings: dict[str, dict[str, tuple[list[str], Schema]]] = {}
+    for layer, declared in EXPORT.items():
+        for doc in declared.openapi({"district": district_values}):
+            layers, _ = readings.setdefault(doc["name"], {}).setdefault(doc["description"], ([], doc))
+            layers.append(layer)
+    out = []
+    for name, by_text in readings.items():
+        taking = [layer for layers, _ in by_text.values() for layer in layers]
+        if len(by_text) == 1:
+            ((layers, doc),) = by_text.values()
+            only = "" if len(layers) == len(EXPORT) else f"layer={'|'.join(layers)} only. "
+            doc = {**doc, "description": only + doc["description"]}
+        else:
+            doc = {"name": name, "in": "query", "required": False, "style": "form", "explode": False,
+                   "description": " ".join(f"layer={'|'.join(layers)}: {doc['description']}"
+                                           for layers, doc in by_text.values()),
+                   "schema": _listed([doc["schema"] for _, doc in by_text.values()])}
+        if "uncovered" in taking and name != "layer":  # an empty layer is facilities, which refuses it
+            doc = _allow_empty(doc) if taking == ["uncovered"] else {
+                **doc, "allowEmptyValue": True,
+                "description": doc["description"] + " Empty = the default with layer=uncovered (400 with the others)."}
+        out.append(doc)
+    return out
+
+
+def _api_paths(district_values: tuple[str, ...]) -> dict[str, Schema]:
     tag, export_tag, nearest_tag = "Facilities API", "Export", "Nearest"
-    export_filters = sorted({p for filters in LAYERS.values() for p in filters},
-                            key=lambda p: (p not in LAYERS["districts"], p))
-    legacy_district = {
-        "name": "district", "in": "query", "required": False, "style": "form", "explode": False,
-        "allowEmptyValue": True,
-        "description": "District adcodes or Chinese names (any of them).",
-        "schema": {"type": "array", "items": _enum(legacy_districts)},
-    }
     disposition = {"Content-Disposition": {"description": "attachment; filename=\"qingdao-<layer>.<suffix>\"",
                                            "schema": {"type": "string"}}}
     export_content = {media.split(";")[0]: {"schema": _ref("schemas", "ExportGeoJSON") if fmt == "geojson"
@@ -700,7 +654,7 @@ def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
         "/api/v1/facilities": {"get": _op("listFacilities", tag, "Live facilities as one GeoJSON document", {
             "200": _json(_ref("schemas", "FacilitiesGeoJSON"),
                          "RFC 7946 FeatureCollection (removed excluded).", GEOJSON), **_errors(400)},
-            parameters=[{**_parameters(())["kind"], "allowEmptyValue": True}, legacy_district])},
+            parameters=[_allow_empty(p, "all") for p in FACILITIES.openapi({"district": district_values})])},
         "/api/v1/districts": {"get": _op("listDistricts", tag, "The district polygons", {
             "200": _json(_ref("schemas", "DistrictsGeoJSON"), "GeoJSON FeatureCollection.", GEOJSON),
             **_errors(400)})},
@@ -712,10 +666,12 @@ def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
                 "200": {"description": "The file, as an attachment.", "headers": disposition,
                         "content": export_content},
                 **_errors(400)},
-            description="The same filters as /ogc/collections/{id}/items, without paging; layer=districts "
-                        "takes only bbox and district. With near, items come nearest first with a "
-                        "distance_m column.",
-            parameters=[_pref("format"), _pref("layer"), _pref("crs"), *(_pref(p) for p in export_filters)])},
+            description="layer=facilities takes the filters of /ogc/collections/{id}/items (without paging; "
+                        "with near, items come nearest first with a distance_m column), layer=districts only bbox "
+                        "and district, layer=uncovered the parameters of /api/v1/gaps; each parameter says which "
+                        "layers take it, and a layer refuses the others (400). Known parameters without a value "
+                        "are refused (400) but for layer=uncovered, where they mean the default.",
+            parameters=_export_parameters(district_values))},
         "/api/v1/nearest": {
             "get": _op("nearest", nearest_tag, "The k nearest eligible facilities to one point", {
                 "200": _json(_ref("schemas", "NearestResult"),
@@ -738,13 +694,7 @@ def _api_paths(legacy_districts: tuple[str, ...]) -> dict[str, Schema]:
 def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[str, Schema]:
     tag = "Coverage & planning"
     common = f"{_THRESHOLD_RULE} Unknown parameters are refused (400)."
-    whatif_add = ({"type": "string", "example": "120.38,36.07;120.41,36.10"},
-                  f"New sites: lon,lat pairs (WGS84, on land inside Qingdao) separated by ';', at most "
-                  f"{coverage_api.MAX_WHATIF_SITES}.")
-    report_add = ({"type": "integer", "minimum": 0, "maximum": MAX_ADD, "default": 20},
-                  "How many new sites the report's plan places (greedy); 0 = no plan.")
-    report_limit = ({"type": "integer", "minimum": 1, "maximum": coverage_api.MAX_GAPS, "default": 50},
-                    "How many uncovered areas the report lists.")
+    pp = planner_params
     zip_headers = {"Content-Disposition": {
         "required": True, "description": "attachment; filename=\"workermap-report-YYYYMMDD.zip\" (Qingdao date)",
         "schema": {"type": "string", "pattern": r'^attachment; filename="workermap-report-\d{8}\.zip"$'}}}
@@ -754,6 +704,15 @@ def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[
         "Cache-Control": {"schema": {"type": "string"}, "description": "public, max-age=60"},
     }
     whatif_result = _json(_ref("schemas", "WhatIfResult"), "Today's and the scenario's coverage, side by side.")
+    report_responses = {
+        "200": {"description": "workermap-report/: index.html (map), report.css, report.js, districts.csv, hours.csv, "
+                               "gaps.csv, gaps.geojson, sites.csv, sites.geojson, curve.csv, facilities.csv, "
+                               "assumptions.csv/.json, coverage.png and the Leaflet files.",
+                "headers": zip_headers,
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        **_errors(400, 422)}
+    report_text = ("The same builder as `workermap report`; its plan is POST /api/v1/plan's for the same parameters "
+                   "(add=0: no plan; a 422 when the plan cannot be made, e.g. min_spacing_m leaves no candidate).")
     return {
         "/api/v1/coverage": {"get": _op(
             "getCoverage", tag, "Coverage by district and for the city", {
@@ -761,7 +720,7 @@ def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[
                              "Per district and for the city: cells, residents and workers, % covered and "
                              "uncovered demand; the grid overlay's URL, bounds and legend; the assumptions."),
                 **_errors(400)},
-            description=common, parameters=_planner_parameters(districts))},
+            description=common, parameters=_planner_parameters(districts, pp.COVERAGE))},
         "/api/v1/coverage/grid.png": {"get": _op(
             "getCoverageGrid", tag, "The coverage grid as a PNG map overlay", {
                 "200": {"description": "Cells coloured by distance class (see legend in /api/v1/coverage), "
@@ -769,7 +728,7 @@ def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[
                         "headers": png_headers,
                         "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
                 **_errors(400)},
-            description=common, parameters=_planner_parameters(districts))},
+            description=common, parameters=_planner_parameters(districts, pp.COVERAGE))},
         "/api/v1/coverage/hours": {"get": _op(
             "getCoverageHours", tag, "Coverage at each of the 24 hours of a date", {
                 "200": _json(_ref("schemas", "CoverageHours"),
@@ -777,20 +736,20 @@ def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[
                              "district)."),
                 **_errors(400)},
             description=common + " open_at only picks the default date: each hour counts the facilities open "
-                                 "then.", parameters=_planner_parameters(districts, "date"))},
+                                 "then.", parameters=_planner_parameters(districts, pp.HOURS))},
         "/api/v1/coverage/facilities": {"get": _op(
             "getCoverageFacilities", tag, "Demand served by each eligible facility", {
                 "200": _json(_ref("schemas", "CoverageFacilities"),
                              "Per facility (of the district, if given): cells it is nearest to and the demand "
                              "among them within the threshold."),
                 **_errors(400)},
-            description=common, parameters=_planner_parameters(districts))},
+            description=common, parameters=_planner_parameters(districts, pp.COVERAGE))},
         "/api/v1/gaps": {"get": _op(
             "getGaps", tag, "Uncovered areas as polygons, largest uncovered demand first", {
                 "200": _json(_ref("schemas", "Gaps"), "Connected uncovered cells (one district each), ranked.",
                              GEOJSON),
                 **_errors(400)},
-            description=common, parameters=_planner_parameters(districts, "limit", "demand"))},
+            description=common, parameters=_planner_parameters(districts, pp.GAPS))},
         "/api/v1/plan": {"post": _op(
             "planSites", tag, "Where to add new sites to cover the most uncovered demand", {
                 "200": _json(_ref("schemas", "PlanResult"),
@@ -808,26 +767,59 @@ def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[
                 description=f"{common} Give at least one of add, remove and close (else 400 "
                             "missing_parameter). A removed or closed facility that is not counted anyway (another "
                             "kind, say) changes nothing and is noted.",
-                parameters=_planner_parameters(districts, "add", "remove", "close", example_id=example_id,
-                                               add=whatif_add)),
+                parameters=_planner_parameters(districts, pp.WHATIF_QUERY, example_id=example_id)),
             "post": _op("whatIfBody", tag, "Coverage with sites added, removed or closed (JSON body)", {
                 "200": whatif_result, **_errors(400)},
                 description="As GET, with the options in a JSON object; add as [[lon, lat], …] and remove/close "
                             "as lists of ids.", requestBody={"required": True, "content": {"application/json": {
                     "schema": _ref("schemas", "WhatIfRequest")}}}),
         },
-        "/api/v1/report.zip": {"get": _op(
-            "getReport", tag, "The planner report (map, tables, CSVs) as a zip", {
-                "200": {"description": "workermap-report/: index.html (map), districts.csv, hours.csv, gaps.csv, "
-                                       "gaps.geojson, sites.csv, sites.geojson, curve.csv, facilities.csv, "
-                                       "assumptions.csv/.json, coverage.png and the Leaflet files.",
-                        "headers": zip_headers,
-                        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
-                **_errors(400, 422)},
-            description=f"{common} The same builder as `workermap report`; the plan is greedy (a 422 when it "
-                        "cannot be made, e.g. min_spacing_m leaves no candidate).",
-            parameters=_planner_parameters(districts, "add", "demand", "min_spacing_m", "limit", "date",
-                                           add=report_add, limit=report_limit))},
+        "/api/v1/report.zip": {
+            "get": _op("getReport", tag, "The planner report (map, tables, CSVs) as a zip", report_responses,
+                       description=f"{common} {report_text} GET takes every parameter of POST /api/v1/plan but "
+                                   "exclude and candidates (POST them).",
+                       parameters=_planner_parameters(districts, pp.REPORT_QUERY)),
+            "post": _op("postReport", tag, "The planner report (map, tables, CSVs) as a zip (JSON body)",
+                        report_responses, description=f"As GET, with the parameters in a JSON object: the body of "
+                                                       f"POST /api/v1/plan (exclude and candidates too) with limit "
+                                                       f"and date. {report_text}",
+                        requestBody={"required": True, "content": {"application/json": {
+                            "schema": _ref("schemas", "ReportRequest")}}}),
+        },
+    }
+
+
+def _admin_schemas() -> dict[str, Schema]:
+    """The answers of the admin API (web/admin.py) and of /healthz."""
+    text, count = {"type": "string"}, {"type": "integer", "minimum": 0}
+    record = {f: {**_FACILITY_TYPES.get(f, text), "nullable": True} for f in FIELDS}
+    version = {"type": "integer", "minimum": 1}
+    return {
+        "FacilityRecord": {**_object(list(FIELDS), **record), "description": "Every field of the stored record."},
+        "StoredFacility": _object(["facility"], facility=_ref("schemas", "FacilityRecord")),
+        "RemovedFacility": _object(["id", "status"], id=text, status=_enum(("removed",))),
+        "ImportResult": _object(
+            ["file", "rows", "added", "updated", "written", "warnings"], file=text, rows=count, added=count,
+            updated=count, written={"type": "boolean", "description": "false for dry_run (or nothing to write)"},
+            warnings={"type": "array", "items": _object(["row", "field", "message"], row={**count, "nullable": True},
+                                                        field=text, message=text)}),
+        "Versions": _object(["versions"], versions={"type": "array", "description": "oldest first", "items": _object(
+            ["version", "time", "actor", "action", "id", "count"], version=version, time=text, actor=text,
+            action=text, id={**text, "nullable": True, "description": "the facility changed, if one"},
+            count={**count, "description": "facilities in that version"})}),
+        "Restored": _object(["restored", "count", "version"], restored=version, count=count,
+                            version={**text, "description": "the new current version"}),
+        "AuditLog": _object(["entries"], entries={"type": "array", "description": "oldest first", "items": {
+            **_object(["time", "actor", "action", "id", "before", "after"], time=text, actor=text, action=text,
+                      id={**text, "nullable": True},
+                      before={"type": "object", "nullable": True, "description": "the record before"},
+                      after={"type": "object", "nullable": True, "description": "the record after"},
+                      version_before={"type": "integer", "nullable": True},
+                      version_after={"type": "integer", "nullable": True}),
+            "additionalProperties": True, "description": "An entry; an import or a restore adds what it did."}}),
+        "Health": _object(["status", "facilities", "registry_version", "sample", "pid"], status=_enum(("ok",)),
+                          facilities={**count, "description": "records served (removed ones too)"},
+                          registry_version=text, sample={"type": "boolean"}, pid={"type": "integer"}),
     }
 
 
@@ -839,11 +831,12 @@ def _admin_paths() -> dict[str, Schema]:
         "403": _json(err, "Token wrong or revoked, or writes disabled (no token configured)."),
     }
     invalid = {"422": _json(err, "Validation failed: error.details lists every problem; nothing was written.")}
+    fields = {f: {} for f in FIELDS if f in EDITABLE}  # each checked as an import checks it (a 422 names it)
     facility_body = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "description": "Facility fields as in an import (kind, name, lon, lat, opening_hours, "
-        "amenities, access, entry, capacity, status, …); crs = datum of lon/lat (wgs84|gcj02|bd09).",
-        "additionalProperties": True}}}}
-    facility = _json({"type": "object", "properties": {"facility": {"type": "object"}}}, "The stored record.")
+        "amenities, access, entry, capacity, status, …); another member is a 400.",
+        "properties": {**fields, **FACILITY_BODY.json_properties()}, "additionalProperties": False}}}}
+    facility = _json(_ref("schemas", "StoredFacility"), "The stored record.")
     fid = {"name": "facility_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
     sec = {"security": [{"adminToken": []}]}
     return {
@@ -856,32 +849,31 @@ def _admin_paths() -> dict[str, Schema]:
                 "200": facility, **_errors(400, 404), **auth_errors, **invalid},
                 parameters=[fid], requestBody=facility_body, **sec),
             "delete": _op("removeFacility", tag, "Mark a facility removed (kept in history)", {
-                "200": _json({"type": "object"}, "Removed."), **_errors(400, 404), **auth_errors},
+                "200": _json(_ref("schemas", "RemovedFacility"), "Removed."), **_errors(400, 404), **auth_errors},
                 parameters=[fid], **sec),
         },
         "/api/v1/admin/import": {"post": _op(
             "importFacilities", tag, "Bulk import a CSV/XLSX/GeoJSON file", {
-                "200": _json({"type": "object"}, "Rows read, added, updated, warnings."), **_errors(400),
+                "200": _json(_ref("schemas", "ImportResult"), "Rows read, added, updated, warnings."), **_errors(400),
                 **auth_errors, **invalid},
             requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "required": ["file"], "properties": {
-                    "file": {"type": "string", "format": "binary"}, "crs": {"type": "string",
-                                                                           "enum": ["wgs84", "gcj02", "bd09"]},
-                    "replace": {"type": "boolean"}, "dry_run": {"type": "boolean"}}}}}}, **sec)},
+                "type": "object", "required": ["file"], "additionalProperties": False, "properties": {
+                    "file": {"type": "string", "format": "binary"}, **IMPORT_FORM.json_properties()}}}}}, **sec)},
         "/api/v1/admin/versions": {"get": _op("listVersions", tag, "Earlier registry versions", {
-            "200": _json({"type": "object"}, "Version names, oldest first."), **auth_errors}, **sec)},
+            "200": _json(_ref("schemas", "Versions"), "The latest versions, oldest first."), **_errors(400),
+            **auth_errors}, parameters=VERSIONS.openapi(), **sec)},
         "/api/v1/admin/restore": {"post": _op("restoreVersion", tag, "Make an earlier version current", {
-            "200": _json({"type": "object"}, "Restored."), **_errors(400, 404), **auth_errors, **invalid},
+            "200": _json(_ref("schemas", "Restored"), "Restored, as a new version."), **_errors(400, 404),
+            **auth_errors, **invalid},
             requestBody={"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["version"], "properties": {"version": {"type": "string"}}}}}},
+                "type": "object", "required": list(RESTORE.names), "additionalProperties": False,
+                "properties": RESTORE.json_properties()}}}},
             **sec)},
         "/api/v1/admin/audit": {"get": _op("readAudit", tag, "The audit log (newest last)", {
-            "200": _json({"type": "object"}, "Entries: time, actor, action, id, before, after."),
-            **_errors(400), **auth_errors},
-            parameters=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 10000}, "Entries.")],
-            **sec)},
+            "200": _json(_ref("schemas", "AuditLog"), "Entries: time, actor, action, id, before, after."),
+            **_errors(400), **auth_errors}, parameters=AUDIT.openapi(), **sec)},
         "/healthz": {"get": _op("health", "Operations", "Liveness and the registry being served", {
-            "200": _json({"type": "object", "properties": {"status": {"type": "string"}}}, "OK.")})},
+            "200": _json(_ref("schemas", "Health"), "OK.")})},
     }
 
 
@@ -891,7 +883,7 @@ def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ..
     """The OpenAPI 3.0.3 document.
 
     ``district_values``: adcodes and Chinese/English names the OGC API accepts;
-    ``legacy_districts``: adcodes and Chinese names /api/v1/facilities accepts;
+    ``legacy_districts``: adcodes and Chinese names the planner accepts;
     ``example_ids``: (collection id, an existing feature id) for the examples.
     """
     return {
@@ -913,12 +905,12 @@ def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ..
         "tags": [{"name": "OGC API – Features"}, {"name": "Facilities API"}, {"name": "Nearest"},
                  {"name": "Export"}, {"name": "Coverage & planning"}, {"name": "API description"},
                  {"name": "Admin (token)"}, {"name": "Operations"}],
-        "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(legacy_districts),
+        "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(district_values),
                   **_coverage_paths(legacy_districts, dict(example_ids).get("station")), **_admin_paths()},
         "components": {
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "A token from `workermap token add NAME`."}},
-            "schemas": {**_schemas(), **_planner_schemas(legacy_districts)},
+            "schemas": {**_schemas(), **_admin_schemas(), **_planner_schemas(legacy_districts)},
             "parameters": _parameters(district_values),
             "responses": {
                 "BadRequest": _json(_ref("schemas", "Error"), "A parameter is unknown or invalid; the "
@@ -940,7 +932,7 @@ def spec_for(st) -> dict[str, Any]:
     """The document for this app's districts and registry (built once per registry version)."""
     frame = st.districts.frame
     legacy = tuple(dict.fromkeys([*frame["adcode"], *frame["name"]]))
-    values = tuple(dict.fromkeys([*legacy, *(n for n in frame["name_en"] if n)]))
+    values = tuple(st.districts.lookup)  # what a district parameter takes (geo.registry_params.DISTRICTS)
     examples = tuple((cid, coll.source.example_id(st)) for cid, coll in ogc.collections().items())
     return build_spec(values, legacy, examples)
 
@@ -948,12 +940,12 @@ def spec_for(st) -> dict[str, Any]:
 @bp.get("/openapi.json")
 def spec():
     """The OpenAPI document."""
-    params.reject_unknown(request.args, ())
+    NO_PARAMETERS.reject_unknown(request.args)
     return Response(dumps_geojson(spec_for(state())), content_type=OPENAPI_MEDIA_TYPE)
 
 
 @bp.get("/docs")
 def docs():
     """The OpenAPI document rendered by Swagger UI from locally served assets."""
-    params.reject_unknown(request.args, ())
+    NO_PARAMETERS.reject_unknown(request.args)
     return render_template("ogc/api_docs.html", spec_url=url_for(".spec"), sample=state().registry.is_sample)

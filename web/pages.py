@@ -19,9 +19,9 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 
 from geo.hours import Hours, local_time, now_local
 from geo.model import KINDS, VOCABULARIES, WORKER_TYPES
-from web import params, state
+from geo.registry_params import NO_PARAMETERS, WORKER_HOURS
+from web import state
 from web.api import geojson_response
-from web.errors import bad_param
 from web.hitjson import iso_minutes
 from web.maps import (
     QINGDAO_CENTER,
@@ -209,7 +209,11 @@ def planner():
         "coverage_hours": "/api/v1/coverage/hours", "gaps": "/api/v1/gaps", "plan": "/api/v1/plan",
         "report": "/api/v1/report.zip", "export": "/api/v1/export",
     }
-    return _page("pages/planner.html", PLANNER_UI, zoom=9, center=QINGDAO_CENTER, extra={"planner_urls": urls})
+    from geo.planner_params import ADD, MIN_SPACING_M, MINUTES
+
+    limits = {p.name: [p.lo, p.hi] for p in (MINUTES, ADD, MIN_SPACING_M)}  # the form's ranges: the API's
+    return _page("pages/planner.html", PLANNER_UI, zoom=9, center=QINGDAO_CENTER,
+                 extra={"planner_urls": urls, "planner_limits": limits})
 
 
 @bp.get("/worker/hours")
@@ -220,10 +224,7 @@ def hours_state():
     expression evaluated once at the minute. The page passes the returned ``at`` back to
     ``/api/v1/nearest`` as ``open_at`` so the list and the map use the same minute.
     """
-    params.reject_unknown(request.args, ("at",))
-    at = params.open_at(request.args, "at")
-    if at is None:
-        raise bad_param("at", "any", "'now' or an ISO 8601 date-time")
+    at = WORKER_HOURS.parse(request.args)["at"]
     when = (now_local() if at == "now" else local_time(at)).replace(second=0)
     st = state()
     exprs = sorted({f.opening_hours for f in st.registry.facilities if f.status != "removed"})
@@ -244,7 +245,7 @@ def facilities_light():
     Same features and property names as ``/api/v1/facilities``, fewer properties, so a phone
     loads ~85 KB gzip instead of ~100 KB. Built once per registry version.
     """
-    params.reject_unknown(request.args, ())
+    NO_PARAMETERS.reject_unknown(request.args)
     body, gz = state().map_geojson
     return geojson_response(body, gz=gz)
 
@@ -252,7 +253,7 @@ def facilities_light():
 @bp.get("/worker/districts.geojson")
 def districts_light():
     """District outlines simplified for drawing on a phone (``AppState.district_outlines``)."""
-    params.reject_unknown(request.args, ())
+    NO_PARAMETERS.reject_unknown(request.args)
     body, gz = state().district_outlines
     return geojson_response(body, gz=gz, max_age=3600)
 

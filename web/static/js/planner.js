@@ -38,7 +38,7 @@
   }
   ["grid", "gaps", "boundaries", "facilities", "sites"].forEach(function (n) { toggle(n, null); });
 
-  // -- parameters shared by coverage, grid.png, hours, gaps and the report -------------------------
+  // -- parameters shared by coverage, grid.png, hours, gaps, the plan and the report ----------------
   function qingdaoDate() {
     try { return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date()); } catch (e) { return new Date().toISOString().slice(0, 10); }
   }
@@ -54,6 +54,17 @@
     return q;
   }
   app.params = params;
+  // The siting options: POST /plan's body and the report's query carry the same ones (the report shows the plan
+  // the page shows).
+  function planParams() {
+    var q = params();
+    q.set("add", String(Number($("p-add").value || 10)));
+    q.set("demand", $("p-demand").value);
+    q.set("min_spacing_m", String(Number($("p-spacing").value || 0)));
+    q.set("method", "greedy");
+    return q;
+  }
+  app.planParams = planParams;
 
   function pct(v) { return v === null || v === undefined ? t("none") : Number(v).toFixed(1) + "%"; }
   function num(v) { return v === null || v === undefined ? t("none") : Math.round(v).toLocaleString(WM.i18n.lang === "en" ? "en" : "zh-CN"); }
@@ -182,7 +193,7 @@
     var gq = new URLSearchParams(q);
     gq.set("limit", "200");
     $("dl-gaps").href = urls.gaps + "?" + gq.toString();
-    $("dl-report").href = urls.report + "?" + q.toString();
+    $("dl-report").href = urls.report + "?" + planParams().toString();
   }
 
   // -- coverage ---------------------------------------------------------------------------------------
@@ -260,10 +271,8 @@
     });
   }
   function runPlan() {
-    var body_ = {
-      add: Number($("p-add").value || 10), mode: $("c-mode").value, minutes: Number($("c-minutes").value || 15),
-      demand: $("p-demand").value, kind: $("c-kind").value, min_spacing_m: Number($("p-spacing").value || 0), method: "greedy"
-    };
+    var body_ = {};
+    planParams().forEach(function (v, k) { body_[k] = /^(add|minutes|min_spacing_m)$/.test(k) ? Number(v) : v; });
     body.dataset.plan = "loading";
     $("plan-status").textContent = t("loading");
     return WM.getJSON(urls.plan, { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -280,7 +289,8 @@
       body.dataset.plan = err.status === 404 ? "missing" : "error";
     });
   }
-  $("plan-form").addEventListener("submit", function (e) { e.preventDefault(); runPlan(); });
+  $("plan-form").addEventListener("submit", function (e) { e.preventDefault(); setDownloads(); runPlan(); });
+  $("plan-form").addEventListener("change", setDownloads);
 
   $("l-facilities").addEventListener("change", function () {
     if (!$("l-facilities").checked) { return; }
