@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from tests.conftest import write_registry
+from tests.servers import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _healthz(port: int) -> dict | None:
@@ -33,20 +26,12 @@ def _healthz(port: int) -> dict | None:
 
 
 def _start(data_dir: Path, port: int, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli", "serve", "--prod", "--workers", "1", "--port", str(port),
-                             "--no-access-log", "--data-dir", str(data_dir)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            umask=0o027)  # a service's usual umask: the group may read
+    return start_server(data_dir, port, "--workers", "1", "--no-access-log", env=env,
+                        umask=0o027)  # a service's usual umask: the group may read
 
 
 def _stop(proc: subprocess.Popen) -> str:
-    proc.terminate()
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return err
+    return stop_server(proc)[1]
 
 
 def test_two_prod_servers_side_by_side_and_group_readable_data(tmp_path):
@@ -58,7 +43,7 @@ def test_two_prod_servers_side_by_side_and_group_readable_data(tmp_path):
     dirs = [tmp_path / "a", tmp_path / "b"]
     for d in dirs:
         write_registry(d / "facilities.geojson")
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     procs = [_start(d, p, env) for d, p in zip(dirs, ports, strict=True)]
     errs = ["", ""]
     try:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from cli import main
 from geo.registry import RegistryError, read_registry_file
 from geo.store import StoreUnavailable
 from tests.conftest import SMALL, open_test_store, write_registry
+from tests.servers import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,20 +115,14 @@ def test_an_invalid_record_written_behind_our_back_is_refused_at_load(tmp_path):
     with pytest.raises(RegistryError) as exc:
         open_test_store(tmp_path).load()
     assert "t-002" in exc.value.problems[0].message and exc.value.problems[0].field == "opening_hours"
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("worker_class", ["gevent", "sync"])
 def test_prod_server_healthz_and_json_error_logs(data_dir, worker_class):
     import urllib.request
 
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--prod",
-                             "--workers", "2", "--port", str(port), "--worker-class", worker_class], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    proc = start_server(data_dir, port, "--workers", "2", "--worker-class", worker_class)
     try:
         deadline = time.time() + 30
         body = None
@@ -159,8 +151,7 @@ def test_prod_server_healthz_and_json_error_logs(data_dir, worker_class):
                 conn.close()
         conn.close()
     finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=20)
+        out, err = stop_server(proc)
     assert '"GET /healthz HTTP/1.1" 200' in out + err  # access log
     assert '"logger": "web"' in err  # structured app log
     assert "Booting worker" in err and err.count("Booting worker") == 2

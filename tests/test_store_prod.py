@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from geo.store.tokens import TokenStore
 from tests.conftest import open_test_store, write_registry
+from tests.servers import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW = {"id": "prod-1", "kind": "station", "name": "生产服务器驿站", "lon": 120.391, "lat": 36.071,
        "opening_hours": "24/7", "amenities": ["rest"]}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
@@ -41,12 +33,8 @@ def _request(port: int, method: str, path: str, body: dict | None = None, token:
 
 @contextmanager
 def prod_server(data_dir: Path, database_url: str, *, workers: int = 2):
-    port = _free_port()
-    argv = [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--prod", "--workers", str(workers),
-            "--port", str(port), "--no-access-log"]
-    if database_url:
-        argv[3:3] = ["--database-url", database_url]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    proc = start_server(data_dir, port, "--workers", str(workers), "--no-access-log", database_url=database_url)
     log = {}
     try:
         deadline = time.time() + 40
@@ -60,19 +48,17 @@ def prod_server(data_dir: Path, database_url: str, *, workers: int = 2):
             raise AssertionError("server did not start")
         yield port, log
     finally:
-        proc.terminate()
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+        _, err = stop_server(proc)
         log["stderr"] = err
     assert "Traceback" not in log["stderr"], log["stderr"][-3000:]
 
 
-def _versions_seen(port: int, n: int = 16) -> tuple[set[str], set[int]]:
+def _versions_seen(port: int, n: int = 16, *, workers: int = 1) -> tuple[set[str], set[int]]:
+    """Registry versions served over ``n`` new connections (more, up to 100, until ``workers`` pids answered)."""
     seen, pids = set(), set()
-    for _ in range(n):
+    for i in range(100):
+        if i >= n and len(pids) >= workers:
+            break
         status, body = _request(port, "GET", "/healthz")
         assert status == 200
         seen.add(body["registry_version"])
@@ -89,7 +75,7 @@ def test_admin_writes_through_the_production_server(data_dir, database_url):
         status, body = _request(port, "PATCH", "/api/v1/admin/facilities/t-001", {"status": "maintenance"}, token)
         assert status == 200, body
         time.sleep(max(0.0, 1.0 - (time.monotonic() - wrote_at)))
-        seen, pids = _versions_seen(port)
+        seen, pids = _versions_seen(port, workers=2)
         assert seen == {"3"}, seen  # every worker serves the committed version within a second
         assert len(pids) == 2  # both workers answered
         status, body = _request(port, "GET", "/api/v1/nearest?lon=120.391&lat=36.071&k=1&open_at=any")
