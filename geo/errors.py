@@ -70,29 +70,30 @@ class ParameterError(DomainError, ValueError):
 
 
 class NotFound(DomainError, LookupError):
-    status = 404
-    code = "not_found"
+    """What was asked for does not exist (a facility id, a version): a 404."""
+
+    status, code = 404, "not_found"
 
 
 class Conflict(DomainError):
-    status = 409
-    code = "conflict"
+    """The change clashes with what exists (a facility id already taken): a 409."""
+
+    status, code = 409, "conflict"
 
 
 class Unprocessable(DomainError):
     """Well-formed but not acceptable as asked (validation problems, an impossible plan): a 422."""
 
-    status = 422
-    code = "unprocessable"
+    status, code = 422, "unprocessable"
 
 
 class TooLarge(DomainError):
-    status = 413
-    code = "too_large"
+    """More than the service takes in one request: a 413."""
+
+    status, code = 413, "too_large"
 
 
 class Unavailable(DomainError):
     """A service the request needs (the registry database) cannot be reached: a 503."""
 
-    status = 503
-    code = "unavailable"
+    status, code = 503, "unavailable"

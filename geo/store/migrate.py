@@ -12,25 +12,45 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from importlib import resources
+from string import Template
 
-__all__ = ["LATEST", "migrate", "migrations"]
+__all__ = ["TYPES", "migrate", "migrations"]
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _STATEMENT_END = re.compile(r";\s*(?:\n|$)")
 
 
+#: Each backend's names for the types of the shared tables (``sql/common``).
+TYPES = {
+    "geopackage": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", "int": "INTEGER", "bigint": "INTEGER",
+                   "double": "DOUBLE", "text": "TEXT", "bool": "BOOLEAN", "point": "POINT"},
+    "postgis": {"pk": "bigserial PRIMARY KEY", "int": "integer", "bigint": "bigint", "double": "double precision",
+                "text": "text", "bool": "boolean", "point": "geometry(Point, 4326)"},
+}
+_INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
+
+
 def migrations(backend_name: str) -> list[tuple[int, str, str]]:
-    """``(number, name, sql)`` for each migration of a backend, in order."""
+    """``(number, name, sql)`` for each migration of a backend, in order.
+
+    A line ``-- @include NAME`` stands for ``sql/common/NAME.sql`` with this backend's types: the
+    tables are written once, what differs (GeoPackage's core tables, PostGIS's extension and
+    GiST index) stays in the backend's own file.
+    """
     folder = {"geopackage": "gpkg", "postgis": "postgis"}[backend_name]
+    sql = resources.files("geo.store").joinpath("sql")
+
+    def include(m: re.Match) -> str:
+        text = sql.joinpath("common", f"{m.group(1)}.sql").read_text(encoding="utf-8")
+        return Template(text).substitute(TYPES[backend_name])
+
     out = []
-    for entry in resources.files("geo.store").joinpath("sql", folder).iterdir():
+    for entry in sql.joinpath(folder).iterdir():
         m = _NAME.match(entry.name)
         if m:
-            out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+            out.append((int(m.group(1)), m.group(2), _INCLUDE.sub(include, entry.read_text(encoding="utf-8"))))
     return sorted(out)
 
-
-LATEST = max(n for n, _, _ in migrations("geopackage"))
 
 
 def _statements(sql: str) -> list[str]:

@@ -40,101 +40,11 @@ CREATE TABLE gpkg_geometry_columns (
   CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id)
 );
 
--- The one row every writer locks (BEGIN IMMEDIATE); version = the registry version now served.
-CREATE TABLE registry_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
-INSERT INTO registry_state VALUES (1, 0);
+-- @include registry_tables
 
--- The current registry: one row per facility, a GeoPackage feature table (QGIS and GDAL open it).
--- amenities and entry are vocabulary keys joined with ';'. version = the registry version that last wrote the row.
-CREATE TABLE facilities (
-  fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-  geom POINT NOT NULL,
-  id TEXT NOT NULL UNIQUE,
-  kind TEXT NOT NULL,
-  name TEXT NOT NULL,
-  district_adcode TEXT NOT NULL,
-  district TEXT NOT NULL,
-  name_en TEXT NOT NULL,
-  township TEXT NOT NULL,
-  address TEXT NOT NULL,
-  amenities TEXT NOT NULL,
-  opening_hours TEXT NOT NULL,
-  access TEXT NOT NULL,
-  entry TEXT NOT NULL,
-  capacity INTEGER,
-  status TEXT NOT NULL,
-  verified_at TEXT NOT NULL,
-  phone TEXT NOT NULL,
-  host TEXT NOT NULL,
-  sample BOOLEAN NOT NULL,
-  source_crs TEXT NOT NULL,
-  source_lon DOUBLE,
-  source_lat DOUBLE,
-  version INTEGER NOT NULL
-);
-CREATE INDEX facilities_version ON facilities (version);
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('facilities', 'features', 'facilities', 'Qingdao union facilities (WGS84)', 4326);
 INSERT INTO gpkg_geometry_columns VALUES ('facilities', 'geom', 'POINT', 4326, 0, 0);
-
--- Every version of every record: state at version V = rows with valid_from <= V < coalesce(valid_to, inf).
-CREATE TABLE facility_history (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  facility_id TEXT NOT NULL,
-  valid_from INTEGER NOT NULL,
-  valid_to INTEGER,
-  record TEXT NOT NULL
-);
-CREATE INDEX facility_history_open ON facility_history (facility_id, valid_to);
-CREATE INDEX facility_history_to ON facility_history (valid_to);
-CREATE INDEX facility_history_from ON facility_history (valid_from);
-
-CREATE TABLE registry_versions (
-  version INTEGER PRIMARY KEY,
-  time TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  facility_id TEXT,
-  count INTEGER NOT NULL,
-  meta TEXT NOT NULL
-);
-
-CREATE TABLE audit (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  time TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  facility_id TEXT,
-  version_before INTEGER,
-  version_after INTEGER,
-  before TEXT,
-  after TEXT,
-  extra TEXT NOT NULL
-);
-
-CREATE TABLE admin_tokens (
-  sha256 TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  created TEXT NOT NULL,
-  revoked BOOLEAN NOT NULL,
-  revoked_at TEXT
-);
-
-CREATE TABLE worker_reports (
-  report_id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  facility_id TEXT,
-  lon DOUBLE,
-  lat DOUBLE,
-  message TEXT NOT NULL,
-  client_hash TEXT NOT NULL,
-  status TEXT NOT NULL,
-  resolved_at TEXT,
-  resolved_by TEXT,
-  resolution TEXT
-);
-CREATE INDEX worker_reports_facility ON worker_reports (facility_id, report_id);
 
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('audit', 'attributes', 'audit', 'Every registry write: who, what, the record before and after'),
