@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from geo.errors import ParameterError
@@ -137,6 +138,11 @@ class Param:
         values = values() if callable(values) else values
         return tuple(values or ())
 
+    @cached_property
+    def _allowed_set(self) -> frozenset[str]:
+        """The allowed values for membership checks (read once: the tables do not change while running)."""
+        return frozenset(self.allowed_values())
+
     def allowed(self, lookup: Mapping | None = None) -> str:
         """What is allowed, in words (the ``allowed`` of an error; ``lookup``: see the class docstring)."""
         if lookup is not None:
@@ -176,7 +182,7 @@ class Param:
         if raw is None or raw == "":
             if self.required:
                 raise MissingParameter(self.name, None, self.allowed(), f"{self.name} is required")
-            return self._converted(self.default) if isinstance(self.default, str) else self.default
+            return self._default_value
         if isinstance(raw, bool | int | float) and not isinstance(raw, bool) and self.type in ("integer", "number"):
             return self._number(raw, raw)
         if isinstance(raw, bool) and self.type == "boolean":
@@ -196,7 +202,7 @@ class Param:
         if self.type == "numbers":
             return self._numbers(text)
         if self.type == "enum":
-            if text not in (self.allowed_values() if lookup is None else lookup):
+            if text not in (self._allowed_set if lookup is None else lookup):
                 raise ParameterError(self.name, text, self.allowed(lookup))
             if lookup is not None:
                 return lookup[text]
@@ -237,6 +243,11 @@ class Param:
                 raise
             raise ParameterError(self.name, str(raw)[:60], self.allowed()) from None
 
+    @cached_property
+    def _default_value(self) -> Any:
+        """The default as parsed (converted once: a converter must not depend on the time it runs)."""
+        return self._converted(self.default) if isinstance(self.default, str) else self.default
+
     def _converted(self, text: str) -> Any:
         if self.convert is None:
             return text
@@ -265,7 +276,7 @@ class Param:
         return value
 
     def _parse_list(self, args: Mapping, lookup: Mapping | None = None) -> tuple[str, ...]:
-        allowed = self.allowed_values() if lookup is None else lookup
+        allowed = self._allowed_set if lookup is None else lookup
         values: list[str] = []
         for raw in _all(args, self.name):
             raw = str(raw)
@@ -396,10 +407,10 @@ class Params:
         return Params(*(new.get(p.name, p) for p in self.params), rules=self.rules)
 
     def reject_unknown(self, args: Mapping, *also: str) -> None:
-        allowed = set(self.by_name) | set(also)
-        unknown = sorted(k for k in args if k not in allowed)
+        names = self.by_name
+        unknown = sorted(k for k in args if k not in names and k not in also)
         if unknown:
-            raise UnknownParameter(unknown[0], allowed)
+            raise UnknownParameter(unknown[0], set(names) | set(also))
 
     def reject_empty(self, args: Mapping) -> None:
         """Refuse a parameter given without a value (``bbox=``): where an empty value is not the default."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint
@@ -36,11 +37,32 @@ def body_args(body: dict, skip: tuple[str, ...] = ()) -> params.QueryArgs:
                                 for k, v in body.items() if k not in skip and v is not None})
 
 
+#: The options GET and POST share, without the travel assumptions (parsed by :func:`travel_options`).
+_OPTIONS = NEAREST_BATCH.without(*TRAVEL.names)
+
+
+#: What the options depend on (every option of GET/POST nearest but the point itself).
+_OPTION_NAMES = (*_OPTIONS.names, "radius_m", *TRAVEL.names)
+
+
 def _options(args, base_travel: Travel) -> dict[str, Any]:
-    """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings)."""
-    o = NEAREST_BATCH.without(*TRAVEL.names).parse(args, check_unknown=False)
-    return {"k": o["k"], "radius_m": NEAREST["radius_m"].parse(args), "kinds": list(o["kind"]),
-            "amenities": list(o["amenity"]), "worker": o["worker"], "open_at": o["open_at"],
+    """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings).
+
+    Workers ask with few distinct option sets and many points: an answer is kept per raw option values
+    (the point is not part of the key; a refused set raises again, nothing is kept for it).
+    """
+    key = tuple(tuple(args.getlist(n)) if hasattr(args, "getlist") else args.get(n) for n in _OPTION_NAMES)
+    return _parsed_options(key, base_travel)
+
+
+@lru_cache(maxsize=256)
+def _parsed_options(key: tuple, base_travel: Travel) -> dict[str, Any]:
+    args = params.QueryArgs({n: list(v) if isinstance(v, tuple) else [v] for n, v in zip(_OPTION_NAMES, key,
+                                                                                        strict=True)
+                             if v not in (None, ())})
+    o = _OPTIONS.parse(args, check_unknown=False)
+    return {"k": o["k"], "radius_m": NEAREST["radius_m"].parse(args), "kinds": tuple(o["kind"]),
+            "amenities": tuple(o["amenity"]), "worker": o["worker"], "open_at": o["open_at"],
             "include_closed": o["include_closed"], "open_24h": o["open_24h"], "crs": o["crs"],
             "travel": travel_options(args, base_travel)}
 

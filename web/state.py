@@ -41,6 +41,7 @@ class Snapshot:
     def __init__(self, registry: Registry, shared: AppState):
         self.registry = registry
         self._shared = shared
+        self.travel = shared.travel  # read on every nearest request: a plain attribute, not __getattr__
 
     def __getattr__(self, name: str):
         """What does not depend on the version (settings, districts, store, travel, demand …) is shared."""
