@@ -14,8 +14,6 @@ reads the same both ways.
 ('wgs84', 'gcj02', 'bd09')
 >>> LazyChoice("geo.vocab:KINDS", extra=("any",)).choices[-2:]
 ('apartment', 'any')
->>> LazyIntRange(1, "geo.params:MAX_K").max
-50
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from typing import Any
 
 import click
 
-__all__ = ["LazyChoice", "LazyIntRange", "literal_table", "table"]
+__all__ = ["LazyChoice", "literal_table", "table"]
 
 NOT_LITERAL = object()
 
@@ -108,16 +106,3 @@ class LazyChoice(click.Choice):
     @property
     def choices(self) -> tuple[str, ...]:
         return (*table(self.ref), *self.extra)
-
-
-class LazyIntRange(click.IntRange):
-    """``click.IntRange(min, <table>)``: the upper bound read on first use."""
-
-    def __init__(self, min: int, max_ref: str):  # not super().__init__: max is a property
-        self.min = min
-        self.max_ref = max_ref
-        self.min_open = self.max_open = self.clamp = False
-
-    @property
-    def max(self) -> int:
-        return table(self.max_ref)

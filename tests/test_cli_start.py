@@ -15,7 +15,7 @@ import pytest
 
 import cli
 from cli import COMMANDS, main
-from cli.choices import NOT_LITERAL, LazyChoice, LazyIntRange, literal_table
+from cli.choices import NOT_LITERAL, LazyChoice, literal_table
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "rtree", "scipy", "flask", "folium",
@@ -64,8 +64,6 @@ def _lazy_types():
         for param in command.params:
             if isinstance(param.type, LazyChoice):
                 yield " ".join(path), param.name, param.type.ref, param.type.extra
-            elif isinstance(param.type, LazyIntRange):
-                yield " ".join(path), param.name, param.type.max_ref, ()
 
 
 LAZY = sorted(set(_lazy_types()))

@@ -9,11 +9,12 @@ import sys
 
 import pytest
 
+from geo import planner_params
 from geo.registry_params import EXPORT
 from tests.conftest import SMALL
 from tests.test_ogc import error_of, in_browser, sample_server  # noqa: F401 - a fixture
 from tests.tools import need_module
-from web import coverage_api, nearest_api, ogc
+from web import nearest_api, ogc
 
 #: Documented but not routed yet: none (add a path here only while its view is being written).
 PENDING: set[str] = set()
@@ -86,14 +87,14 @@ def test_every_parameter_a_view_accepts_is_documented(spec):
     assert export == set().union(*(declared.names for declared in EXPORT.values()))  # layer=uncovered's too
     assert _param_names(spec, spec["paths"]["/api/v1/nearest"]["get"]) == set(nearest_api.QUERY_PARAMS)
     assert _param_names(spec, spec["paths"]["/api/v1/facilities"]["get"]) == {"kind", "district"}
-    common = set(coverage_api.COMMON)
+    common = set(planner_params.COVERAGE.names)
     for path, extra in [("/api/v1/coverage", ()), ("/api/v1/coverage/grid.png", ()),
                         ("/api/v1/coverage/facilities", ()), ("/api/v1/coverage/hours", ("date",)),
                         ("/api/v1/gaps", ("limit", "demand")), ("/api/v1/whatif", ("add", "remove", "close")),
                         ("/api/v1/report.zip", ("add", "demand", "min_spacing_m", "method", "limit", "date"))]:
         assert _param_names(spec, spec["paths"][path]["get"]) == common | set(extra), path
     bodies = spec["components"]["schemas"]
-    assert set(bodies["PlanRequest"]["properties"]) == common | set(coverage_api.PLAN_PARAMS)
+    assert set(bodies["PlanRequest"]["properties"]) == set(planner_params.PLAN.names)
     assert set(bodies["WhatIfRequest"]["properties"]) == common | {"add", "remove", "close"}
 
 

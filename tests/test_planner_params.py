@@ -74,22 +74,25 @@ def test_documented_planner_parameters_are_the_declarations(app, spec):
         assert schema == {"$ref": f"#/components/schemas/{body}"}, path
 
 
-def test_the_limits_are_one_value_everywhere(spec):
+def test_the_limits_hold_where_they_are_used(client, runner, data_dir):
     """The limits that had drifted (candidates 50,000 in geo vs 20,000 in the view, the exact solve's 60 s vs
-    30 s) exist once, in geo.planner_params, and every user reads them from there."""
-    from geo import coverage, gaps, siting
-    from web import coverage_api
+    30 s) now have one value: each is enforced at its edge by the API and the CLI, and the solver takes it."""
+    from cli import main
+    from geo import siting
 
-    assert siting.MAX_CANDIDATES == coverage_api.MAX_CANDIDATES == pp.MAX_CANDIDATES == 50_000
-    assert siting.EXACT_TIME_LIMIT_S == pp.EXACT_TIME_LIMIT_S == 30.0
-    assert siting.MAX_ADD == pp.MAX_ADD and siting.METHODS == pp.METHODS
-    assert coverage.MODES == pp.MODES and coverage.DEMANDS == pp.DEMANDS
-    assert coverage.MAX_THRESHOLD_M == pp.MAX_THRESHOLD_M and gaps.MAX_GAPS == coverage_api.MAX_GAPS == pp.MAX_GAPS
-    plan = spec["components"]["schemas"]["PlanRequest"]["properties"]
-    assert plan["candidates"]["maxItems"] == pp.MAX_CANDIDATES
-    assert plan["add"]["maximum"] == pp.MAX_ADD and plan["min_spacing_m"]["maximum"] == pp.MAX_SPACING_M
-    whatif = spec["components"]["schemas"]["WhatIfRequest"]["properties"]
-    assert whatif["add"]["maxItems"] == whatif["remove"]["maxItems"] == pp.MAX_WHATIF_SITES
+    def refused(body, path="/api/v1/plan"):
+        r = client.post(path, json=body)
+        assert r.status_code == 400, (path, r.get_json())
+        return r.get_json()["error"]["parameter"]
+
+    assert refused({"add": pp.MAX_ADD + 1}) == "add"
+    assert refused({"add": 1, "min_spacing_m": pp.MAX_SPACING_M + 1}) == "min_spacing_m"
+    point = [120.38, 36.06]
+    assert refused({"add": 1, "candidates": [point] * (pp.MAX_CANDIDATES + 1)}) == "candidates"
+    assert client.post("/api/v1/plan", json={"add": 1, "candidates": [point] * 3}).status_code == 200
+    assert refused({"add": [point] * (pp.MAX_WHATIF_SITES + 1)}, "/api/v1/whatif") == "add"
+    r = runner.invoke(main, ["--data-dir", str(data_dir), "plan", "--add", str(pp.MAX_ADD + 1)])
+    assert r.exit_code == 2 and "--add" in r.output
     with pytest.raises(ParameterError) as err:
         siting._check_args(1, "workers", pp.MAX_SPACING_M + 1, "greedy")
     assert str(pp.MAX_SPACING_M) in str(err.value)

@@ -78,3 +78,10 @@ def test_swaps_under_concurrent_readers_never_mix_versions(app, monkeypatch):
     finally:
         sys.setswitchinterval(interval)
     assert len(answered) == 90 and not problems, problems[:10]
+
+
+def test_a_missing_attribute_is_an_attribute_error(app):
+    """The snapshot reaches the shared state and back without asking in a circle."""
+    st = app.extensions["workermap"]
+    assert not hasattr(st, "no_such_thing") and not hasattr(st.snapshot, "no_such_thing")
+    assert st.snapshot.settings is st.settings and st.index is st.snapshot.index

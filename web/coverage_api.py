@@ -34,9 +34,6 @@ from geo.planner_params import (
     COVERAGE,
     GAPS,
     HOURS,
-    MAX_CANDIDATES,
-    MAX_GAPS,
-    MAX_WHATIF_SITES,
     PLAN,
     REPORT,
     REPORT_QUERY,
@@ -48,12 +45,7 @@ from web.nearest_api import body_args
 
 bp = Blueprint("coverage", __name__, url_prefix="/api/v1")
 
-#: The names every planner endpoint takes (kept for the export of layer=uncovered and the tests).
-COMMON = COVERAGE.names
-#: What POST /plan takes besides :data:`COMMON`.
-PLAN_PARAMS = tuple(n for n in PLAN.names if n not in COMMON)
-__all__ = ["COMMON", "MAX_CANDIDATES", "MAX_GAPS", "MAX_WHATIF_SITES", "PLAN_PARAMS", "bp", "planner_data",
-           "uncovered_collection"]
+__all__ = ["bp", "planner_data", "uncovered_collection"]
 
 
 # --------------------------------------------------------------------------- parsing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
 import time
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property
@@ -27,6 +28,11 @@ def _with_gzip(doc: dict) -> tuple[bytes, bytes]:
     body = dumps_geojson(doc).encode("utf-8")
     return body, gzip.compress(body, compresslevel=6, mtime=0)
 
+def _version_number(version: str) -> int:
+    """A store version as a number (a registry not from the store, e.g. a test's, counts as oldest)."""
+    return int(version) if version.isdigit() else -1
+
+
 #: How often (seconds) a worker asks the store whether a newer registry version was committed.
 RELOAD_CHECK_S = 0.5
 
@@ -47,7 +53,7 @@ class Snapshot:
         """What does not depend on the version (settings, districts, store, travel, demand …) is shared."""
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self._shared, name)
+        return object.__getattribute__(self._shared, name)  # not AppState.__getattr__: that asks us back
 
     @cached_property
     def index(self) -> FacilityIndex:
@@ -109,6 +115,7 @@ class AppState:
     registry_at_start: InitVar[Registry]
     snapshot: Snapshot = field(init=False)
     _checked_at: float = field(default=0.0, repr=False)
+    _swap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self, registry_at_start: Registry):
         self.snapshot = Snapshot(registry_at_start, self)
@@ -123,12 +130,19 @@ class AppState:
         snap = self.snapshot = Snapshot(registry, self)
         return snap
 
+    def _swap_if_newer(self, registry: Registry) -> Snapshot | None:
+        """Serve ``registry`` unless this process already serves a newer version (threads of one worker
+        adopting their own write and reloading must never go back)."""
+        with self._swap_lock:
+            if _version_number(registry.version) <= _version_number(self.snapshot.registry.version):
+                return None
+            return self.swap(registry)
+
     def adopt(self, registry: Registry) -> None:
         """Serve a registry this process has just written (the writing request reads it from now on)."""
-        if int(registry.version or 0) >= int(self.snapshot.registry.version or 0):
-            snap = self.swap(registry)
-            if has_request_context():
-                g.workermap_snapshot = snap
+        snap = self._swap_if_newer(registry)
+        if snap is not None and has_request_context():
+            g.workermap_snapshot = snap
 
     def reload_if_changed(self, *, force: bool = False) -> bool:
         """Pick up a version committed by another process (CLI, another worker, another server).
@@ -149,8 +163,7 @@ class AppState:
         except (RegistryError, StoreUnavailable) as exc:
             log.error("registry changed but cannot be taken; keeping version %s: %s", current.version, exc)
             return False
-        if registry.version != current.version:
-            self.swap(registry)
+        if self._swap_if_newer(registry) is not None:
             log.info("registry reloaded: %d facilities, version %s", len(registry), registry.version)
             return True
         return False

@@ -78,6 +78,10 @@ class Backend:
     def lock_migrations(self, conn) -> None:
         """Inside an open transaction: keep other processes out of the migrations until it ends."""
 
+    def is_connection_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the database is unreachable or stayed locked (a 503, not a bug)."""
+        return False
+
     def after_migrations(self, conn) -> None:
         """Once migrations were applied (outside any transaction)."""
 
@@ -113,6 +117,9 @@ class GeoPackage(Backend):
 
     def begin_write(self, conn) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    def is_connection_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError)
 
     def after_migrations(self, conn) -> None:
         # The GeoPackage header (application_id) is on page 1, which stays in the WAL until a
@@ -198,6 +205,11 @@ class PostGIS(Backend):
     def lock_migrations(self, conn) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(370200)")
 
+    def is_connection_error(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError)
+
 
 def backend_for(database_url: str, data_dir: str | Path) -> Backend:
     """The backend a setting names: empty = the GeoPackage in ``data_dir``; ``postgresql://…``;
@@ -243,6 +255,8 @@ class Connections:
         conn = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             _close_quietly(conn)
+            with self._lock:
+                self._all[:] = [(p, c) for p, c in self._all if c is not conn]
         self._local.conn = None
 
     def close(self) -> None:

@@ -84,6 +84,8 @@ class RegistryStore:
         self.legacy_dir = Path(legacy_dir) if legacy_dir else None
         self.connections = Connections(backend)
         self._cached: _Cached | None = None
+        self._cache_lock = threading.Lock()
+        self._migrated = False
         self._ready = False
         self._ready_lock = threading.Lock()
 
@@ -97,8 +99,8 @@ class RegistryStore:
 
     # -- connections and transactions -------------------------------------------------------
     def _conn(self):
-        if not self._ready:
-            self.initialise()
+        if not self._migrated:
+            self._migrate()
         return self.connections.get()
 
     def close(self) -> None:
@@ -113,7 +115,9 @@ class RegistryStore:
             conn.cursor().executemany(self.backend.sql(sql), rows)
 
     @contextmanager
-    def _transaction(self, begin: Callable) -> Iterator[Any]:
+    def _transaction(self, begin: Callable, *, prepared: bool = True) -> Iterator[Any]:
+        if prepared and not self._ready:
+            self.initialise()
         conn = self._conn()
         try:
             begin(conn)
@@ -122,13 +126,16 @@ class RegistryStore:
             raise StoreUnavailable(f"registry database {self.where}: {exc}") from exc
         try:
             yield conn
-        except BaseException:
+            conn.execute("COMMIT")
+        except BaseException as exc:
             try:
                 conn.execute("ROLLBACK")
             except Exception:  # noqa: BLE001 - a broken connection: drop it, report the first error
                 self.connections.discard()
+            if self.backend.is_connection_error(exc):  # the database went away or stayed locked: a 503
+                self.connections.discard()
+                raise StoreUnavailable(f"registry database {self.where}: {exc}") from exc
             raise
-        conn.execute("COMMIT")
 
     def writing(self):
         """A transaction holding the writer's lock (one writer at a time, in every process)."""
@@ -139,10 +146,9 @@ class RegistryStore:
         return self._transaction(self.backend.begin_read)
 
     # -- start-up ------------------------------------------------------------------------------
-    def initialise(self) -> None:
-        """Create or migrate the schema; fill an empty registry (legacy directory, else the sample)."""
+    def _migrate(self) -> None:
         with self._ready_lock:
-            if self._ready:
+            if self._migrated:
                 return
             conn = self.connections.get()
             try:
@@ -154,9 +160,19 @@ class RegistryStore:
                 raise StoreUnavailable(f"registry database {self.where} cannot be prepared: {exc}") from None
             if applied:
                 log.info("registry database %s: applied migrations %s", self.where, applied)
-            self._ready = True
-        if self.head() == 0:
+            self._migrated = True
+
+    def initialise(self) -> None:
+        """Create or migrate the schema; fill an empty registry (legacy directory, else the sample).
+
+        Ready only once both succeeded: a failed fill is raised again by the next use, never
+        served as an empty registry.
+        """
+        if self._ready:
+            return
+        if self._version(self._conn()) == 0:
             self._fill_empty()
+        self._ready = True
 
     def _fill_empty(self) -> None:
         from geo.store import legacy
@@ -166,7 +182,7 @@ class RegistryStore:
         if seed is None:
             raise RegistryError(f"registry database {self.where} is empty and there is nothing to start from")
         registry = read_registry_file(seed, self.districts)  # validated whole, refused whole
-        with self.writing() as conn:
+        with self._transaction(self.backend.begin_write, prepared=False) as conn:
             if self._version(conn) != 0:  # another process was first
                 return
             if source:  # the old audit lines first: the migration is the latest entry
@@ -182,6 +198,8 @@ class RegistryStore:
 
     def head(self) -> int:
         """The committed registry version (one cheap query; readers poll it)."""
+        if not self._ready:
+            self.initialise()
         try:
             return self._version(self._conn())
         except StoreUnavailable:
@@ -253,9 +271,10 @@ class RegistryStore:
         return fresh
 
     def _remember(self, fresh: _Cached) -> None:
-        cached = self._cached
-        if cached is None or fresh.number >= cached.number:
-            self._cached = fresh
+        with self._cache_lock:  # never replace a newer version by an older one (threads of one worker)
+            cached = self._cached
+            if cached is None or fresh.number >= cached.number:
+                self._cached = fresh
 
     def load(self) -> Registry:
         """The committed registry (validated whole on a process's first load; then only changes are read)."""
@@ -383,8 +402,10 @@ class RegistryStore:
                 head = self._version(conn)
                 raise NotFound(f"unknown version {version!r}; versions are 1 to {head}", parameter="version",
                                value=version, allowed=f"1 to {head}")
-            rows = self._q(conn, "SELECT record FROM facility_history WHERE valid_from <= ? AND "
-                                 "(valid_to IS NULL OR valid_to > ?) ORDER BY seq", (version, version)).fetchall()
+            rows = self._q(conn, "SELECT record FROM facility_history h WHERE valid_from <= ? AND "
+                                 "(valid_to IS NULL OR valid_to > ?) ORDER BY (SELECT min(f.seq) FROM "
+                                 "facility_history f WHERE f.facility_id = h.facility_id)",
+                           (version, version)).fetchall()
             meta = self._meta(conn, version)
         return Registry(tuple(facility_from_properties(json.loads(r[0])) for r in rows), meta, str(version))
 
