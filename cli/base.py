@@ -91,17 +91,26 @@ def _as_failure(exc: Exception, command: click.Command | None) -> Failure | None
     if not isinstance(exc, DomainError):
         return None
     if isinstance(exc, ParameterError):
-        name = exc.parameter.split("[")[0]  # "add[2]": the third --add
-        flag = "--" + name.replace("_", "-")
-        option = next((p.opts[0] if flag not in p.opts else flag for p in getattr(command, "params", ())
-                       if p.name == name or flag in p.opts), None)
+        option = _option(command, exc.parameter.split("[")[0])  # "add[2]": the third --add
         if exc.code == "missing_parameter":
             return Failure(exc.message)
         return Failure(f"invalid value for {option}: {exc.one_line()}" if option else exc.one_line())
     # geo.siting is imported by then if it raised (looking it up does not import numpy for other errors)
     siting = getattr(sys.modules.get("geo.siting"), "SitingError", None)
     prefix = "cannot plan: " if siting is not None and isinstance(exc, siting) else ""
-    return Failure(prefix + exc.one_line(), getattr(exc, "problems", ()))
+
+    def spelling(name: str, value: str | None) -> str:  # the parameters a message names, as this command's flags
+        flag = _option(command, name) or "--" + name.replace("_", "-")
+        return flag if value is None else f"{flag} {value}"
+
+    return Failure(prefix + exc.one_line(spelling), getattr(exc, "problems", ()))
+
+
+def _option(command: click.Command | None, name: str) -> str | None:
+    """The flag of ``command`` for the parameter ``name`` (None if it has none)."""
+    flag = "--" + name.replace("_", "-")
+    return next((p.opts[0] if flag not in p.opts else flag for p in getattr(command, "params", ())
+                 if p.name == name or flag in p.opts), None)
 
 
 class WorkermapGroup(click.Group):

@@ -206,7 +206,8 @@ def gaps(ctx: click.Context, show_hours: bool, out: Path | None, **values):
     if c.as_json:
         click.echo(json.dumps({"assumptions": fc["assumptions"], "demand_source": tables["demand_source"],
                                "sample": tables["sample"], "city": tables["city"], "districts": tables["districts"],
-                               "gaps": found, "hours": hours}, ensure_ascii=False, indent=1))
+                               "gaps": found, "summary": fc["summary"], "below_floor": fc["below_floor"],
+                               "hours": hours}, ensure_ascii=False, indent=1))
         return
     c.header()
     click.echo("")
@@ -219,11 +220,27 @@ def gaps(ctx: click.Context, show_hours: bool, out: Path | None, **values):
                            _pct(h["residents_covered_pct"]), _pct(h["workers_covered_pct"]),
                            f"{h['uncovered_workers']:,.0f}"] for h in hours], right=(1, 2, 3, 4, 5)))
     click.echo("")
-    click.echo(f"largest uncovered areas (by uncovered {c.opts.demand}):")
-    click.echo(table(["#", "district", "area_km2", "uncovered_workers", "uncovered_residents", "lon", "lat"],
-                     [[str(g["rank"]), g["district"], f"{g['area_km2']:,.2f}", f"{g['uncovered_workers']:,.0f}",
-                       f"{g['uncovered_residents']:,.0f}", f"{g['lon']:.5f}", f"{g['lat']:.5f}"]
-                      for g in found], right=(0, 2, 3, 4, 5, 6)) if found else "none: everything is covered")
+    spots, s = fc["assumptions"]["hot_spots"], fc["summary"]
+    click.echo(f"largest uncovered areas, hot spots (by uncovered {c.opts.demand}): cells with at least "
+               f"{spots['min_density_km2']:g} uncovered {spots['demand']} per km², no area over "
+               f"{spots['max_area_km2']:g} km²; {s['areas']} areas hold {_pct(s['in_areas_pct'])} % of the uncovered "
+               f"{s['demand']}, these {s['listed']} {_pct(s['in_listed_pct'])} %; near = the nearest township or town "
+               "in the district, m from the centroid")
+    click.echo(table(["#", "district", "near", "m", "area_km2", "uncovered_workers", "uncovered_residents",
+                      "centroid_lon", "centroid_lat"],
+                     [[str(g["rank"]), g["district"], g["place"] or "–",
+                       "–" if g["place_distance_m"] is None else f"{g['place_distance_m']:,.0f}",
+                       f"{g['area_km2']:,.2f}", f"{g['uncovered_workers']:,.0f}", f"{g['uncovered_residents']:,.0f}",
+                       f"{g['centroid_lon']:.5f}", f"{g['centroid_lat']:.5f}"]
+                      for g in found], right=(0, 3, 4, 5, 6, 7, 8))
+               if found else "none above the floor")
+    thin = [r for r in fc["below_floor"] if r["cells"]]
+    if thin:
+        click.echo("")
+        click.echo("uncovered below the floor (not drawn):")
+        click.echo(table(["district", "cells", "area_km2", "uncovered_workers", "uncovered_residents"],
+                         [[r["district"], f"{r['cells']:,}", f"{r['area_km2']:,.2f}", f"{r['uncovered_workers']:,.0f}",
+                           f"{r['uncovered_residents']:,.0f}"] for r in thin], right=(1, 2, 3, 4)))
     if out is not None:
         click.echo(f"wrote {len(found)} uncovered areas to {out}")
 
@@ -268,8 +285,14 @@ def plan(ctx: click.Context, exclude: Path | None, candidates: Path | None, out:
         click.echo(f"note: {note}")
     if result.exact:
         e = result.exact
-        click.echo(f"exact: {e['status']} by {e['solver']} in {e['solve_s']} s; greedy on the same instance "
-                   f"{e['greedy_gain']:,.1f} = {100 * (e['greedy_ratio'] or 0):.2f} % of the optimum {e['gain']:,.1f}")
+        click.echo(f"exact: {e['status']} by {e['solver']} in {e['solve_s']} s (model built in {e['build_s']} s: "
+                   f"{e['demand_cells']:,} demand cells in {e['demand_groups']:,} groups, aggregation error "
+                   f"{e['aggregation_error']:g}; {e['candidates']:,} candidates, {e['dominated_candidates']:,} "
+                   f"dominated ones dropped); greedy on the same instance {e['greedy_gain']:,.1f} = "
+                   f"{100 * (e['greedy_ratio'] or 0):.2f} % of {e['gain']:,.1f}")
+        if not e["optimal"]:
+            click.echo(f"note: not proven optimal: the best plan found ({e['plan_from']}) is within {e['gap_pct']} % "
+                       f"of the bound {e['bound']}")
     if out is not None:
         click.echo(f"wrote {len(result.sites)} sites to {out}")
 

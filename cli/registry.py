@@ -1,4 +1,4 @@
-"""Registry commands: serve, validate, import, export, sample, import-demand, nearest."""
+"""Registry commands: serve, validate, import, export, sample, import-demand, nearest, search."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 
 from cli.base import Failure, given, param_options, parsed, print_problems, settings, store, write_output, writing
 from cli.choices import LazyChoice
-from geo.params import NEAREST, TRAVEL  # light: declarations only
+from geo.params import LAT, LON, NEAREST, SEARCH, TRAVEL, parse_point  # light: declarations only
 from geo.registry_params import EXPORT, LAYER
 
 #: ``workermap nearest`` takes the options of GET /api/v1/nearest (travel assumptions from the settings).
@@ -159,8 +159,18 @@ def export(ctx: click.Context, out: Path, **values) -> None:
     click.echo(f"wrote {n} {layer} to {out} ({o['format']})")
 
 
+def point_options(f):
+    """``--lon`` and ``--lat`` taken as given and checked by ``geo.params.parse_point``, as the API checks them:
+    one line naming the problem (a swapped pair too), not click's range check and usage text."""
+    for p in (LAT, LON):
+        f = click.option(f"--{p.name}", p.name, required=True, metavar="FLOAT",
+                         help=f"{p.description} {p.allowed()[0].upper()}{p.allowed()[1:]}.")(f)
+    return f
+
+
 @click.command()
-@param_options(NEAREST_CLI)
+@point_options
+@param_options(NEAREST_CLI, skip=(LON.name, LAT.name))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def nearest(ctx, as_json, **values):
@@ -171,13 +181,14 @@ def nearest(ctx, as_json, **values):
     from geo import datum
     from geo.nearest import FacilityIndex, Travel
 
+    parse_point(values)  # first: a point outside Qingdao, or swapped, is refused as the API refuses it
     o = parsed(NEAREST_CLI, values)
     wlon, wlat = datum.convert(o["lon"], o["lat"], src=o["crs"], dst="wgs84")
     reg = store(ctx).load()
     index = FacilityIndex(reg.facilities, travel=Travel.from_settings(settings(ctx)))
     res = index.query(wlon, wlat, k=o["k"], radius_m=o["radius_m"], kinds=o["kind"], amenities=o["amenity"],
                       worker=o["worker"], open_at=o["open_at"], include_closed=o["include_closed"],
-                      open_24h=o["open_24h"])
+                      open_24h=o["open_24h"], include_unknown_hours=o["include_unknown_hours"])
     if as_json:
         rows = [{"id": h.facility.id, "name": h.facility.name, "kind": h.facility.kind, "distance_m": h.distance_m,
                  "walk_min": h.walk_min, "ebike_min": h.ebike_min, "open_now": h.open_now,
@@ -190,6 +201,37 @@ def nearest(ctx, as_json, **values):
     click.echo(f"evaluated at {res.at:%Y-%m-%d %H:%M} (Qingdao); {res.eligible} eligible facilities"
                + ("; SAMPLE DATA" if reg.is_sample else ""))
     click.echo(nearest_table(res.hits))
+
+
+@click.command()
+@click.argument("query")
+@param_options(SEARCH, skip=("q",))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON of GET /api/v1/search instead of a table.")
+@click.pass_context
+def search(ctx, query, as_json, **values):
+    """Find districts, townships, places and facilities by name (GET /api/v1/search?q=QUERY).
+
+    Chinese, pinyin (tones and spaces optional) or English; small typos are forgiven.
+    """
+    import json
+
+    from cli.table import table
+    from geo.search import gazetteer
+
+    o = parsed(SEARCH, {**values, "q": query})
+    reg = store(ctx).load()
+    results = gazetteer(reg.facilities).search(o["q"], limit=o["limit"])
+    if as_json:
+        click.echo(json.dumps({"query": o["q"], "count": len(results), "results": [r.as_dict() for r in results]},
+                              ensure_ascii=False, indent=1))
+        return
+    if not results:
+        click.echo(f"nothing found for {o['q']!r}")
+        return
+    rows = [(str(n), r.type, r.name, r.name_en or "", r.district or "", f"{r.lon:.6f},{r.lat:.6f}", r.id or "",
+             f"{r.score:.3f}") for n, r in enumerate(results, start=1)]
+    click.echo(table(("#", "type", "name", "name_en", "district", "lon,lat (WGS84)", "id", "score"), rows,
+                     right=(7,)))
 
 
 @click.command("import-demand")

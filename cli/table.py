@@ -38,7 +38,7 @@ def nearest_table(hits: Sequence[Hit]) -> str:
     rows = []
     for n, h in enumerate(hits, start=1):
         f = h.facility
-        state = "open" if h.open_now else "closed"
+        state = "hours unknown" if h.open_now is None else "open" if h.open_now else "closed"
         if h.next_change is not None:
             state += f" ({'closes' if h.open_now else 'opens'} {h.next_change:%H:%M})"
         if f.status != "open":

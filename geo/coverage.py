@@ -154,8 +154,9 @@ class Threshold:
 class FacilityFilter:
     """Which facilities count: kinds (any of), amenities (all of), worker access, open at a time, 24/7 only.
 
-    ``open_at=None`` ignores opening hours. Temporarily closed / maintenance facilities count only
-    with ``include_closed``; removed ones never.
+    ``open_at=None`` ignores opening hours. A facility whose hours are unknown never counts as open at a time
+    or round the clock unless ``include_unknown_hours``. Temporarily closed / maintenance facilities count
+    only with ``include_closed``; removed ones never.
     """
 
     kinds: tuple[str, ...] = ("station",)
@@ -164,6 +165,7 @@ class FacilityFilter:
     open_at: datetime | None = None
     include_closed: bool = False
     open_24h: bool = False  # only facilities open round the clock (opening_hours "24/7")
+    include_unknown_hours: bool = False  # the hours filters keep facilities whose hours are unknown
 
     def __post_init__(self):
         for name, values, allowed in (("kind", self.kinds, KINDS), ("amenity", self.amenities, AMENITIES)):
@@ -178,6 +180,8 @@ class FacilityFilter:
     def indices(self, index: FacilityIndex) -> np.ndarray:
         """Indices into ``index.facilities`` of the facilities passing the filter (sorted)."""
         extra = {"open_24h": True} if self.open_24h else {}
+        if self.include_unknown_hours:
+            extra["include_unknown_hours"] = True
         return index.eligible(kinds=self.kinds, amenities=self.amenities, worker=self.worker,
                               open_at=self.open_at, include_closed=self.include_closed, **extra)
 
@@ -192,6 +196,7 @@ class FacilityFilter:
             "open_at": "any" if self.open_at is None else self.open_at.isoformat(timespec="minutes") + "+08:00",
             "include_closed": self.include_closed,
             "open_24h": self.open_24h,
+            "include_unknown_hours": self.include_unknown_hours,
         }
 
 

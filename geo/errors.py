@@ -9,13 +9,36 @@ layer as the one JSON error shape (``web.errors``), the CLI as one line and exit
 (400, 'district', "district must be a Qingdao district adcode or name, got 'Atlantis'")
 >>> NotFound("no facility with id 'x'", parameter="id", value="x").body()["error"]["status"]
 404
+
+A message may name other parameters as ``{name}`` or ``{name=value}`` (``spelled=True``): the API shows them as
+its fields (``method=greedy``, ``min_spacing_m``), the CLI as its flags (``--method greedy``,
+``--min-spacing-m``) through :meth:`DomainError.spelled`, so each interface speaks its own names:
+
+>>> err = Unprocessable("too large: use {method=greedy} or a larger {min_spacing_m}", spelled=True)
+>>> err.message
+'too large: use method=greedy or a larger min_spacing_m'
+>>> err.spelled(lambda name, value: "--" + name.replace("_", "-") + (f" {value}" if value is not None else ""))
+'too large: use --method greedy or a larger --min-spacing-m'
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Conflict", "DomainError", "NotFound", "ParameterError", "TooLarge", "Unavailable", "Unprocessable"]
+__all__ = ["Conflict", "DomainError", "NotFound", "ParameterError", "TooLarge", "TooManyRequests", "Unavailable",
+           "Unprocessable"]
+
+
+#: A parameter named in a ``spelled`` message: ``{name}`` or ``{name=value}``.
+_MENTION = re.compile(r"\{([a-z][a-z0-9_]*)(?:=([^{}]*))?\}")
+
+
+def api_spelling(name: str, value: str | None = None) -> str:
+    """How the HTTP API writes a parameter in a message: ``name`` or ``name=value``."""
+    return name if value is None else f"{name}={value}"
 
 
 class DomainError(Exception):
@@ -23,9 +46,14 @@ class DomainError(Exception):
 
     status = 400
     code = "bad_request"
+    template: str | None = None  # a spelled message, with its {name} and {name=value} mentions
 
     def __init__(self, message: str, *, parameter: str | None = None, value: Any = None, allowed: Any = None,
-                 details: list | None = None, code: str | None = None, status: int | None = None):
+                 details: list | None = None, code: str | None = None, status: int | None = None,
+                 spelled: bool = False):
+        self.template = message if spelled else None
+        if spelled:
+            message = _MENTION.sub(lambda m: api_spelling(m.group(1), m.group(2)), message)
         super().__init__(message)
         self.message = message
         self.parameter = parameter
@@ -50,11 +78,23 @@ class DomainError(Exception):
             err["details"] = self.details
         return {"error": err}
 
-    def one_line(self) -> str:
-        """For a terminal: the message, and what is allowed if the message does not say it."""
-        if self.allowed is not None and str(self.allowed) not in self.message:
-            return f"{self.message} (allowed: {self.allowed})"
-        return self.message
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (``Retry-After`` of a 429); none by default."""
+        return {}
+
+    def spelled(self, spelling: Callable[[str, str | None], str]) -> str:
+        """The message with the parameters it names written by ``spelling(name, value or None)``."""
+        if self.template is None:
+            return self.message
+        return _MENTION.sub(lambda m: spelling(m.group(1), m.group(2)), self.template)
+
+    def one_line(self, spelling: Callable[[str, str | None], str] | None = None) -> str:
+        """For a terminal: the message (parameters written by ``spelling``, default the API's names), and what is
+        allowed if the message does not say it."""
+        message = self.message if spelling is None else self.spelled(spelling)
+        if self.allowed is not None and str(self.allowed) not in message:
+            return f"{message} (allowed: {self.allowed})"
+        return message
 
 
 class ParameterError(DomainError, ValueError):
@@ -91,6 +131,24 @@ class TooLarge(DomainError):
     """More than the service takes in one request: a 413."""
 
     status, code = 413, "too_large"
+
+
+class TooManyRequests(DomainError):
+    """Too many requests from one client in a time window (worker reports): a 429 saying when to try again.
+
+    >>> err = TooManyRequests("at most 5 reports in 10 minutes", retry_after_s=61.2)
+    >>> err.status, err.headers()
+    (429, {'Retry-After': '62'})
+    """
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class Unavailable(DomainError):

@@ -74,7 +74,11 @@ class Facility:
     township: str = ""
     address: str = ""
     amenities: tuple[str, ...] = ()
-    opening_hours: str = "24/7"
+    #: OSM opening_hours syntax; None = unknown (an empty cell): never counted as open unless asked.
+    opening_hours: str | None = None
+    #: Follows China's working calendar: closed on statutory holidays (unless its hours say otherwise) and
+    #: open on official make-up working days with the hours of the weekday replaced (``geo.hours``).
+    workday_calendar: bool = False
     access: str = "outdoor_workers"
     entry: tuple[str, ...] = ("staffed",)
     capacity: int | None = None
@@ -88,11 +92,18 @@ class Facility:
     source_lat: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def hours_known(self) -> bool:
+        """Whether the opening hours are known (``opening_hours`` is not None)."""
+        return self.opening_hours is not None
+
     def properties(self) -> dict[str, Any]:
-        """Every field (``extra`` aside) as JSON-ready values, in :data:`FIELDS` order."""
+        """Every field (``extra`` aside) as JSON-ready values, in :data:`FIELDS` order, then ``hours_known``
+        (derived: read by nobody who builds a facility from properties)."""
         d = {name: getattr(self, name) for name in FIELDS}
         d["amenities"] = list(self.amenities)
         d["entry"] = list(self.entry)
+        d["hours_known"] = self.opening_hours is not None
         return d
 
     def replace(self, **changes: Any) -> Facility:

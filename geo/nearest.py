@@ -13,8 +13,10 @@ How it works (index once, query in two steps):
    the answer equals the geodesic k-nearest (EPSG:4549's scale error over Qingdao
    is ≤ 101 ppm). Reported ``distance_m`` and ``bearing_deg`` are geodesic.
 
-Opening hours are evaluated in Asia/Shanghai (:mod:`geo.hours`). A point exactly
-``radius_m`` away is within the radius. Removed facilities are never returned;
+Opening hours are evaluated in Asia/Shanghai on China's calendar (:mod:`geo.hours`). A facility
+whose hours are unknown (``opening_hours`` None) is never open now or at a time: an hours filter
+(``open_at``, ``open_24h``) leaves it out unless ``include_unknown_hours``, and its hit says
+``open_now=None``. A point exactly ``radius_m`` away is within the radius. Removed facilities are never returned;
 temporarily closed / maintenance ones only with ``include_closed`` (flagged).
 
 The index is immutable; when the registry changes the caller builds a new one
@@ -85,8 +87,8 @@ class Hit(NamedTuple):
     distance_m: float
     bearing_deg: float
     within_radius: bool
-    open_now: bool
-    next_change: datetime | None  # closes_at if open_now else opens_at (local time)
+    open_now: bool | None  # None: the hours are unknown
+    next_change: datetime | None  # closes_at if open_now else opens_at (local time); None if unknown
     walk_min: float
     ebike_min: float
     index: int
@@ -129,12 +131,17 @@ class FacilityIndex:
         self.worker_mask = {w: np.array([f.access in allowed for f in self.facilities], dtype=bool)
                             for w, allowed in WORKER_TYPES.items()}
         self.status_open = np.array([f.status == "open" for f in self.facilities], dtype=bool)
-        self.always_open = np.array([f.opening_hours == "24/7" for f in self.facilities], dtype=bool)
+        self.hours_unknown = np.array([f.opening_hours is None for f in self.facilities], dtype=bool)
+        self._unknown_list = np.flatnonzero(self.hours_unknown).tolist()
         self.all_true = np.ones(n, dtype=bool)
-        groups: dict[str, list[int]] = {}
+        groups: dict[tuple[str, bool], list[int]] = {}
         for i, f in enumerate(self.facilities):
-            groups.setdefault(f.opening_hours, []).append(i)
-        self._hour_groups = [(Hours.parse(e), np.array(ix)) for e, ix in groups.items()]
+            if f.opening_hours is not None:
+                groups.setdefault((f.opening_hours, f.workday_calendar), []).append(i)
+        self._hour_groups = [(Hours.parse(*key), np.array(ix)) for key, ix in groups.items()]
+        self.always_open = np.zeros(n, dtype=bool)  # 24/7 every day of the year
+        for hours, ix in self._hour_groups:
+            self.always_open[ix] = hours.always_open
         self._open_cache: OrderedDict = OrderedDict()
         self._subset_cache: OrderedDict = OrderedDict()
         self.z = self.x + 1j * self.y  # complex x + iy: one vector op gives planar distances
@@ -143,8 +150,9 @@ class FacilityIndex:
         return len(self.facilities)
 
     # -- eligibility -------------------------------------------------------
-    def _hours_at(self, when: datetime) -> tuple[np.ndarray, list, list[bool]]:
-        """(open mask, next change per facility, open as a list) at ``when``'s minute, once per minute.
+    def _hours_at(self, when: datetime) -> tuple[np.ndarray, list, list[bool | None]]:
+        """(open mask, next change per facility, open as a list: None where the hours are unknown) at
+        ``when``'s minute, once per minute.
 
         Facilities share a handful of distinct opening_hours expressions, so each
         expression is evaluated once per minute, not once per facility.
@@ -162,32 +170,38 @@ class FacilityIndex:
                 change = hours.next_change(minute)
                 for i in ix:
                     nxt[i] = change
-            cached = (mask, nxt, mask.tolist())  # the list for fast scalar access
+            is_open: list[bool | None] = mask.tolist()  # the list for fast scalar access
+            for i in self._unknown_list:
+                is_open[i] = None
+            cached = (mask, nxt, is_open)
             self._open_cache[minute] = cached
             if len(self._open_cache) > _CACHE_SIZE:
                 self._open_cache.popitem(last=False)
         return cached
 
     def open_mask(self, when: datetime) -> np.ndarray:
-        """Which facilities are open at ``when`` (Qingdao time; evaluated once per minute)."""
+        """Which facilities are open at ``when`` (Qingdao time; evaluated once per minute; unknown hours: not)."""
         return self._hours_at(when)[0]
 
     def eligible(self, *, kinds: Sequence[str] = (), amenities: Sequence[str] = (), worker: str | None = None,
                  open_at: datetime | None = None, include_closed: bool = False,
-                 open_24h: bool = False) -> np.ndarray:
-        """Indices of facilities passing every filter (``open_at=None``: any hours)."""
+                 open_24h: bool = False, include_unknown_hours: bool = False) -> np.ndarray:
+        """Indices of facilities passing every filter (``open_at=None``: any hours; ``include_unknown_hours``:
+        the hours filters keep facilities whose hours are unknown)."""
         return self._subset(tuple(kinds), tuple(amenities), worker,
-                            None if open_at is None else local_time(open_at), include_closed, open_24h)[0]
+                            None if open_at is None else local_time(open_at), include_closed, open_24h,
+                            include_unknown_hours)[0]
 
     def _subset(self, kinds: tuple, amenities: tuple, worker, at: datetime | None, include_closed: bool,
-                open_24h: bool = False):
+                open_24h: bool = False, include_unknown_hours: bool = False):
         """(indices, their x + iy) for one filter, cached per filter and minute."""
-        key = (kinds, amenities, worker, at, include_closed, open_24h)
+        key = (kinds, amenities, worker, at, include_closed, open_24h, include_unknown_hours)
         hit = self._subset_cache.get(key)
         if hit is not None:
             return hit
         if at is not None and (at.second or at.microsecond or at.tzinfo is not None):
-            return self._subset(kinds, amenities, worker, local_time(at).replace(second=0), include_closed, open_24h)
+            return self._subset(kinds, amenities, worker, local_time(at).replace(second=0), include_closed, open_24h,
+                                include_unknown_hours)
         _check_values("kinds", kinds, KINDS)
         _check_values("amenities", amenities, AMENITIES)
         if worker is not None and worker not in WORKER_TYPES:
@@ -205,9 +219,9 @@ class FacilityIndex:
         if not include_closed:
             mask &= self.status_open
         if at is not None:
-            mask &= self.open_mask(at)
+            mask &= (self.open_mask(at) | self.hours_unknown) if include_unknown_hours else self.open_mask(at)
         if open_24h:
-            mask &= self.always_open
+            mask &= (self.always_open | self.hours_unknown) if include_unknown_hours else self.always_open
         idx = np.flatnonzero(mask)
         hit = (idx, self.z[idx])
         self._subset_cache[key] = hit
@@ -219,12 +233,14 @@ class FacilityIndex:
     def query(self, lon: float, lat: float, *, k: int = 5, radius_m: float | None = None,
               kinds: Sequence[str] = (), amenities: Sequence[str] = (), worker: str | None = None,
               open_at: datetime | None | str = "now", include_closed: bool = False,
-              open_24h: bool = False, travel: Travel | None = None) -> NearestResult:
+              open_24h: bool = False, travel: Travel | None = None,
+              include_unknown_hours: bool = False) -> NearestResult:
         """The k nearest eligible facilities to WGS84 ``(lon, lat)``.
 
         ``open_at``: a datetime (aware, or naive = Qingdao time), ``"now"`` (default), or
         ``None`` for no opening-hours filter (``open_now`` is then reported for now).
-        ``open_24h``: only facilities open round the clock (``24/7``).
+        ``open_24h``: only facilities open round the clock (``24/7``). ``include_unknown_hours``: the hours
+        filters keep facilities whose hours are unknown (their ``open_now`` is None).
         If ``radius_m`` is given and nothing eligible lies within it, the nearest ones
         beyond it are returned flagged ``within_radius=False`` — never an empty answer
         while eligible facilities exist.
@@ -238,7 +254,7 @@ class FacilityIndex:
         else:
             at = (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
         idx, zs = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
-                               include_closed, open_24h)
+                               include_closed, open_24h, include_unknown_hours)
         hits: list[Hit] = []
         if len(idx):
             qx, qy = self._to_metric(lon, lat)
@@ -289,7 +305,7 @@ class FacilityIndex:
 
     def query_batch(self, lon, lat, *, k: int = 1, kinds: Sequence[str] = (), amenities: Sequence[str] = (),
                     worker: str | None = None, open_at: datetime | None | str = "now",
-                    include_closed: bool = False, open_24h: bool = False,
+                    include_closed: bool = False, open_24h: bool = False, include_unknown_hours: bool = False,
                     ) -> tuple[np.ndarray, np.ndarray, datetime, int]:
         """Vectorised k-nearest for many WGS84 points with the same filters as :meth:`query`.
 
@@ -299,7 +315,7 @@ class FacilityIndex:
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         at = now_local() if open_at is None or open_at == "now" else local_time(open_at)
         idx, _ = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
-                              include_closed, open_24h)
+                              include_closed, open_24h, include_unknown_hours)
         dist, fidx = self.batch_distances(lon, lat, k=k, idx=idx)
         n = np.size(lon)
         return dist.reshape(n, k), fidx.reshape(n, k), at, int(len(idx))

@@ -33,8 +33,9 @@ from typing import Any
 
 from geo.errors import ParameterError
 
-__all__ = ["MAX_BATCH", "MAX_K", "MAX_PARAM_LEN", "MAX_RADIUS_M", "NEAREST", "NEAREST_BATCH", "TRAVEL",
-           "TRAVEL_LIMITS", "MissingParameter", "NotTogether", "Param", "Params", "UnknownParameter", "given"]
+__all__ = ["DEFAULT_SEARCH_LIMIT", "MAX_BATCH", "MAX_K", "MAX_PARAM_LEN", "MAX_RADIUS_M", "MAX_SEARCH_LIMIT",
+           "NEAREST", "NEAREST_BATCH", "SEARCH", "SWAPPED_HINT", "TRAVEL", "TRAVEL_LIMITS", "MissingParameter",
+           "NotTogether", "Param", "Params", "UnknownParameter", "given", "parse_point"]
 
 #: The longest single query value accepted (characters).
 MAX_PARAM_LEN = 500
@@ -485,6 +486,9 @@ OPEN_AT = Param("open_at", "text", "ISO 8601 date-time (no offset = Qingdao time
 INCLUDE_CLOSED = Param("include_closed", "boolean", "Also temporarily closed and under-maintenance facilities "
                        "(flagged).", default=False)
 OPEN_24H = Param("open_24h", "boolean", "Only facilities open round the clock (24/7).", default=False)
+INCLUDE_UNKNOWN_HOURS = Param("include_unknown_hours", "boolean", "Let the hours filters (open_at, open_24h) keep "
+                              "facilities whose opening hours are unknown (hours_known false, open_now null); by "
+                              "default they never count as open.", default=False)
 CRS = Param("crs", "enum", "Datum of the given point(s) and of the returned lon/lat.", default="wgs84",
             values=vocab.DATUMS)
 TRAVEL = Params(*(Param(name, "number", text, lo=lo, hi=hi) for (name, (lo, hi)), text in zip(
@@ -496,7 +500,63 @@ NEAREST = Params(
     Param("k", "integer", "How many facilities.", default=5, lo=1, hi=MAX_K),
     Param("radius_m", "number", "Flag (within_radius) the facilities within this many metres.", lo=1,
           hi=MAX_RADIUS_M),
-    KIND, AMENITY, OPEN_AT, WORKER, CRS, INCLUDE_CLOSED, OPEN_24H, TRAVEL,
+    KIND, AMENITY, OPEN_AT, WORKER, CRS, INCLUDE_CLOSED, OPEN_24H, INCLUDE_UNKNOWN_HOURS, TRAVEL,
 )
 #: The batch form: points in the body instead of lon/lat; no radius (it returns the k nearest of each point).
 NEAREST_BATCH = NEAREST.without("lon", "lat", "radius_m")
+
+#: Said when a point's two numbers fit Qingdao only the other way round.
+SWAPPED_HINT = "lon and lat look swapped (lon comes first: Qingdao is near lon 120.4, lat 36.3)"
+
+
+def parse_point(args: Mapping, lon: Param = LON, lat: Param = LAT) -> tuple[float, float]:
+    """``lon`` and ``lat`` of ``args``: the one check of a point given as two numbers, for the API and the
+    command line alike (each a number within Qingdao's bounds); a point that fits only the other way round is
+    refused saying so.
+
+    >>> parse_point({"lon": "120.38", "lat": "36.07"})
+    (120.38, 36.07)
+    >>> parse_point({"lon": "36.07", "lat": "120.38"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geo.errors.ParameterError: lon must be ... (Qingdao), got '36.07'; lon and lat look swapped (lon comes first...)
+    """
+    try:
+        return lon.parse(args), lat.parse(args)
+    except ParameterError as exc:
+        if isinstance(exc, MissingParameter) or not _swapped(args.get(lon.name), args.get(lat.name)):
+            raise
+        raise ParameterError(exc.parameter, exc.value, exc.allowed, f"{exc.message}; {SWAPPED_HINT}") from None
+
+
+def _swapped(raw_lon: Any, raw_lat: Any) -> bool:
+    from geo.model import in_city_bounds
+
+    try:
+        x, y = float(raw_lon), float(raw_lat)
+    except (TypeError, ValueError):
+        return False
+    return not in_city_bounds(x, y) and in_city_bounds(y, x)
+
+
+#: Results of one place search: by default, and at most.
+DEFAULT_SEARCH_LIMIT = 10
+MAX_SEARCH_LIMIT = 50
+
+
+def _search_text(text: str) -> str:
+    text = text.strip()
+    if not any(ch.isalnum() for ch in text):
+        raise ValueError(text)
+    return text
+
+
+#: GET /api/v1/search and ``workermap search`` (geo.search).
+SEARCH = Params(
+    Param("q", "text", "What to find: a district, township, place or facility name or address, in Chinese, pinyin "
+          "(tones and spaces optional) or English; small typos are forgiven.", required=True, max_len=MAX_PARAM_LEN,
+          convert=_search_text, example="Shinan",
+          allowed_text=f"1 to {MAX_PARAM_LEN} characters with at least one letter, digit or Chinese character"),
+    Param("limit", "integer", "How many results, best first.", default=DEFAULT_SEARCH_LIMIT, lo=1,
+          hi=MAX_SEARCH_LIMIT),
+)

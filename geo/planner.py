@@ -54,7 +54,7 @@ from geo.coverage import (
     whatif,
 )
 from geo.export import csv_safe
-from geo.gaps import Gap, gaps_feature_collection, uncovered_areas
+from geo.gaps import Gap, HotSpots, Places, gaps_feature_collection, hot_spots, town_places
 from geo.geography import Districts
 from geo.hours import now_local
 from geo.inputs import on_land
@@ -63,6 +63,7 @@ from geo.overlay import CLASSES, Overlay, coverage_overlay, legend, overlay_boun
 from geo.params import TRAVEL, MissingParameter, Params
 from geo.planner_params import (
     COVERAGE,
+    DEFAULT_MAX_AREA_KM2,
     DEFAULT_MINUTES,
     EXACT_TIME_LIMIT_S,
     GAPS,
@@ -83,8 +84,9 @@ __all__ = [
 ]
 
 SITE_COLUMNS = ["rank", "lon", "lat", "district", "adcode", "marginal_gain", "cumulative_covered", "cumulative_pct"]
-GAP_COLUMNS = ["rank", "district", "adcode", "cells", "area_km2", "uncovered_workers", "uncovered_residents", "lon",
-               "lat"]
+GAP_COLUMNS = ["rank", "district", "adcode", "place", "place_distance_m", "cells", "area_km2", "uncovered_workers",
+               "uncovered_residents", "lon", "lat", "centroid_lon", "centroid_lat", "centroid_gcj02_lon",
+               "centroid_gcj02_lat"]
 
 
 # --------------------------------------------------------------------------- what a computation rests on
@@ -111,7 +113,8 @@ class PlannerOptions:
 
     ``district``: an adcode (None = the city). ``add``: sites to place (a plan; 0 in a report = no plan);
     ``exclude``: a shapely geometry (WGS84) no site may be in; ``candidates``: (n, 2) WGS84 points to choose
-    from (None = every land cell). ``limit``: uncovered areas listed; ``day``: the date of the 24-hour table
+    from (None = every land cell). ``limit``: uncovered areas listed, ``max_area_km2`` the largest and
+    ``min_density_km2`` their density floor (None: the demand's default); ``day``: the date of the 24-hour table
     (None = of ``open_at``, else today). ``add_sites``/``remove``/``close``: a what-if's changes.
     """
 
@@ -125,6 +128,8 @@ class PlannerOptions:
     exclude: Any = None
     candidates: np.ndarray | None = None
     limit: int = 20
+    max_area_km2: float = DEFAULT_MAX_AREA_KM2
+    min_density_km2: float | None = None
     day: date | None = None
     add_sites: tuple[tuple[float, float], ...] = ()
     remove: tuple[str, ...] = ()
@@ -159,7 +164,8 @@ def from_values(data: PlannerData, values: Mapping[str, Any]) -> PlannerOptions:
     ffilter = FacilityFilter(kinds=() if "any" in kinds else kinds, amenities=tuple(values.get("amenity") or ()),
                              worker=values.get("worker"), open_at=now_local() if when == "now" else when,
                              include_closed=bool(values.get("include_closed")),
-                             open_24h=bool(values.get("open_24h")))
+                             open_24h=bool(values.get("open_24h")),
+                             include_unknown_hours=bool(values.get("include_unknown_hours")))
     code = data.prepared.district_code(values.get("district"))
     out: dict[str, Any] = {"threshold": threshold, "facility_filter": ffilter,
                            "district": None if code is None else data.prepared.adcodes[code]}
@@ -168,7 +174,7 @@ def from_values(data: PlannerData, values: Mapping[str, Any]) -> PlannerOptions:
         out["add_sites"] = tuple((float(a), float(b)) for a, b in on_land(add, data.districts, "add"))
     elif add is not None:
         out["add"] = int(add)
-    for name in ("demand", "method", "limit", "remove", "close"):
+    for name in ("demand", "method", "limit", "remove", "close", "max_area_km2", "min_density_km2"):
         if values.get(name) is not None:
             out[name] = values[name]
     if values.get("min_spacing_m") is not None:
@@ -256,21 +262,37 @@ def facilities_served(data: PlannerData, opts: PlannerOptions) -> dict[str, Any]
 # --------------------------------------------------------------------------- gaps
 
 
-def _gap_list(data: PlannerData, opts: PlannerOptions) -> list[Gap]:
+def places(data: PlannerData) -> Places:
+    """The townships and towns uncovered areas are named after (``geo.gaps.town_places``), once per cache."""
+    return data.cached(("places",), lambda: town_places(data.index.facilities, data.districts))
+
+
+def _gap_key(opts: PlannerOptions) -> tuple:
+    return (opts.threshold, opts.facility_filter, opts.district, opts.limit, opts.demand, opts.max_area_km2,
+            opts.min_density_km2)
+
+
+def _hot_spots(data: PlannerData, opts: PlannerOptions) -> HotSpots:
     cov = coverage(data, opts)
-    return data.cached(("gap-list", opts.threshold, opts.facility_filter, opts.district, opts.limit, opts.demand),
-                       lambda: uncovered_areas(cov, district=opts.district, limit=opts.limit, rank_by=opts.demand))
+    return data.cached(("hot-spots", *_gap_key(opts)), lambda: hot_spots(
+        cov, places(data), district=opts.district, limit=opts.limit, rank_by=opts.demand,
+        max_area_km2=opts.max_area_km2, min_density_km2=opts.min_density_km2))
+
+
+def _gaps_fc(spots: HotSpots, assumptions: dict, demand_source: str) -> dict[str, Any]:
+    return gaps_feature_collection(spots.areas, assumptions={**assumptions, "hot_spots": spots.settings()},
+                                   demand_source=demand_source, summary=spots.summary(),
+                                   below_floor=spots.below_floor)
 
 
 def gaps(data: PlannerData, opts: PlannerOptions) -> dict[str, Any]:
-    """The largest uncovered areas (``opts.limit``, ranked by uncovered ``opts.demand``) as RFC 7946 GeoJSON."""
+    """The densest uncovered areas (``opts.limit`` hot spots, none over ``opts.max_area_km2``, ranked by uncovered
+    ``opts.demand``) as RFC 7946 GeoJSON, with the demand below the density floor per district (``below_floor``)
+    and how much of the uncovered demand the areas hold (``summary``)."""
     cov = coverage(data, opts)
-    return data.cached(
-        ("gaps", opts.threshold, opts.facility_filter, opts.district, opts.limit, opts.demand),
-        lambda: gaps_feature_collection(_gap_list(data, opts),
-                                        assumptions={**cov.assumptions(), "district": opts.district,
-                                                     "ranked_by": f"uncovered {opts.demand}"},
-                                        demand_source=cov.prepared.source))
+    return data.cached(("gaps", *_gap_key(opts)), lambda: _gaps_fc(
+        _hot_spots(data, opts), {**cov.assumptions(), "district": opts.district,
+                                 "ranked_by": f"uncovered {opts.demand}"}, cov.prepared.source))
 
 
 # --------------------------------------------------------------------------- plan
@@ -431,6 +453,7 @@ class ReportData:
     sample: bool
     demand_source: str
     districts_fc: dict
+    spots: HotSpots | None = None  # how ``gaps`` were made, and the demand below their floor
 
     @property
     def city(self) -> dict:
@@ -442,7 +465,9 @@ class ReportData:
 
     @property
     def gaps_fc(self) -> dict:
-        return gaps_feature_collection(self.gaps, assumptions=self.assumptions, demand_source=self.demand_source)
+        if self.spots is None:
+            return gaps_feature_collection(self.gaps, assumptions=self.assumptions, demand_source=self.demand_source)
+        return _gaps_fc(self.spots, self.assumptions, self.demand_source)
 
     @property
     def sites_fc(self) -> dict:
@@ -464,7 +489,8 @@ class ReportData:
                 ("distance", a["distance"]), ("cell_m", a["cell_m"]), ("demand source", a["demand_source"]),
                 ("facilities counted", a["eligible_facilities"]), ("kind", f["kind"]),
                 ("amenity", ", ".join(f["amenity"]) or "–"), ("worker", f["worker"]), ("open_at", f["open_at"]),
-                ("open_24h", f["open_24h"]), ("include_closed", f["include_closed"])]
+                ("open_24h", f["open_24h"]), ("include_closed", f["include_closed"]),
+                ("include_unknown_hours", f["include_unknown_hours"])]
 
     def tables(self) -> list[Table]:
         """The report's tables, in order."""
@@ -474,11 +500,16 @@ class ReportData:
                   [("hour", "时 hour"), ("open_facilities", "开放设施 open"), ("area_covered_pct", "面积 % area"),
                    ("residents_covered_pct", "居民 % residents"), ("workers_covered_pct", "户外劳动者 % workers"),
                    ("uncovered_workers", "未覆盖 uncovered workers")], self.hours),
-            Table("gaps", f"最大未覆盖区域 Largest uncovered areas (by uncovered {self.unit})",
-                  [("rank", "#"), ("district", "区 district"), ("area_km2", "km²"),
+            Table("gaps", f"未覆盖热点 Uncovered hot spots (by uncovered {self.unit})",
+                  [("rank", "#"), ("district", "区 district"), ("place", "附近 near"), ("area_km2", "km²"),
                    ("uncovered_workers", "未覆盖户外劳动者 workers"), ("uncovered_residents", "未覆盖居民 residents")],
-                  [g.properties() for g in self.gaps]),
+                  [g.properties() for g in self.gaps], note=self._spots_note()),
         ]
+        if self.spots is not None:
+            out.append(Table("below_floor", "密度下限以下 Uncovered demand below the density floor (not drawn)",
+                             [("district", "区 district"), ("cells", "网格 cells"), ("area_km2", "km²"),
+                              ("uncovered_workers", "未覆盖户外劳动者 workers"),
+                              ("uncovered_residents", "未覆盖居民 residents")], self.spots.below_floor))
         if self.plan is not None:
             p = self.plan
             out.append(Table(
@@ -493,6 +524,15 @@ class ReportData:
                           ("workers_served", "户外劳动者 workers"), ("residents_served", "居民 residents")],
                          self.served[:30]))
         return out
+
+    def _spots_note(self) -> str:
+        if self.spots is None:
+            return ""
+        s, m = self.spots.summary(), self.spots
+        return (f"热点 hot spots: uncovered cells with ≥ {m.min_density_km2:g} {m.demand} per km², no area over "
+                f"{m.max_area_km2:g} km²; {s['areas']} areas hold {s['in_areas_pct']} % of the uncovered {m.demand}, "
+                f"the {s['listed']} listed {s['in_listed_pct']} %. 附近 near: the nearest township or town in the "
+                "district.")
 
     def map_layers(self) -> dict[str, Any]:
         """The map's layers as GeoJSON (WGS84) and the coverage image's file and bounds."""
@@ -545,7 +585,7 @@ def report(data: PlannerData, opts: PlannerOptions) -> ReportData:
     cov = coverage(data, opts)
     day = opts.report_day()
     hours = _hour_rows(data, opts, day)
-    found = _gap_list(data, opts)
+    spots = _hot_spots(data, opts)
     a = {**cov.assumptions(), "district": opts.district, "report_date": day.isoformat(),
          "generated_at": now_local().isoformat(timespec="minutes") + "+08:00", "sample_registry": data.sample}
     plan = None
@@ -559,6 +599,6 @@ def report(data: PlannerData, opts: PlannerOptions) -> ReportData:
     served = sorted(cov.facility_table(), key=lambda r: -r["workers_served"])
     frame = data.districts.frame
     districts_fc = data.cached(("district-outlines",), lambda: districts_feature_collection(frame))
-    return ReportData(opts, cov, plan, found, hours, coverage_grid(data, opts), served, a, day, scope, data.sample,
-                      data.prepared.source, districts_fc)
+    return ReportData(opts, cov, plan, spots.areas, hours, coverage_grid(data, opts), served, a, day, scope,
+                      data.sample, data.prepared.source, districts_fc, spots)
 

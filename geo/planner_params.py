@@ -9,10 +9,11 @@ Sets (each also the JSON body of the POST form, where there is one):
 
 * :data:`COVERAGE` — threshold (``mode`` + ``minutes``, or ``threshold_m``: not both), facility filter,
   ``district``, travel assumptions: every planner endpoint and command takes them;
-* :data:`HOURS` (+ ``date``), :data:`GAPS` (+ ``limit``, ``demand``);
+* :data:`HOURS` (+ ``date``), :data:`GAPS` (+ ``limit``, ``demand``, ``max_area_km2``, ``min_density_km2``);
 * :data:`PLAN` (+ ``add``, ``demand``, ``min_spacing_m``, ``exclude``, ``candidates``, ``method``);
 * :data:`WHATIF` / :data:`WHATIF_QUERY` (+ ``add`` points, ``remove``, ``close``: a JSON body / a query string);
-* :data:`REPORT` / :data:`REPORT_QUERY`: the plan's parameters (``add`` may be 0: no plan) + ``limit``, ``date``.
+* :data:`REPORT` / :data:`REPORT_QUERY`: the plan's parameters (``add`` may be 0: no plan) + ``limit``, ``date``
+  and the hot spots' ``max_area_km2``, ``min_density_km2``.
 
 >>> v = GAPS.parse({"minutes": "10", "district": "市南区"})
 >>> v["minutes"], v["mode"], v["kind"], v["open_at"], v["limit"]
@@ -29,11 +30,24 @@ from dataclasses import replace
 from datetime import date
 
 from geo import vocab
-from geo.params import AMENITY, INCLUDE_CLOSED, KIND, OPEN_24H, OPEN_AT, TRAVEL, WORKER, NotTogether, Param, Params
+from geo.params import (
+    AMENITY,
+    INCLUDE_CLOSED,
+    INCLUDE_UNKNOWN_HOURS,
+    KIND,
+    OPEN_24H,
+    OPEN_AT,
+    TRAVEL,
+    WORKER,
+    NotTogether,
+    Param,
+    Params,
+)
 
 __all__ = [
     "CITY_ADCODE", "CITY_NAME", "COVERAGE", "DEMANDS", "EXACT_TIME_LIMIT_S", "GAPS", "HOURS", "MAX_ADD",
-    "MAX_CANDIDATES", "MAX_GAPS", "MAX_MINUTES", "MAX_SPACING_M", "MAX_THRESHOLD_M", "MAX_WHATIF_SITES", "METHODS",
+    "MAX_CANDIDATES", "DEFAULT_DENSITY_FLOOR_KM2", "DEFAULT_MAX_AREA_KM2", "MAX_AREA_KM2", "MAX_DENSITY_KM2",
+    "MIN_AREA_KM2", "MAX_GAPS", "MAX_MINUTES", "MAX_SPACING_M", "MAX_THRESHOLD_M", "MAX_WHATIF_SITES", "METHODS",
     "MIN_MINUTES", "MODES", "PLAN", "REPORT", "REPORT_QUERY", "WHATIF", "WHATIF_QUERY",
 ]
 
@@ -64,6 +78,14 @@ MAX_CANDIDATES = 50_000
 MAX_WHATIF_SITES = 500
 #: Most uncovered areas one answer lists.
 MAX_GAPS = 1000
+#: Hot spots (/gaps): no uncovered area larger than this by default, km² (the parameter max_area_km2).
+DEFAULT_MAX_AREA_KM2 = 4.0
+MIN_AREA_KM2, MAX_AREA_KM2 = 0.25, 100.0
+#: Hot spots: a cell joins one when its uncovered demand per km² is at least this floor (min_density_km2), by
+#: demand. On the shipped 250 m grid at a 15-minute walk the floors take about half the uncovered workers
+#: (48 %) and a third of the uncovered residents (36 %); thinner demand is summed per district (below_floor).
+DEFAULT_DENSITY_FLOOR_KM2 = {"workers": 100.0, "residents": 1500.0}
+MAX_DENSITY_KM2 = 1_000_000.0
 #: Time limit of one exact solve, seconds: well inside the server's 60 s worker timeout (``web.prod``).
 EXACT_TIME_LIMIT_S = 30.0
 
@@ -128,6 +150,9 @@ PLANNER_OPEN_AT = replace(OPEN_AT, description="Only facilities open then: an IS
 PLANNER_INCLUDE_CLOSED = replace(INCLUDE_CLOSED, description="Also count temporarily closed and under-maintenance "
                                  "facilities (removed ones never).")
 PLANNER_OPEN_24H = replace(OPEN_24H, description="Count only facilities open round the clock (24/7).")
+PLANNER_INCLUDE_UNKNOWN_HOURS = replace(INCLUDE_UNKNOWN_HOURS, description="Let the hours filters (open_at, open_24h, "
+                                        "each hour of the 24-hour table) count facilities whose opening hours are "
+                                        "unknown; by default they never count as open.")
 DISTRICT = Param("district", "text", f"Only this district (adcode or Chinese name): its rows, overlay, gaps and "
                  f"candidate sites; {CITY_ADCODE} or {CITY_NAME} = the whole city (the default).",
                  allowed_text="a Qingdao district adcode or name, e.g. 370202 or 市南区")
@@ -137,12 +162,20 @@ DATE = Param("date", "text", "A Qingdao calendar date, YYYY-MM-DD; default: the 
 LIMIT = Param("limit", "integer", "How many uncovered areas, largest first.", default=20, lo=1, hi=MAX_GAPS)
 DEMAND = Param("demand", "enum", "Which demand counts: outdoor workers or residents (ranks gaps, drives the plan).",
                default="workers", values=DEMANDS)
+MAX_AREA = Param("max_area_km2", "number", "Largest uncovered area (hot spot), km²: a larger group of dense "
+                 "uncovered cells is split into compact parts no larger than this.", default=DEFAULT_MAX_AREA_KM2,
+                 lo=MIN_AREA_KM2, hi=MAX_AREA_KM2)
+MIN_DENSITY = Param("min_density_km2", "number", "Density floor of the uncovered areas: a cell counts when its "
+                    "uncovered demand (workers or residents, as demand) per km² is at least this; thinner demand is "
+                    "summed per district (below_floor). Default: "
+                    + " or ".join(f"{v:g} {k}" for k, v in DEFAULT_DENSITY_FLOOR_KM2.items()) + " per km²; 0 = "
+                    "every uncovered cell.", lo=0, hi=MAX_DENSITY_KM2)
 ADD = Param("add", "integer", "How many new sites to place (existing facilities are kept).", default=20, lo=1,
             hi=MAX_ADD)
 MIN_SPACING_M = Param("min_spacing_m", "number", "New sites at least this far (straight line, metres) from every "
                       "existing and every other new site.", default=0, lo=0, hi=MAX_SPACING_M)
-METHOD = Param("method", "enum", "greedy (greedy + 1-swap, any size) or exact (a MILP; small instances only, else "
-               "422 plan_too_large).", default="greedy", values=METHODS)
+METHOD = Param("method", "enum", "greedy (greedy + 1-swap, any size) or exact (a MILP solved by HiGHS: one district "
+               "or a candidate list; larger models are a 422 plan_too_large).", default="greedy", values=METHODS)
 EXCLUDE = Param(
     "exclude", "json", _b("Where no new site may go (edges included): a GeoJSON Polygon or MultiPolygon in WGS84 "
                           "inside Qingdao ({bounds}), or a Feature or FeatureCollection of them (default: nowhere)."),
@@ -195,11 +228,11 @@ REPORT_LIMIT = replace(LIMIT, default=50, description="How many uncovered areas 
 # -- the sets --------------------------------------------------------------------------------------------
 
 COVERAGE = Params(MODE, MINUTES, THRESHOLD_M, PLANNER_KIND, AMENITY, WORKER, PLANNER_OPEN_AT, PLANNER_OPEN_24H,
-                  PLANNER_INCLUDE_CLOSED, DISTRICT, TRAVEL,
+                  PLANNER_INCLUDE_CLOSED, PLANNER_INCLUDE_UNKNOWN_HOURS, DISTRICT, TRAVEL,
                   rules=[NotTogether("minutes", "threshold_m",
                                      "given alone: pass minutes (with mode) or threshold_m, not both")])
 HOURS = Params(COVERAGE, DATE)
-GAPS = Params(COVERAGE, LIMIT, DEMAND)
+GAPS = Params(COVERAGE, LIMIT, DEMAND, MAX_AREA, MIN_DENSITY)
 #: POST /api/v1/plan (a JSON body), ``workermap plan``.
 PLAN = Params(COVERAGE, ADD, DEMAND, MIN_SPACING_M, EXCLUDE, CANDIDATES, METHOD)
 #: POST /api/v1/whatif (a JSON body), ``workermap whatif``.
@@ -207,6 +240,43 @@ WHATIF = Params(COVERAGE, SITES, REMOVE, CLOSE)
 #: GET /api/v1/whatif.
 WHATIF_QUERY = Params(COVERAGE, SITES_QUERY, REMOVE_QUERY, CLOSE_QUERY)
 #: POST /api/v1/report.zip (a JSON body), ``workermap report``: the plan's parameters, then the report's own.
-REPORT = Params(PLAN.replacing(REPORT_ADD), REPORT_LIMIT, DATE)
+REPORT = Params(PLAN.replacing(REPORT_ADD), REPORT_LIMIT, DATE, MAX_AREA, MIN_DENSITY)
 #: GET /api/v1/report.zip: as :data:`REPORT` but for the two that do not fit a query string (exclude, candidates).
 REPORT_QUERY = REPORT.without("exclude", "candidates")
+
+# -- capacity-aware access (geo.access), usage (geo.usage), recommendations (geo.recommend) ---------------
+
+#: Distance decay of the E2SFCA weights (geo.access.decay_weights).
+DECAYS = ("gaussian", "step", "none")
+#: Most facility–cell pairs one E2SFCA computes (about 5 s and 200 MB at the limit): a longer catchment is a 422.
+MAX_ACCESS_PAIRS = 4_000_000
+#: Most visits one usage row may count.
+MAX_VISITS = 100_000
+
+DECAY = Param("decay", "enum", "Distance decay of the E2SFCA weights over the catchment: gaussian (exp(-d²/2σ²), σ = "
+              "half the catchment, 0 beyond it), step (1, 0.68, 0.22 in its thirds: Luo & Qi 2009) or none (plain "
+              "2SFCA).", default="gaussian", values=DECAYS)
+MAX_DEMAND_PER_PLACE = Param("max_demand_per_place", "number", "Shortage where a cell's demand per accessible place "
+                             "(workers or residents, as demand says) exceeds this; default: twice the city's demand in "
+                             "reach per place.", lo=0.01, hi=10_000_000)
+SHORTAGE_LIMIT = replace(LIMIT, description="How many shortage areas, largest shortfall of places first.")
+SINCE = Param("since", "text", "Usage from this Qingdao date on (YYYY-MM-DD; default: the first day stored).",
+              max_len=10, convert=date.fromisoformat, allowed_text="a date such as 2026-11-02",
+              schema_extra={"format": "date"})
+UNTIL = replace(SINCE, name="until", description="Usage up to this Qingdao date, inclusive (YYYY-MM-DD; default: "
+                "the last day stored).")
+USAGE_KIND = replace(KIND, description="Facility kinds (any of them); default every kind with usage data.")
+NIGHT_SHARE = Param("night_share", "number", "Recommend 24-hour opening where at least this share of a facility's "
+                    "visits falls between 22:00 and 06:00 (and no 24-hour facility is within the threshold).",
+                    default=0.2, lo=0.0, hi=1.0)
+UNDERUSED = Param("underused", "number", "A facility is under-used when its visits fill less than this share of its "
+                  "place-hours (capacity × opening hours) over the period.", default=0.05, lo=0.0, hi=1.0)
+
+#: GET /api/v1/access, ``workermap access``.
+ACCESS = Params(COVERAGE, DEMAND, DECAY, MAX_DEMAND_PER_PLACE, SHORTAGE_LIMIT)
+#: GET /api/v1/access/grid.png: the cells of /access (no list of areas).
+ACCESS_GRID = ACCESS.without("limit")
+#: GET /api/v1/usage, ``workermap usage show``.
+USAGE = Params(DISTRICT, USAGE_KIND, SINCE, UNTIL)
+#: GET /api/v1/recommendations, ``workermap recommend``.
+RECOMMEND = Params(ACCESS, SINCE, UNTIL, NIGHT_SHARE, UNDERUSED)

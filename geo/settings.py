@@ -79,6 +79,19 @@ class Settings:
     walk_kmh: float = 4.8
     #: E-bike speed, km/h.
     ebike_kmh: float = 15.0
+    #: Map tiles (``WORKERMAP_TILES``): ``on`` = the pages offer AMap, TianDiTu (with a key) and
+    #: OpenStreetMap tiles and fall back to the offline basemap (drawn from shipped data) when tiles
+    #: fail; ``off`` = only the offline basemap, and no tile URL is ever requested (an intranet).
+    tiles: str = "on"
+    #: The reverse proxies in front of the server (``WORKERMAP_TRUSTED_PROXIES``): comma-separated
+    #: addresses or networks (``127.0.0.1,10.0.0.0/8``). Only a request arriving from one of them has its
+    #: ``X-Forwarded-For`` read to find the client (worker reports are rate-limited per client); empty =
+    #: the connecting address is the client.
+    trusted_proxies: str = ""
+
+    def __post_init__(self):
+        if self.tiles not in ("on", "off"):
+            raise ValueError(f"WORKERMAP_TILES must be 'on' or 'off', got {self.tiles!r}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -95,6 +108,11 @@ class Settings:
     @property
     def districts_path(self) -> Path:
         return Path(self.shipped_dir) / "qingdao_districts_wgs84.geojson"
+
+    @property
+    def basemap_path(self) -> Path:
+        """The offline basemap (land, districts, labels; simplified for display: ``data/build_basemap.py``)."""
+        return Path(self.shipped_dir) / "basemap_qingdao_wgs84.geojson"
 
     @property
     def sample_path(self) -> Path:

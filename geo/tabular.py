@@ -35,6 +35,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "lng", "longitude", "x", "经度"),
     "lat": ("lat", "latitude", "y", "纬度"),
     "opening_hours": ("opening_hours", "hours", "开放时间", "营业时间"),
+    "workday_calendar": ("workday_calendar", "工作日历", "按工作日历", "调休"),
     "amenities": ("amenities", "设施", "服务设施", "服务项目"),
     "access": ("access", "开放对象", "服务对象"),
     "entry": ("entry", "进入方式", "入站方式"),
@@ -229,9 +230,8 @@ def _point_problem(geom: Any) -> str | None:
     return None
 
 
-def read_rows(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[RawRow]:
-    """Read ``path`` (by extension: .csv, .xlsx, .geojson/.json) into raw rows."""
-    path = Path(path)
+def read_limited(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of an uploaded file, refused (:class:`ReadError`) when missing, empty or over ``max_bytes``."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -240,7 +240,13 @@ def read_rows(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[RawR
         raise ReadError(f"{path.name} is empty (0 bytes)")
     if size > max_bytes:
         raise ReadError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
-    data = path.read_bytes()
+    return path.read_bytes()
+
+
+def read_rows(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[RawRow]:
+    """Read ``path`` (by extension: .csv, .xlsx, .geojson/.json) into raw rows."""
+    path = Path(path)
+    data = read_limited(path, max_bytes)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         return _read_csv(data)

@@ -195,8 +195,8 @@ def _check_row(raw: RawRow, districts: Districts, crs: str, problems: list[Probl
         elif key not in amenities:
             amenities.append(key)
 
-    oh = _text(v.get("opening_hours")) or "24/7"
-    if not hours.is_valid(oh):
+    oh = _text(v.get("opening_hours")) or None  # empty: unknown (warned below if the row is kept)
+    if oh is not None and not hours.is_valid(oh):
         c.error("opening_hours", f"opening hours {oh[:60]!r} are not valid OSM opening_hours syntax "
                 "(e.g. '24/7', 'Mo-Fr 08:00-18:00', 'Mo-Su 22:00-06:00')")
 
@@ -238,9 +238,12 @@ def _check_row(raw: RawRow, districts: Districts, crs: str, problems: list[Probl
         except ValueError:
             c.error("verified_at", f"date must be YYYY-MM-DD, got {_text(verified)[:30]!r}")
 
-    sample_t = _text(v.get("sample")).lower()
-    if sample_t not in _TRUE | _FALSE:
-        c.error("sample", f"sample must be true or false, got {sample_t[:20]!r}")
+    flags = {}
+    for fld in ("sample", "workday_calendar"):
+        t = _text(v.get(fld)).lower()
+        if t not in _TRUE | _FALSE:
+            c.error(fld, f"{fld} must be true or false, got {t[:20]!r}")
+        flags[fld] = t in _TRUE
 
     lon, lat, src_lon, src_lat = _check_coords(v, c, crs)
     adcode = ""
@@ -256,6 +259,9 @@ def _check_row(raw: RawRow, districts: Districts, crs: str, problems: list[Probl
 
     if c.failed:
         return None
+    if oh is None:
+        c.warn("opening_hours", "opening hours are empty: stored as unknown (never counted as open); "
+               "fill in e.g. '24/7' or 'Mo-Fr 08:00-18:00'")
     return dict(
         id=_text(v.get("id")) or _stable_id(kind, name, lon, lat),
         kind=kind,
@@ -268,7 +274,8 @@ def _check_row(raw: RawRow, districts: Districts, crs: str, problems: list[Probl
         township=_text(v.get("township")),
         address=_text(v.get("address")),
         amenities=tuple(amenities),
-        opening_hours=hours.Hours.parse(oh).expr,
+        opening_hours=None if oh is None else hours.Hours.parse(oh).expr,
+        workday_calendar=flags["workday_calendar"],
         access=access,
         entry=tuple(entry),
         capacity=capacity,
@@ -276,7 +283,7 @@ def _check_row(raw: RawRow, districts: Districts, crs: str, problems: list[Probl
         verified_at=verified_s,
         phone=_text(v.get("phone")),
         host=_text(v.get("host")),
-        sample=sample_t in _TRUE - {""},
+        sample=flags["sample"],
         source_crs=crs if crs != "wgs84" else _text(v.get("source_crs")).lower() or "wgs84",
         source_lon=src_lon if src_lon is not None else _number(v.get("source_lon")),
         source_lat=src_lat if src_lat is not None else _number(v.get("source_lat")),
@@ -309,7 +316,8 @@ def validate_facilities(facilities: Iterable[Facility], districts: Districts) ->
     rows = []
     for i, f in enumerate(facilities, start=1):
         props = f.properties()
-        props["sample"] = "true" if f.sample else "false"
+        for flag in ("sample", "workday_calendar"):
+            props[flag] = "true" if props[flag] else "false"
         if f.source_crs != "wgs84":
             props["source_crs"] = f.source_crs
         rows.append(RawRow(i, props))

@@ -35,10 +35,16 @@ def shipped_sample():
 
 
 def brute_eligible(facilities, *, kinds=(), amenities=(), worker=None, when=None, include_closed=False,
-                   open_24h=False):
-    """Eligibility from the raw attributes and the OSM opening-hours parser directly (not our index)."""
+                   open_24h=False, include_unknown_hours=False):
+    """Eligibility from the raw attributes and the OSM opening-hours parser directly (not our index; no PH, no
+    working calendar). Unknown hours (None) pass an hours filter only with ``include_unknown_hours``."""
     out = []
     for f in facilities:
+        if f.opening_hours is None and (when is not None or open_24h):
+            if include_unknown_hours and f.status != "removed" and (include_closed or f.status == "open"):
+                out.extend(brute_eligible([f], kinds=kinds, amenities=amenities, worker=worker,
+                                          include_closed=include_closed))
+            continue
         if f.status == "removed" or (not include_closed and f.status != "open"):
             continue
         if kinds and f.kind not in kinds:
@@ -137,6 +143,15 @@ def open_test_store(data_dir: Path, database_url: str = ""):
     from geo.store import open_store
 
     return open_store(Settings.from_env(data_dir=data_dir, database_url=database_url), load_districts())
+
+
+@pytest.fixture
+def store(data_dir, database_url):
+    """A loaded store on the test's data dir (GeoPackage) or database (PostGIS), closed after."""
+    s = open_test_store(data_dir, database_url)
+    s.load()
+    yield s
+    s.close()
 
 
 def store_state(store) -> tuple[int, list[dict]]:

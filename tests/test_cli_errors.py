@@ -31,7 +31,8 @@ BAD: dict[str, list[list[str]]] = {
     "import-demand": [["{tmp}/missing.csv"], ["{garbage}"], ["{file}.tif"]],
     "nearest": [["--lon", "x", "--lat", "36"], ["--lon", "0", "--lat", "0"], ["--lon", "nan", "--lat", "36"],
                 [*NEAR, "-k", "0"], [*NEAR, "--open-at", "yesterday"], [*NEAR, "--amenity", "sauna"],
-                [*NEAR, "--crs", "utm"]],
+                [*NEAR, "--crs", "utm"], ["--lon", "36.07", "--lat", "120.38"], ["--lon", "116.4", "--lat", "39.9"]],
+    "search": [[""], ["  "], ["x" * 501], ["Shinan", "--limit", "0"], ["Shinan", "--limit", "51"], []],
     "token add": [["bad name!"], []],
     "token revoke": [["nobody"]],
     "token list": [["--data-dir", "{file}"]],
@@ -48,14 +49,23 @@ BAD: dict[str, list[list[str]]] = {
              ["--add", "1", "--candidates", "{garbage}"], ["--add", "1", "--out", "{file}/s.csv"]],
     "whatif": [["--close", "nonsense-id"], [], ["--add", "1,2"], ["--add", "x"], ["--remove", "t-001", "--kind", "x"]],
     "report": [["--out", "{file}/r"], ["--out", "{tmp}/r", "--date", "tomorrow"], ["--out", "{tmp}/r", "--add", "-1"]],
+    "reports list": [["--status", "closed"], ["--limit", "0"]],
+    "reports resolve": [["999"], ["0"], ["x"], ["1", "--set", "status"], ["1", "--note", "x" * 501]],
+    "access": [["--decay", "linear"], ["--district", "Atlantis"], ["--minutes", "10", "--threshold-m", "500"],
+               ["--out", "{file}/x.csv"]],
+    "usage import": [["{tmp}/missing.csv"], ["{garbage}"], ["{csv}"], ["{tmp}"]],
+    "usage show": [["--since", "tomorrow"], ["--district", "Atlantis"], ["--kind", "castle"]],
+    "recommend": [["--underused", "2"], ["--night-share", "-1"], ["--district", "Atlantis"]],
 }
 
 # every command that opens the registry, with otherwise good arguments: the database cannot be reached
 REACHES_THE_STORE: dict[str, list[str]] = {
     "serve": ["--port", "1"], "validate": [], "import": ["{csv}"], "export": ["--out", "{tmp}/x.geojson"],
-    "nearest": NEAR, "token add": ["carol"], "token revoke": ["carol"], "token list": [],
+    "nearest": NEAR, "search": ["Shinan"], "token add": ["carol"], "token revoke": ["carol"], "token list": [],
     "edit": ["t-001", "status=maintenance"], "remove": ["t-001"], "history": [], "restore": ["1"], "audit": [],
     "gaps": [], "plan": ["--add", "1"], "whatif": ["--close", "t-001"], "report": ["--out", "{tmp}/r"],
+    "reports list": [], "reports resolve": ["1"],
+    "access": [], "usage import": ["{csv}"], "usage show": [], "recommend": [],
 }
 
 

@@ -15,6 +15,7 @@ from tests.conftest import SMALL
 from tests.test_ogc import error_of, in_browser, sample_server  # noqa: F401 - a fixture
 from tests.tools import need_module
 from web import nearest_api, ogc
+from web.assets import asset_name
 
 #: Documented but not routed yet: none (add a path here only while its view is being written).
 PENDING: set[str] = set()
@@ -90,8 +91,10 @@ def test_every_parameter_a_view_accepts_is_documented(spec):
     common = set(planner_params.COVERAGE.names)
     for path, extra in [("/api/v1/coverage", ()), ("/api/v1/coverage/grid.png", ()),
                         ("/api/v1/coverage/facilities", ()), ("/api/v1/coverage/hours", ("date",)),
-                        ("/api/v1/gaps", ("limit", "demand")), ("/api/v1/whatif", ("add", "remove", "close")),
-                        ("/api/v1/report.zip", ("add", "demand", "min_spacing_m", "method", "limit", "date"))]:
+                        ("/api/v1/gaps", ("limit", "demand", "max_area_km2", "min_density_km2")),
+                        ("/api/v1/whatif", ("add", "remove", "close")),
+                        ("/api/v1/report.zip", ("add", "demand", "min_spacing_m", "method", "limit", "date",
+                                                "max_area_km2", "min_density_km2"))]:
         assert _param_names(spec, spec["paths"][path]["get"]) == common | set(extra), path
     bodies = spec["components"]["schemas"]
     assert set(bodies["PlanRequest"]["properties"]) == set(planner_params.PLAN.names)
@@ -137,7 +140,7 @@ def test_feature_id_examples_exist(client, spec):
 def test_docs_page_uses_local_swagger_ui_with_its_licence(client):
     html = client.get("/api/docs").get_data(as_text=True)
     urls = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in urls and "/api/openapi.json" in urls
+    assert "/static/" + asset_name("vendor/swagger-ui/swagger-ui-bundle.js") in urls and "/api/openapi.json" in urls
     assert not [u for u in urls if u.startswith(("http:", "https:", "//"))]
     for u in [*urls, "/static/vendor/swagger-ui/LICENSE", "/static/vendor/swagger-ui/NOTICE"]:
         r = client.get(u)

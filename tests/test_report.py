@@ -140,7 +140,7 @@ def test_cli_gaps_and_plan(runner, tmp_path):
     assert r.exit_code == 0, r.output
     assert "marginal_gain" in r.output and (tmp_path / "s.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     r = runner.invoke(main, ["--data-dir", str(data), "plan", "--add", "2", "--method", "exact"])
-    assert r.exit_code == 2 and "method=greedy" in r.output
+    assert r.exit_code == 2 and "--method greedy" in r.output  # the CLI's own flag, not the API's method=greedy
     r = runner.invoke(main, ["--data-dir", str(data), "gaps", "--minutes", "10", "--threshold-m", "500"])
     assert r.exit_code != 0 and "--threshold-m" in r.output
     r = runner.invoke(main, ["--data-dir", str(data), "whatif", "--add", "120.45,36.16", "--json"])

@@ -52,6 +52,11 @@ READS: list[tuple[str, str, Any]] = [
     ("post", "/api/v1/plan", {"add": 2, "district": "370202", "min_spacing_m": 500}),
     ("get", "/api/v1/whatif", "add=120.38,36.07&district=370202"),
     ("post", "/api/v1/whatif", {"add": [[120.38, 36.07]], "district": "370202"}),
+    ("get", "/api/v1/access", "limit=3"), ("get", "/api/v1/access", "district=370202&decay=step"),
+    ("get", "/api/v1/usage", "district=370202"), ("get", "/api/v1/recommendations", "district=370203&limit=3"),
+    ("get", "/api/v1/search", "q=Shinan&limit=20"), ("get", "/api/v1/search", "q=香港中路工会驿站"),
+    ("post", "/api/v1/reports", {"kind": "new_site", "lon": 120.3843, "lat": 36.062, "text": "这里需要驿站"}),
+    ("get", "/api/v1/reports/layer", ""), ("get", "/api/v1/reports/summary", "facility_id=st-370202-0001"),
     ("get", "/healthz", ""),
 ]
 
@@ -147,7 +152,8 @@ def test_answers_match_their_schemas(sample_app, spec, method, path, query):
 #: The admin operations, in the order the test sends them (the delete, import and restore change the registry).
 ADMIN = [("post", "/api/v1/admin/facilities"), ("patch", "/api/v1/admin/facilities/{facility_id}"),
          ("get", "/api/v1/admin/versions"), ("get", "/api/v1/admin/audit"), ("post", "/api/v1/admin/import"),
-         ("post", "/api/v1/admin/restore"), ("delete", "/api/v1/admin/facilities/{facility_id}")]
+         ("post", "/api/v1/admin/restore"), ("get", "/api/v1/admin/reports"),
+         ("post", "/api/v1/admin/reports/{report_id}/resolve"), ("delete", "/api/v1/admin/facilities/{facility_id}")]
 
 
 def test_admin_answers_match_their_schemas(app, client):
@@ -158,6 +164,7 @@ def test_admin_answers_match_their_schemas(app, client):
            "opening_hours": "24/7", "amenities": ["rest", "toilet"]}
     csv = "名称,类型,经度,纬度\n上传驿站,station,120.3525,36.0880\n".encode()
     fid = SMALL[0].id
+    report = client.post("/api/v1/reports", json={"kind": "closed", "facility_id": fid, "text": "锁门"}).get_json()
     sent = [
         client.post("/api/v1/admin/facilities", json=new, headers=auth),
         client.patch(f"/api/v1/admin/facilities/{fid}", json={"status": "maintenance"}, headers=auth),
@@ -166,6 +173,9 @@ def test_admin_answers_match_their_schemas(app, client):
         client.post("/api/v1/admin/import", data={"file": (io.BytesIO(csv), "x.csv"), "dry_run": "true"},
                     headers=auth, content_type="multipart/form-data"),
         client.post("/api/v1/admin/restore", json={"version": 1}, headers=auth),
+        client.get("/api/v1/admin/reports?status=all", headers=auth),
+        client.post(f"/api/v1/admin/reports/{report['id']}/resolve", json={"note": "checked", "edit": {
+            "verified_at": "2026-11-01"}}, headers=auth),
         client.delete(f"/api/v1/admin/facilities/{fid}", headers=auth),
     ]
     problems = {}

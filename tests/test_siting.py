@@ -1,4 +1,5 @@
-"""New-site planning: greedy against spopt's exact MCLP optimum, and the plan's promises checked independently."""
+"""New-site planning: greedy against the exact MCLP optimum (HiGHS; checked against spopt in
+tests/test_siting_exact.py), and the plan's promises checked independently."""
 
 from __future__ import annotations
 

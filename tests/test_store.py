@@ -17,14 +17,6 @@ from geo.store.tokens import TokenStore
 from tests.conftest import SMALL, make_facility, open_test_store, store_state
 
 
-@pytest.fixture
-def store(data_dir, database_url):
-    s = open_test_store(data_dir, database_url)
-    s.load()
-    yield s
-    s.close()
-
-
 def test_writers_in_threads_with_readers_lose_nothing_and_audit_in_order(store, data_dir, database_url):
     """8 writer threads (each with its own store, as separate processes would be) while readers poll."""
     errors, stop = [], threading.Event()

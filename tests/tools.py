@@ -31,6 +31,7 @@ TOOLS = {
 #: Python packages the tests use that the app itself does not need (pyproject.toml: the test extra).
 MODULES = {
     "rasterio": "pip install -e '.[test]'",
+    "astral.sun": "pip install -e '.[test]'",
     "schemathesis": "pip install -e '.[test]'",
     "playwright": "pip install -e '.[test]'",
     "openapi_spec_validator": "pip install -e '.[test]'",

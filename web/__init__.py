@@ -11,6 +11,7 @@ from flask import Flask
 from geo.geography import load_districts
 from geo.settings import Settings
 from geo.store import open_store
+from web.assets import init_assets
 from web.errors import register_error_handlers
 from web.jsonio import OrjsonProvider
 from web.security import init_security
@@ -49,8 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     init_security(app)
-    from web import admin, api, nearest_api, pages
+    init_assets(app)  # /static/ under content-hashed names, cached for a year
+    from web import admin, api, basemap, nearest_api, pages
 
+    app.register_blueprint(basemap.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health_bp)
     app.register_blueprint(admin.bp)
@@ -61,9 +64,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(ogc.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(openapi.bp)
-    from web import coverage_api
+    from web import coverage_api, planner_extra_api
 
     app.register_blueprint(coverage_api.bp)
+    app.register_blueprint(planner_extra_api.bp)  # /access, /usage, /recommendations
+    from web import search_api
+
+    app.register_blueprint(search_api.bp)
+    from web import reports_api
+
+    app.register_blueprint(reports_api.bp)
+    app.register_blueprint(reports_api.admin_bp)
     from web.fastpath import RequestPipeline
 
     app.wsgi_app = RequestPipeline(app.wsgi_app, app_state)  # every request: version check, lean routes, headers

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from functools import lru_cache
 
 from flask import Blueprint, Response, request
 
@@ -15,15 +17,19 @@ from web import params, state
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def geojson_response(body: bytes, *, gz: bytes | None = None, max_age: int = 60) -> Response:
-    if gz is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        resp = Response(gz, mimetype="application/geo+json")
-        resp.headers["Content-Encoding"] = "gzip"
-    else:
-        resp = Response(body, mimetype="application/geo+json")
-    resp.headers["Vary"] = "Accept-Encoding"
+@lru_cache(maxsize=16)
+def content_etag(body: bytes) -> str:
+    """A strong ETag of ``body`` (once per bytes object: the cached layers are the same object every time)."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def geojson_response(body: bytes, *, max_age: int = 60) -> Response:
+    """GeoJSON, cacheable for ``max_age`` seconds then revalidated by its ETag (304 if unchanged);
+    compressed by ``web.compress`` (once per ETag)."""
+    resp = Response(body, mimetype="application/geo+json")
+    resp.headers["ETag"] = content_etag(body)
     resp.headers["Cache-Control"] = f"public, max-age={max_age}"
-    return resp
+    return resp.make_conditional(request)
 
 
 @bp.get("/facilities")
@@ -32,8 +38,7 @@ def facilities():
     st = state()
     values = FACILITIES.parse(request.args, lookups=params.lookups(st))
     if not values["kind"] and not values["district"]:
-        body, gz = st.facilities_geojson
-        return geojson_response(body, gz=gz)
+        return geojson_response(st.facilities_geojson)
     selected = st.facility_table.select(FacilityFilter.of(values)).facilities
     meta = {"sample": st.registry.is_sample, "count": len(selected), "version": st.registry.version}
     return geojson_response(dumps_geojson(feature_collection(selected, meta)).encode("utf-8"))

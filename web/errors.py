@@ -39,6 +39,7 @@ def bad_param(parameter: str, value: Any, allowed: Any, message: str | None = No
 def _render(err: DomainError):
     resp = jsonify(err.body())
     resp.status_code = err.status
+    resp.headers.update(err.headers())  # e.g. a 429's Retry-After
     return resp
 
 

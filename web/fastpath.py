@@ -8,8 +8,11 @@ It does, in one place and in this order, what every request needs:
    very function the Flask view calls (:func:`web.nearest_api.nearest_payload`) on one snapshot,
    without Flask's per-request machinery (request context, URL matching, response object,
    hooks), which costs about as much as the whole search and serialisation — else Flask;
-3. the same response headers (:func:`web.security.response_headers`: Content-Security-Policy,
-   nosniff, referrer policy, CORS for public reads) on every response, lean or Flask.
+3. the same response headers (:func:`web.security.response_headers`: Content-Security-Policy for
+   documents and scripts, nosniff, referrer policy, CORS for public reads) on every response, lean or Flask;
+4. compression (:class:`web.compress.Compression`: Brotli or gzip, ``Vary``, encoded ``ETag``
+   variants) of every text response, lean or Flask, to a request with ``Accept-Encoding``; a
+   request without one passes by with one dict lookup.
 
 A future hook (a limit, a request id) goes here and so applies to every route. A lean handler
 that fails hands the request to Flask: a refusal (any ``geo.errors.DomainError``) quietly, so
@@ -25,6 +28,7 @@ import logging
 import orjson
 
 from geo.errors import DomainError
+from web.compress import Compression
 from web.nearest_api import nearest_payload
 from web.params import QueryArgs
 from web.security import response_headers
@@ -50,10 +54,18 @@ class RequestPipeline:
     def __init__(self, app, state: AppState):
         self.app = app  # the Flask WSGI app (every other request, and every failed lean one)
         self.state = state
-        self._lean_headers = {key: [("Content-Type", "application/json"), *response_headers(*key)]
+        self._lean_headers = {key: [("Content-Type", "application/json"),
+                                    *response_headers(*key, content_type="application/json")]
                               for key in self.LEAN}
+        self.compression = Compression(self.serve)
 
     def __call__(self, environ, start_response):
+        if "HTTP_ACCEPT_ENCODING" in environ:
+            return self.compression(environ, start_response)
+        return self.serve(environ, start_response)
+
+    def serve(self, environ, start_response):
+        """The request, uncompressed: the version check, then the lean handler or Flask."""
         self.state.reload_if_changed()
         key = (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
         handler = self.LEAN.get(key)

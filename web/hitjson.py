@@ -34,7 +34,7 @@ class HitEncoder:
 
     def __init__(self, index: FacilityIndex):
         self.index = index
-        self._fixed: dict[tuple[int, str], bytes] = {}  # (position, datum) -> b'{"id":…,'
+        self._fixed: dict[tuple[int, str], tuple[bytes, bytes, bytes]] = {}  # (position, datum) -> parts
 
     def fixed_fields(self, i: int, crs: str) -> dict[str, Any]:
         """The fields of facility ``i``'s hit that do not depend on the query."""
@@ -45,38 +45,43 @@ class HitEncoder:
             "lon": round(lon, 7), "lat": round(lat, 7),
             "district": f.district, "township": f.township, "address": f.address,
             "status": f.status, "available": f.status == "open", "opening_hours": f.opening_hours,
+            "hours_known": f.opening_hours is not None,
             "amenities": list(f.amenities), "access": f.access, "entry": list(f.entry),
             "capacity": f.capacity, "phone": f.phone, "host": f.host, "verified_at": f.verified_at,
             "sample": f.sample,
         }
 
-    def _prefix(self, i: int, crs: str) -> bytes:
+    def _fixed_parts(self, i: int, crs: str) -> tuple[bytes, bytes, bytes]:
+        """Facility ``i``'s fixed JSON: (``{"id":…,`` up to the per-query fields, the navigation
+        object up to the Baidu origin, the rest of the Baidu link and the closing braces)."""
         key = (i, crs)
-        prefix = self._fixed.get(key)
-        if prefix is None:
-            prefix = orjson.dumps(self.fixed_fields(i, crs))[:-1] + b","
-            self._fixed[key] = prefix  # a racing thread may store the same bytes again: harmless
-        return prefix
+        parts = self._fixed.get(key)
+        if parts is None:
+            f = self.index.facilities[i]
+            amap, baidu_tail, geo = destination_links(f.lon, f.lat, f.name)
+            nav = orjson.dumps({"amap": amap, "geo": geo, "baidu": BAIDU_DIRECTION + "\0" + baidu_tail})
+            head, tail = nav.split(b"\\u0000")  # the origin goes where the NUL marker is
+            parts = (orjson.dumps(self.fixed_fields(i, crs))[:-1] + b",", b',"navigation":' + head, tail + b"}")
+            self._fixed[key] = parts  # a racing thread may store the same bytes again: harmless
+        return parts
 
-    def hit(self, h: Hit, crs: str, baidu_start: str) -> orjson.Fragment:
-        """One hit as a JSON object: the fixed fields, then the per-query ones
-        (``baidu_start``: the Baidu link up to the destination, see :meth:`hits`)."""
-        f = h.facility
-        amap, baidu_tail, geo = destination_links(f.lon, f.lat, f.name)
+    def hit(self, h: Hit, crs: str, origin: bytes) -> orjson.Fragment:
+        """One hit as a JSON object: the fixed fields, then the per-query ones (``origin``: the
+        Baidu link's ``origin=…&`` part, see :meth:`hits`)."""
+        prefix, nav_head, nav_tail = self._fixed_parts(h.index, crs)
         query_part = orjson.dumps({
             "distance_m": round(h.distance_m, 1),
             "bearing_deg": round(h.bearing_deg, 1),
             "walk_min": round(h.walk_min, 1),
             "ebike_min": round(h.ebike_min, 1),
             "within_radius": h.within_radius,
-            "open_now": h.open_now,
+            "open_now": h.open_now,  # None: the hours are unknown (next_change is None too)
             "closes_at": iso_minutes(h.next_change) if h.open_now else None,
             "opens_at": None if h.open_now else iso_minutes(h.next_change),
-            "navigation": {"amap": amap, "baidu": baidu_start + baidu_tail, "geo": geo},
         })
-        return orjson.Fragment(self._prefix(h.index, crs) + query_part[1:])
+        return orjson.Fragment(b"".join((prefix, query_part[1:-1], nav_head, origin, nav_tail)))
 
     def hits(self, hits: list[Hit], crs: str, origin: tuple[float, float]) -> list[orjson.Fragment]:
         """The hits as JSON; navigation links start from WGS84 ``origin`` (the query point)."""
-        baidu_start = BAIDU_DIRECTION + baidu_origin(origin)
-        return [self.hit(h, crs, baidu_start) for h in hits]
+        start = baidu_origin(origin).encode()  # ASCII: digits and percent-escapes, nothing to escape in JSON
+        return [self.hit(h, crs, start) for h in hits]

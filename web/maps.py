@@ -1,9 +1,11 @@
-"""folium maps with locally served Leaflet assets (no CDN).
+"""folium maps with locally served Leaflet assets (no CDN), the basemaps and the map data of the pages.
 
 folium's defaults link Leaflet, jQuery, Bootstrap and Font Awesome from CDNs;
 every map built here replaces those links with files under ``web/static/vendor``
-so pages work on an intranet and in tests with no internet. Tiles still come
-from their providers; the page works (markers, list) when they fail.
+so pages work on an intranet and in tests with no internet. Tiles come from their
+providers; when they fail (or ``WORKERMAP_TILES=off``) the pages draw the offline
+basemap, vector layers from shipped data (``Settings.basemap_path``, served by
+``web.basemap``), in the browser (``WM.Basemaps`` in ``web/static/js/common.js``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import folium
-from branca.element import Element, JavascriptLink
+
+from web.assets import asset_name
 
 QINGDAO_CENTER = (36.30, 120.38)
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -19,17 +22,19 @@ OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetM
 
 
 def local_assets(static_base: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    v = static_base.rstrip("/") + "/vendor"
+    """folium's ``default_js``/``default_css``: the vendored Leaflet files under their content-hashed names."""
+    base = static_base.rstrip("/")
     js = [
-        ("leaflet", f"{v}/leaflet/leaflet.js"),
-        ("markercluster", f"{v}/markercluster/leaflet.markercluster.js"),
+        ("leaflet", "vendor/leaflet/leaflet.js"),
+        ("markercluster", "vendor/markercluster/leaflet.markercluster.js"),
     ]
     css = [
-        ("leaflet_css", f"{v}/leaflet/leaflet.css"),
-        ("markercluster_css", f"{v}/markercluster/MarkerCluster.css"),
-        ("markercluster_default_css", f"{v}/markercluster/MarkerCluster.Default.css"),
+        ("leaflet_css", "vendor/leaflet/leaflet.css"),
+        ("markercluster_css", "vendor/markercluster/MarkerCluster.css"),
+        ("markercluster_default_css", "vendor/markercluster/MarkerCluster.Default.css"),
     ]
-    return js, css
+    return ([(name, f"{base}/{asset_name(path)}") for name, path in js],
+            [(name, f"{base}/{asset_name(path)}") for name, path in css])
 
 
 def base_map(static_base: str, **kwargs) -> folium.Map:
@@ -40,19 +45,6 @@ def base_map(static_base: str, **kwargs) -> folium.Map:
     m.default_css = css
     folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19).add_to(m)
     return m
-
-
-def overview_map_html(static_base: str, facilities_url: str, districts_url: str) -> str:
-    """The all-facilities map: data is fetched as GeoJSON and clustered in the browser."""
-    m = base_map(static_base)
-    root = m.get_root()
-    root.header.add_child(Element('<meta name="viewport" content="width=device-width, initial-scale=1">'))
-    root.html.add_child(Element(
-        f'<div id="wm-config" hidden data-map="{m.get_name()}" data-facilities="{facilities_url}" '
-        f'data-districts="{districts_url}"></div>'
-    ))
-    root.html.add_child(JavascriptLink(static_base.rstrip("/") + "/js/overview.js"))
-    return m.get_root().render()
 
 
 # -- basemaps in three datums and the page skeleton ------------------------------------------------
@@ -92,25 +84,33 @@ def basemaps_for(tianditu_key: str | None) -> list[Basemap]:
     return [b for b in BASEMAPS if not b.needs_key or tianditu_key]
 
 
-def map_skeleton(static_base: str, *, tianditu_key: str | None = None, zoom: int = 11,
+#: The offline basemap's entry in the layer switcher (both languages: the switcher is built once).
+OFFLINE_NAME = "离线底图 Offline map"
+
+
+def map_skeleton(static_base: str, *, tianditu_key: str | None = None, tiles: bool = True,
+                 offline_url: str | None = None, zoom: int = 11,
                  center: tuple[float, float] = QINGDAO_CENTER) -> dict:
     """folium renders the map once: the ``L.map`` call, the basemaps and the layer switcher.
 
     Returns ``{"map": var name, "div": html, "script": js, "basemaps": [{"id", "var", "datum"}]}``;
     a page template embeds ``div`` and ``script`` (with the request's CSP nonce) and its own
-    script finds the map and the basemap layers by their global ``var`` names. Only the first
-    basemap is on the map at start; the page's script may switch to a remembered one.
+    script finds the map and the basemap layers by their global ``var`` names. No basemap is on
+    the map at start: ``WM.Basemaps`` (``web/static/js/common.js``) shows the remembered or the
+    default one, so no tile of another basemap is ever asked for. The last basemap is the offline
+    one (``"offline": true``, an empty layer group the script fills with vector layers drawn from
+    ``offline_url``); with ``tiles=False`` it is the only one and no tile URL is in the page.
     """
     m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=True)
     m.default_js, m.default_css = local_assets(static_base)
     layers = []
-    for i, b in enumerate(basemaps_for(tianditu_key)):
+    for b in basemaps_for(tianditu_key) if tiles else []:
         url = b.url.replace("{key}", tianditu_key or "")
         grouped = b.labels_url is not None
         tile = folium.TileLayer(url, attr=b.attribution, name=b.name, max_zoom=b.max_zoom, max_native_zoom=b.max_zoom,
-                                subdomains=b.subdomains, overlay=False, control=not grouped, show=grouped or i == 0)
+                                subdomains=b.subdomains, overlay=False, control=not grouped, show=grouped)
         if grouped:
-            group = folium.FeatureGroup(name=b.name, overlay=False, control=True, show=(i == 0))
+            group = folium.FeatureGroup(name=b.name, overlay=False, control=True, show=False)
             tile.add_to(group)
             folium.TileLayer(b.labels_url.replace("{key}", tianditu_key or ""), attr=" ", name=b.name + " labels",
                              max_zoom=b.max_zoom, subdomains=b.subdomains, overlay=True, control=False).add_to(group)
@@ -120,45 +120,37 @@ def map_skeleton(static_base: str, *, tianditu_key: str | None = None, zoom: int
             tile.add_to(m)
             var = tile.get_name()
         layers.append({"id": b.id, "var": var, "datum": b.datum})
+    offline = folium.FeatureGroup(name=OFFLINE_NAME, overlay=False, control=True, show=False)
+    offline.add_to(m)
+    layers.append({"id": "offline", "var": offline.get_name(), "datum": "wgs84", "offline": True, "url": offline_url})
     folium.LayerControl(position="topright", collapsed=True).add_to(m)
     root = m.get_root()
     root.render()
     return {"map": m.get_name(), "div": root.html.render(), "script": root.script.render(), "basemaps": layers}
 
 
-def simplified_districts_geojson(frame, *, tolerance_deg: float = 0.0005, grid_deg: float = 1e-5) -> dict:
-    """District outlines light enough for a phone (~30 KB gzip instead of ~155 KB).
-
-    Douglas-Peucker at 0.0005° (~50 m, topology kept) on coordinates snapped to 1e-5° (~1 m).
-    For drawing only: every computation (which district a point is in) uses the full polygons.
-    """
-    import shapely
-
-    geoms = shapely.set_precision(shapely.simplify(frame.geometry.values, tolerance_deg, preserve_topology=True),
-                                  grid_deg)
-    feats = [{"type": "Feature", "id": str(a),
-              "properties": {"adcode": str(a), "name": n, "name_en": e or ""},
-              "geometry": shapely.geometry.mapping(g)}
-             for a, n, e, g in zip(frame["adcode"], frame["name"], frame["name_en"], geoms, strict=True)]
-    return {"type": "FeatureCollection", "features": feats}
+#: The properties the worker page's map layer needs: marker, label and filter fields only (kind, names,
+#: amenities, hours, access, status). What only a detail card shows (address, phone, capacity, entry, township,
+#: verified_at …) comes from the full record when a card is opened (the nearest hits carry it too).
+#: No source_*, host, sample flag (the page reads it from /api/v1/meta) or district_adcode; empty values
+#: and a false ``workday_calendar`` left out, ``hours_known`` added; 6 decimals (0.1 m). For the shipped
+#: 1,676 facilities this is ~32 KB Brotli (41 KB gzip), against ~100 KB for the full /api/v1/facilities.
+MAP_FIELDS = ("kind", "name", "name_en", "amenities", "opening_hours", "workday_calendar", "access", "status")
+#: The overview map (/map) also shows where a facility is in its popups.
+OVERVIEW_FIELDS = (*MAP_FIELDS, "district", "township", "address")
 
 
-#: The properties the map pages need: no source_*, host, sample flag (the page reads it from
-#: /api/v1/meta) or district_adcode; empty values left out; 6 decimals (0.1 m). For the shipped
-#: 1,676 facilities this is ~85 KB gzip, against ~100 KB for the full /api/v1/facilities.
-MAP_FIELDS = ("kind", "name", "name_en", "district", "township", "address", "amenities", "opening_hours",
-              "access", "entry", "capacity", "status", "verified_at", "phone")
-
-
-def map_feature_collection(facilities, meta: dict) -> dict:
-    """Facilities as compact GeoJSON: the structure and property names of /api/v1/facilities, fewer properties."""
+def map_feature_collection(facilities, meta: dict, fields: tuple[str, ...] = MAP_FIELDS) -> dict:
+    """Facilities as compact GeoJSON: the structure and property names of /api/v1/facilities, ``fields`` only."""
     feats = []
     for f in facilities:
-        props = {k: v for k, v in ((k, getattr(f, k)) for k in MAP_FIELDS) if v not in ("", None, ())}
+        props = {k: v for k, v in ((k, getattr(f, k)) for k in fields) if v not in ("", None, ()) and v is not False}
+        props["hours_known"] = "opening_hours" in props  # no hours = unknown, never "always open"
         for k in ("amenities", "entry"):
             if k in props:
                 props[k] = list(props[k])
         feats.append({"type": "Feature", "id": f.id,
                       "geometry": {"type": "Point", "coordinates": [round(f.lon, 6), round(f.lat, 6)]},
                       "properties": props})
-    return {"type": "FeatureCollection", "metadata": {**meta, "fields": list(MAP_FIELDS)}, "features": feats}
+    return {"type": "FeatureCollection", "metadata": {**meta, "fields": [*fields, "hours_known"]},
+            "features": feats}

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint
 
 from geo import datum
+from geo.cn_calendar import CALENDAR_UNTIL
 from geo.inputs import lonlat_pairs
 from geo.nearest import Travel
-from geo.params import MAX_BATCH, NEAREST, NEAREST_BATCH, TRAVEL
+from geo.params import MAX_BATCH, NEAREST, NEAREST_BATCH, TRAVEL, parse_point
 from web import params, state
 from web.hitjson import iso_minutes
 from web.state import AppState
@@ -41,30 +42,27 @@ def body_args(body: dict, skip: tuple[str, ...] = ()) -> params.QueryArgs:
 _OPTIONS = NEAREST_BATCH.without(*TRAVEL.names)
 
 
-#: What the options depend on (every option of GET/POST nearest but the point itself).
-_OPTION_NAMES = (*_OPTIONS.names, "radius_m", *TRAVEL.names)
+#: The point itself: not part of an option set.
+_POINT = frozenset(("lon", "lat"))
 
 
-def _options(args, base_travel: Travel) -> dict[str, Any]:
+def _options(args: params.QueryArgs, base_travel: Travel) -> dict[str, Any]:
     """Parse the options shared by GET and POST (``args`` is query args or the JSON body as strings).
 
     Workers ask with few distinct option sets and many points: an answer is kept per raw option values
     (the point is not part of the key; a refused set raises again, nothing is kept for it).
     """
-    key = tuple(tuple(args.getlist(n)) if hasattr(args, "getlist") else args.get(n) for n in _OPTION_NAMES)
-    return _parsed_options(key, base_travel)
+    return _parsed_options(tuple((n, tuple(v)) for n, v in args.items() if n not in _POINT), base_travel)
 
 
 @lru_cache(maxsize=256)
 def _parsed_options(key: tuple, base_travel: Travel) -> dict[str, Any]:
-    args = params.QueryArgs({n: list(v) if isinstance(v, tuple) else [v] for n, v in zip(_OPTION_NAMES, key,
-                                                                                        strict=True)
-                             if v not in (None, ())})
+    args = params.QueryArgs({n: list(v) for n, v in key})
     o = _OPTIONS.parse(args, check_unknown=False)
     return {"k": o["k"], "radius_m": NEAREST["radius_m"].parse(args), "kinds": tuple(o["kind"]),
             "amenities": tuple(o["amenity"]), "worker": o["worker"], "open_at": o["open_at"],
             "include_closed": o["include_closed"], "open_24h": o["open_24h"], "crs": o["crs"],
-            "travel": travel_options(args, base_travel)}
+            "include_unknown_hours": o["include_unknown_hours"], "travel": travel_options(args, base_travel)}
 
 
 def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
@@ -76,9 +74,20 @@ def _used(opts: dict, at) -> dict[str, Any]:
         "k": opts["k"], "radius_m": opts["radius_m"], "kind": opts["kinds"], "amenity": opts["amenities"],
         "worker": opts["worker"], "open_at": None if opts["open_at"] is None else iso_minutes(at),
         "hours_filter": opts["open_at"] is not None, "include_closed": opts["include_closed"],
-        "open_24h": opts["open_24h"],
+        "open_24h": opts["open_24h"], "include_unknown_hours": opts["include_unknown_hours"],
         "crs": opts["crs"], **opts["travel"].as_dict(),
     }
+
+
+#: The two calendar fields of an answer, for the days the calendar covers and for the others.
+_CALENDAR = {covered: {"calendar_until": CALENDAR_UNTIL.isoformat(), "calendar_covered": covered}
+             for covered in (True, False)}
+
+
+def _calendar(at) -> dict[str, Any]:
+    """``calendar_until`` (the last day China's holiday calendar covers) and ``calendar_covered`` (whether
+    the evaluated day is within it: beyond it no day counts as a public holiday)."""
+    return _CALENDAR[at.date() <= CALENDAR_UNTIL]
 
 
 def nearest_payload(args: params.QueryArgs, st: AppState) -> dict[str, Any]:
@@ -86,18 +95,19 @@ def nearest_payload(args: params.QueryArgs, st: AppState) -> dict[str, Any]:
     below and by the WSGI fast path (:mod:`web.fastpath`)."""
     NEAREST.reject_unknown(args)
     opts = _options(args, st.travel)
-    lon_in, lat_in = NEAREST["lon"].parse(args), NEAREST["lat"].parse(args)
+    lon_in, lat_in = parse_point(args)  # the one point check (geo.params): a swapped pair is named
     lon, lat = _to_wgs84(lon_in, lat_in, opts["crs"])
     encoder = st.hit_encoder
     res = encoder.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
                               amenities=opts["amenities"], worker=opts["worker"], open_at=opts["open_at"],
                               include_closed=opts["include_closed"], open_24h=opts["open_24h"],
-                              travel=opts["travel"])
+                              travel=opts["travel"], include_unknown_hours=opts["include_unknown_hours"])
     return {
         "query": {"lon": lon_in, "lat": lat_in, "crs": opts["crs"], "lon_wgs84": round(lon, 7),
                   "lat_wgs84": round(lat, 7)},
         "parameters": _used(opts, res.at),
         "evaluated_at": iso_minutes(res.at),
+        **_calendar(res.at),
         "eligible": res.eligible,
         "sample": st.registry.is_sample,
         "count": len(res.hits),
@@ -123,7 +133,8 @@ def nearest_batch():
     travel = opts["travel"]
     dist, fidx, when, eligible = state().index.query_batch(
         lon, lat, k=opts["k"], kinds=opts["kinds"], amenities=opts["amenities"], worker=opts["worker"],
-        open_at=opts["open_at"], include_closed=opts["include_closed"], open_24h=opts["open_24h"])
+        open_at=opts["open_at"], include_closed=opts["include_closed"], open_24h=opts["open_24h"],
+        include_unknown_hours=opts["include_unknown_hours"])
     facilities = state().index.facilities
     walk, ebike = travel.minutes(dist, travel.walk_kmh), travel.minutes(dist, travel.ebike_kmh)
     results = [
@@ -131,6 +142,6 @@ def nearest_batch():
           "ebike_min": round(float(ebike[r, c]), 1)} for c, i in enumerate(row) if i >= 0]
         for r, row in enumerate(fidx)
     ]
-    return {"parameters": _used(opts, when), "evaluated_at": iso_minutes(when), "eligible": eligible,
+    return {"parameters": _used(opts, when), "evaluated_at": iso_minutes(when), **_calendar(when), "eligible": eligible,
             "count": len(results), "distance": "planar EPSG:4549 (within 0.01 % of geodesic)",
             "results": results}

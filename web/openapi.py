@@ -22,7 +22,7 @@ from geo.edits import EDITABLE
 from geo.export import DOWNLOAD_FORMATS, dumps_geojson
 from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, VOCABULARIES, WORKER_TYPES
 from geo.overlay import CLASSES
-from geo.params import MAX_BATCH, NEAREST, TRAVEL, Params
+from geo.params import MAX_BATCH, NEAREST, SEARCH, TRAVEL, Params
 from geo.registry_params import (
     AUDIT,
     EXPORT,
@@ -35,6 +35,17 @@ from geo.registry_params import (
     RESTORE,
     VERSIONS,
 )
+from geo.report_params import (
+    MAX_BODY_BYTES,
+    QUEUE,
+    RATE_LIMIT,
+    REPORT_BODY,
+    REPORT_KINDS,
+    REPORT_STATUSES,
+    RESOLVE,
+    SUMMARY,
+)
+from geo.search import TYPES as SEARCH_TYPES
 from geo.siting import MAX_ADD, METHODS
 from web import nearest_api, ogc, state
 
@@ -103,6 +114,11 @@ _FACILITY_TYPES: dict[str, Schema] = {
     "status": _enum(STATUS),
     "verified_at": {"type": "string", "description": "YYYY-MM-DD, or empty if never verified"},
     "sample": {"type": "boolean", "description": "a generated sample record, not real data"},
+    "opening_hours": {"type": "string", "nullable": True,
+                      "description": "OSM opening_hours syntax (PH = China's statutory holidays); null = unknown"},
+    "workday_calendar": {"type": "boolean", "description": "follows China's working calendar: closed on statutory "
+                         "holidays unless its hours say otherwise, open on make-up working days (调休) with the "
+                         "hours of the weekday replaced"},
     "source_crs": _enum(DATUMS),
     "source_lon": _NULLABLE_NUMBER,
     "source_lat": _NULLABLE_NUMBER,
@@ -114,6 +130,8 @@ _FACILITY_TYPES: dict[str, Schema] = {
 def _facility_properties(*, with_coordinates: bool = False) -> Schema:
     props = {f: _FACILITY_TYPES.get(f, {"type": "string"}) for f in FIELDS
              if with_coordinates or f not in ("lon", "lat")}
+    props["hours_known"] = {"type": "boolean", "description": "false: opening_hours is unknown (never counted as open "
+                            "unless include_unknown_hours)"}
     return {"type": "object", "required": ["id", "kind", "name", "status"], "properties": props}
 
 
@@ -147,7 +165,7 @@ def _schemas() -> dict[str, Schema]:
         "distance_m": {"type": "number"}, "bearing_deg": {"type": "number"},
         "walk_min": {"type": "number"}, "ebike_min": {"type": "number"},
         "within_radius": {"type": "boolean"}, "available": {"type": "boolean"},
-        "open_now": {"type": "boolean"},
+        "open_now": {"type": "boolean", "nullable": True, "description": "null: the hours are unknown"},
         "closes_at": {"type": "string", "nullable": True}, "opens_at": {"type": "string", "nullable": True},
         "navigation": {
             "type": "object", "required": ["amap", "baidu", "geo"],
@@ -166,6 +184,10 @@ def _schemas() -> dict[str, Schema]:
     applied["open_at"] = {"type": "string", "nullable": True,
                           "description": "the minute evaluated (ISO 8601, +08:00); null: no hours filter"}
     applied["hours_filter"] = {"type": "boolean"}
+    calendar = {"calendar_until": {"type": "string", "format": "date", "description": "the last day China's "
+                                   "public-holiday calendar (PH, make-up working days) covers"},
+                "calendar_covered": {"type": "boolean", "description": "whether the evaluated day is within the "
+                                     "calendar; false: no day counts as a public holiday (PH rules not applied)"}}
     parameters = _object(list(applied), **applied)
     parameters["description"] = "the options applied (defaults filled in)"
     count = {"type": "integer", "minimum": 0}
@@ -278,7 +300,7 @@ def _schemas() -> dict[str, Schema]:
                                             lat={"type": "number"}, crs=_enum(DATUMS),
                                             lon_wgs84={"type": "number"}, lat_wgs84={"type": "number"}),
                            "parameters": parameters,
-                           "evaluated_at": {"type": "string"}, "eligible": {"type": "integer"},
+                           "evaluated_at": {"type": "string"}, **calendar, "eligible": {"type": "integer"},
                            "sample": {"type": "boolean"}, "count": {"type": "integer"},
                            "hits": {"type": "array", "items": _ref("schemas", "NearestHit")}},
         },
@@ -286,7 +308,7 @@ def _schemas() -> dict[str, Schema]:
         "NearestBatchResult": {
             "type": "object", "required": ["count", "results"],
             "properties": {
-                "parameters": parameters, "evaluated_at": {"type": "string"},
+                "parameters": parameters, "evaluated_at": {"type": "string"}, **calendar,
                 "eligible": {"type": "integer"}, "count": {"type": "integer"}, "distance": {"type": "string"},
                 "results": {"type": "array", "description": "per point, its nearest facilities",
                             "items": {"type": "array", "items": {
@@ -436,15 +458,21 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
             "demand_source": text,
             "eligible_facilities": {**integer, "description": "facilities counted (not in /coverage/hours)"},
             "filter": _object(
-                ["kind", "amenity", "worker", "open_at", "include_closed", "open_24h"],
+                ["kind", "amenity", "worker", "open_at", "include_closed", "open_24h", "include_unknown_hours"],
                 kind={"oneOf": [{"type": "array", "items": _enum(KINDS)}, _enum(("any",))]},
                 amenity={"type": "array", "items": _enum(AMENITIES)},
                 worker={"type": "string", "enum": [*WORKER_TYPES, None], "nullable": True},
                 open_at={"type": "string", "description": "any, a date-time with +08:00, or (hours) each full "
                                                           "hour of the date"},
-                include_closed={"type": "boolean"}, open_24h={"type": "boolean"}),
+                include_closed={"type": "boolean"}, open_24h={"type": "boolean"},
+                include_unknown_hours={"type": "boolean"}),
             "district": {"type": "string", "nullable": True, "description": "adcode, null = the city"},
             "ranked_by": {"type": "string", "description": "/gaps: uncovered workers or uncovered residents"},
+            "hot_spots": _object(
+                ["demand", "min_density_km2", "min_per_cell", "max_area_km2", "grouping", "place"],
+                demand=_enum(DEMANDS), min_density_km2={**num, "description": "the density floor, per km²"},
+                min_per_cell={**num, "description": "the floor as demand per cell"},
+                max_area_km2={**num, "description": "no area is larger"}, grouping=text, place=text),
             "add": {"type": "integer"}, "demand": _enum(DEMANDS), "min_spacing_m": num, "method": _enum(METHODS),
             "candidates": text, "candidate_count": integer, "excluded_area": {"type": "boolean"},
             "improvement": {"type": "string", "nullable": True},
@@ -456,16 +484,47 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
                    marginal_gain={**num, "description": "demand newly covered by this site"},
                    cumulative_covered=num, cumulative_pct={**_PCT, "description": "percent (0.001)"},
                    x_m={**num, "description": "EPSG:4549 easting"}, y_m={**num, "description": "EPSG:4549 northing"})
-    exact = _object(["gain", "objective", "status", "optimal", "solver"],
-                    gain=num, objective=num, status=text, optimal={"type": "boolean"}, solver=text,
-                    demand_groups=integer, existing_sites=integer, candidates=integer, build_s=num, solve_s=num,
-                    greedy_gain=num, greedy_ratio=nullable_num)
-    exact.update(nullable=True, description="method=exact only: the solve, and greedy's result on it")
-    gap_props = _object(["rank", "district", "adcode", "cells", "area_km2", "uncovered_workers",
-                         "uncovered_residents", "lon", "lat"],
-                        rank={"type": "integer", "minimum": 1}, district=text, adcode=text, cells=integer,
-                        area_km2=num, uncovered_workers=num, uncovered_residents=num,
-                        lon={**num, "description": "a point inside the area"}, lat=num)
+    exact = _object(["gain", "objective", "status", "optimal", "solver", "bound", "gap_pct", "plan_from",
+                     "aggregation", "aggregation_error"],
+                    gain={**num, "description": "demand the plan newly covers"}, objective=num,
+                    status={**text, "description": "optimal, time_limit, or the solver's message"},
+                    optimal={"type": "boolean"}, solver=text,
+                    bound={**nullable_num, "description": "proven upper bound on the demand newly covered"},
+                    gap_pct={**nullable_num, "description": "(bound − gain) ÷ bound, %"},
+                    plan_from={"type": "string", "enum": ["solver", "greedy"],
+                               "description": "greedy: the solver stopped at the time limit with less"},
+                    demand_cells={**integer, "description": "cells with uncovered demand within reach"},
+                    demand_groups={**integer, "description": "cells reached by the same candidates merged"},
+                    candidates={**integer, "description": "candidates in the model (after dropping dominated ones)"},
+                    dominated_candidates=integer, spacing_pairs=integer,
+                    nonzeros={**integer, "description": "non-zeros of the sparse constraint matrix"},
+                    aggregation=text, aggregation_error={**num, "description": "demand the merging misstates: 0"},
+                    build_s=num, solve_s=num, greedy_gain=num, greedy_ratio=nullable_num)
+    exact.update(nullable=True, description="method=exact only: the solve (a MILP built as sparse matrices, HiGHS), "
+                                            "and greedy's result on the same instance")
+    gap_props = _object(["rank", "district", "adcode", "place", "place_distance_m", "cells", "area_km2",
+                         "uncovered_workers", "uncovered_residents", "lon", "lat", "centroid_lon", "centroid_lat",
+                         "centroid_gcj02_lon", "centroid_gcj02_lat"],
+                        rank={"type": "integer", "minimum": 1}, district=text, adcode=text,
+                        place={**text, "nullable": True, "description": "the nearest township or town in the "
+                               "area's district (null: the district has none known)"},
+                        place_distance_m={**nullable_num, "description": "metres from the centroid to the place"},
+                        cells=integer, area_km2={**num, "description": "measured in EPSG:4549; at most max_area_km2"},
+                        uncovered_workers=num, uncovered_residents=num,
+                        lon={**num, "description": "a point inside the area"}, lat=num,
+                        centroid_lon={**num, "description": "centroid, WGS84"}, centroid_lat=num,
+                        centroid_gcj02_lon={**num, "description": "centroid, GCJ-02 (AMap, Tencent)"},
+                        centroid_gcj02_lat=num)
+    below_row = _object(["adcode", "district", "cells", "area_km2", "uncovered_workers", "uncovered_residents"],
+                        adcode=text, district=text, cells=integer, area_km2=num, uncovered_workers=num,
+                        uncovered_residents=num)
+    gaps_summary = _object(
+        ["demand", "areas", "listed", "uncovered", "in_areas", "in_listed", "in_areas_pct", "in_listed_pct"],
+        demand=_enum(DEMANDS), areas={**integer, "description": "areas above the floor, listed or not"},
+        listed=integer, uncovered={**num, "description": "uncovered demand in scope"},
+        in_areas={**num, "description": "of it, in all the areas"}, in_listed={**num, "description": "in the listed"},
+        in_areas_pct=nullable_num, in_listed_pct=nullable_num)
+    gaps_summary["description"] = "How much of the uncovered demand (of the ranked demand) the areas hold."
     return {
         "CoverageRow": row,
         "CoverageAssumptions": assumptions,
@@ -502,9 +561,13 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
         "Gaps": {**_collection_of(_object(["type", "id", "properties", "geometry"], type=_enum(("Feature",)),
                                           id={"type": "integer", "description": "the rank"},
                                           properties=gap_props, geometry=_ref("schemas", "PolygonalGeometry")),
-                                  demand_source=text, assumptions=_ref("schemas", "CoverageAssumptions")),
-                 "description": "RFC 7946 FeatureCollection (WGS84) of uncovered areas, largest uncovered demand "
-                                "first; assumptions and demand_source as foreign members."},
+                                  demand_source=text, assumptions=_ref("schemas", "CoverageAssumptions"),
+                                  summary=gaps_summary,
+                                  below_floor={"type": "array", "items": below_row, "description": "per district: "
+                                               "the uncovered cells below the density floor (not drawn)"}),
+                 "description": "RFC 7946 FeatureCollection (WGS84) of uncovered hot spots — dense uncovered cells "
+                                "grouped, no area over max_area_km2 — largest uncovered demand first; assumptions, "
+                                "demand_source, summary and below_floor as foreign members."},
         "PlanRequest": _planner_body(
             districts, planner_params.PLAN,
             example={"add": 5, "mode": "walk", "minutes": 15, "district": "370202", "min_spacing_m": 500}),
@@ -643,6 +706,21 @@ def _export_parameters(district_values: tuple[str, ...]) -> list[Schema]:
     return out
 
 
+def _search_result() -> Schema:
+    """The answer of GET /api/v1/search (geo.search)."""
+    text, nullable_text = {"type": "string"}, {"type": "string", "nullable": True}
+    result = _object(
+        ["type", "name", "name_en", "district", "lon", "lat", "id", "score"], type=_enum(SEARCH_TYPES),
+        name={**text, "description": "Chinese name (a GeoNames place without one: its romanised name)"},
+        name_en=nullable_text, district={**nullable_text, "description": "the Chinese name of its district"},
+        lon={"type": "number", "description": "WGS84"}, lat={"type": "number", "description": "WGS84"},
+        id={**nullable_text, "description": "the facility id (facilities only)"},
+        score={"type": "number", "minimum": 0, "maximum": 1, "description": "1 = the query is its name"})
+    return _object(["query", "count", "results"], query={**text, "description": "q as read (trimmed)"},
+                   count={"type": "integer", "minimum": 0},
+                   results={"type": "array", "items": result, "description": "best first"})
+
+
 def _api_paths(district_values: tuple[str, ...]) -> dict[str, Schema]:
     tag, export_tag, nearest_tag = "Facilities API", "Export", "Nearest"
     disposition = {"Content-Disposition": {"description": "attachment; filename=\"qingdao-<layer>.<suffix>\"",
@@ -684,6 +762,16 @@ def _api_paths(district_values: tuple[str, ...]) -> dict[str, Schema]:
                 requestBody={"required": True, "content": {"application/json": {
                     "schema": _ref("schemas", "NearestBatchRequest")}}}),
         },
+        "/api/v1/search": {"get": _op(
+            "search", tag, "Find districts, townships, places and facilities by name", {
+                "200": _json(_search_result(), "Results best first, each with its WGS84 position."),
+                **_errors(400)},
+            description="Chinese, pinyin (with or without tones or spaces: 市南, Shinan, shìnán, shi nan) or English "
+                        "names; facility names and addresses; small typos (Shinna) and characters of the same sound "
+                        "(李仓) are forgiven. A township is at its GeoNames town seat, else at the mean position of "
+                        "the registry's facilities in it (left out if none); a district at its GeoNames seat, else "
+                        "inside its largest part. Unknown parameters are refused (400).",
+            parameters=SEARCH.openapi())},
         "/api/openapi.json": {"get": _op("getOpenAPI", "API description", "This document", {
             "200": _json({"type": "object"}, "OpenAPI 3.0 document.", OPENAPI_MEDIA_TYPE)})},
         "/api/docs": {"get": _op("getDocs", "API description", "This document, rendered (Swagger UI)", {
@@ -745,8 +833,9 @@ def _coverage_paths(districts: tuple[str, ...], example_id: str | None) -> dict[
                 **_errors(400)},
             description=common, parameters=_planner_parameters(districts, pp.COVERAGE))},
         "/api/v1/gaps": {"get": _op(
-            "getGaps", tag, "Uncovered areas as polygons, largest uncovered demand first", {
-                "200": _json(_ref("schemas", "Gaps"), "Connected uncovered cells (one district each), ranked.",
+            "getGaps", tag, "Uncovered hot spots as polygons, largest uncovered demand first", {
+                "200": _json(_ref("schemas", "Gaps"), "Dense uncovered cells grouped (one district each, none over "
+                             "max_area_km2), ranked; the demand below the floor per district.",
                              GEOJSON),
                 **_errors(400)},
             description=common, parameters=_planner_parameters(districts, pp.GAPS))},
@@ -795,7 +884,9 @@ def _admin_schemas() -> dict[str, Schema]:
     record = {f: {**_FACILITY_TYPES.get(f, text), "nullable": True} for f in FIELDS}
     version = {"type": "integer", "minimum": 1}
     return {
-        "FacilityRecord": {**_object(list(FIELDS), **record), "description": "Every field of the stored record."},
+        "FacilityRecord": {**_object(list(FIELDS), **record, hours_known={"type": "boolean", "description": "false: "
+                                                                           "opening_hours is unknown (derived)"}),
+                           "description": "Every field of the stored record."},
         "StoredFacility": _object(["facility"], facility=_ref("schemas", "FacilityRecord")),
         "RemovedFacility": _object(["id", "status"], id=text, status=_enum(("removed",))),
         "ImportResult": _object(
@@ -877,6 +968,285 @@ def _admin_paths() -> dict[str, Schema]:
     }
 
 
+def _report_schemas() -> dict[str, Schema]:
+    """The answers of the worker-report endpoints (web/reports_api.py)."""
+    text, count = {"type": "string"}, {"type": "integer", "minimum": 0}
+    nullable_text, nullable_number = {**text, "nullable": True}, {"type": "number", "nullable": True}
+    report = {"id": {"type": "integer", "minimum": 1}, "kind": _enum(REPORT_KINDS),
+              "facility_id": {**nullable_text, "description": "null for new_site"},
+              "lon": {**nullable_number, "description": "WGS84; null when not given"}, "lat": nullable_number,
+              "text": {**text, "description": "as the worker wrote it: show it as text, never as HTML"},
+              "created_at": {**text, "format": "date-time"}, "status": _enum(REPORT_STATUSES)}
+    queued = {**report, "facility_name": nullable_text, "resolved_at": nullable_text, "resolved_by": nullable_text,
+              "note": {**nullable_text, "description": "the resolution note"}}
+    layer_props = _object(["kind", "facility_id", "name", "count", "created_at"], kind=_enum(REPORT_KINDS),
+                          facility_id=nullable_text, name={**nullable_text, "description": "the facility's name"},
+                          count={**count, "description": "open reports in this point"},
+                          created_at={**text, "description": "the latest of them"})
+    return {
+        "Report": {**_object(list(report), **report), "description": "A stored worker report."},
+        "ReportSummary": _object(["facility_id", "open_reports", "verified_at"], facility_id=text,
+                                 open_reports=count, verified_at={**nullable_text, "description": "YYYY-MM-DD when "
+                                                                  "the facility was last verified; null if never"}),
+        "ReportsLayer": _collection_of(_feature({"type": "object"}, layer_props), open_reports=count),
+        "QueuedReport": {**_object(list(queued), **queued), "description": "A report with its resolution."},
+        "ReportQueue": _object(["reports"], reports={"type": "array", "items": _ref("schemas", "QueuedReport"),
+                                                     "description": "newest first"}),
+        "ResolvedReport": _object(["report"], report=_ref("schemas", "QueuedReport"),
+                                  facility=_ref("schemas", "FacilityRecord")),  # the record the edit wrote, if any
+    }
+
+
+def _report_paths() -> dict[str, Schema]:
+    tag, admin_tag = "Reports", "Admin (token)"
+    err = _ref("schemas", "Error")
+    n, window_s = RATE_LIMIT
+    body = {"type": "object", "required": ["kind"], "additionalProperties": False,
+            "properties": {name: {**schema, "nullable": not REPORT_BODY[name].required} for name, schema in
+                           REPORT_BODY.json_properties().items()}}
+    auth_errors = {"401": _json(err, "No or malformed Authorization header."),
+                   "403": _json(err, "Token wrong or revoked, or writes disabled (no token configured).")}
+    resolve_body = {"type": "object", "additionalProperties": False, "properties": {
+        name: {**schema, "nullable": True} for name, schema in RESOLVE.json_properties().items()}}
+    report_id = {"name": "report_id", "in": "path", "required": True, "description": "The report's id.",
+                 "schema": {"type": "integer", "minimum": 1}}
+    return {
+        "/api/v1/reports": {"post": _op(
+            "submitReport", tag, "Report a problem with a facility, or suggest a new site (no login)", {
+                "201": _json(_ref("schemas", "Report"), "Stored: it waits in the admins' queue."),
+                **_errors(400),
+                "413": _json(err, f"The body is larger than {MAX_BODY_BYTES} bytes."),
+                "429": {**_json(err, f"More than {n} reports from this client in {window_s // 60} minutes; nothing "
+                                     "was stored."),
+                        "headers": {"Retry-After": {"required": True, "description": "seconds until one is "
+                                                    "accepted again", "schema": {"type": "integer", "minimum": 1}}}}},
+            description=f"A JSON object. facility_id is required unless kind is new_site, which needs lon/lat "
+                        f"inside a Qingdao district. At most {n} reports per client in {window_s // 60} minutes "
+                        "(the client is the connecting address, or X-Forwarded-For from a configured proxy; only a "
+                        "salted hash of it is kept). Bad input is a 400 and stores nothing.",
+            requestBody={"required": True, "content": {"application/json": {"schema": body}}})},
+        "/api/v1/reports/summary": {"get": _op(
+            "getReportSummary", tag, "A facility's open reports and last verification (its card)", {
+                "200": _json(_ref("schemas", "ReportSummary"), "Counts only, no texts."), **_errors(400, 404)},
+            parameters=SUMMARY.openapi())},
+        "/api/v1/reports/layer": {"get": _op(
+            "getReportsLayer", tag, "Open reports and suggested sites as GeoJSON (the planner's layers)", {
+                "200": _json(_ref("schemas", "ReportsLayer"), "One point per facility and kind of open report, and "
+                             "per cluster of suggested sites (about 100 m); kinds, counts and times, never texts.",
+                             GEOJSON),
+                **_errors(400)})},
+        "/api/v1/admin/reports": {"get": _op(
+            "listReports", admin_tag, "The worker reports queue", {
+                "200": _json(_ref("schemas", "ReportQueue"), "Reports of the status, newest first."), **_errors(400),
+                **auth_errors}, parameters=QUEUE.openapi(), security=[{"adminToken": []}])},
+        "/api/v1/admin/reports/{report_id}/resolve": {"post": _op(
+            "resolveReport", admin_tag, "Resolve a report, optionally editing its facility", {
+                "200": _json(_ref("schemas", "ResolvedReport"), "Resolved (and the facility written)."),
+                **_errors(400, 404), **auth_errors,
+                "409": _json(err, "The report is already resolved, or the new facility's id exists."),
+                "413": _json(err, f"The body is larger than {MAX_BODY_BYTES} bytes."),
+                "422": _json(err, "The edit fails validation: error.details lists every problem; nothing was "
+                                  "written.")},
+            description="The edit and the resolution are written in one transaction (both or neither), each with "
+                        "its audit entry. An empty body resolves without a note or an edit.",
+            parameters=[report_id], requestBody={"required": False, "content": {"application/json": {
+                "schema": resolve_body}}}, security=[{"adminToken": []}])},
+    }
+
+
+# -- /api/v1/access, /access/grid.png, /usage, /recommendations (web/planner_extra_api.py) ----------------
+
+def _access_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
+    """The answers of capacity-aware access (E2SFCA), usage and recommendations."""
+    num, text, integer, flag = {"type": "number"}, {"type": "string"}, {"type": "integer", "minimum": 0}, \
+        {"type": "boolean"}
+    nnum, ntext, nint = {**num, "nullable": True}, {**text, "nullable": True}, {**integer, "nullable": True}
+    strings = {"type": "array", "items": text}
+    coverage = _planner_schemas(districts)["CoverageAssumptions"]
+    access_props = {
+        **coverage["properties"], "method": text, "demand": _enum(DEMANDS), "decay": _enum(planner_params.DECAYS),
+        "decay_rule": text, "catchment_m": {**num, "description": "the threshold in route metres"},
+        "catchment_rule": text, "access_distance": text, "capacity_rule": text,
+        "capacity_imputed": {**integer, "description": "facilities without a capacity (counted as their kind's "
+                                                       "median)"},
+        "imputed_places": {"type": "object", "additionalProperties": {"type": "integer"},
+                           "description": "the places counted for a facility without a capacity, by kind"},
+        "places": {**num, "description": "places of the counted facilities"},
+        "city_demand_per_place": {**nnum, "description": "demand in reach ÷ places, city-wide"},
+        "max_demand_per_place": {**nnum, "description": "the shortage threshold used"},
+        "max_demand_per_place_rule": text}
+    access_assumptions = {"type": "object", "properties": access_props,
+                          "required": [*coverage["required"], "method", "demand", "decay", "catchment_m",
+                                       "capacity_rule", "capacity_imputed", "max_demand_per_place"],
+                          "description": "What the E2SFCA figures rest on: the coverage assumptions (the catchment "
+                                         "is the threshold), the decay, the supply and the shortage threshold."}
+    row_props = {"adcode": text, "name": text, "cells": integer, "area_km2": num, "demand": num,
+                 "demand_in_reach": num, "demand_no_access": {**num, "description": "beyond every catchment"},
+                 "places": {**num, "description": "places of the counted facilities in the district"},
+                 "accessible_places": {**num, "description": "Σ demand × access: the places its people share"},
+                 "places_per_1000": {**nnum, "description": "accessible places per 1000 people (all demand)"},
+                 "demand_per_place": {**nnum, "description": "demand in reach per accessible place"},
+                 "shortage_cells": integer, "shortage_demand": num, "shortage_pct": _PCT,
+                 "places_needed": {**integer, "description": "places that would bring every short cell to the "
+                                                             "threshold"}}
+    supplier = {**_object(["id", "name", "kind", "places", "places_imputed", "distance_m", "lon", "lat"],
+                          id=text, name=text, kind=_enum(KINDS), places=num, places_imputed=flag,
+                          distance_m={**num, "description": "route metres to the area's nearest cell"}, lon=num,
+                          lat=num),
+                "nullable": True, "description": "the facility whose places the area uses most: where to add places"}
+    area = _object(["rank", "district", "adcode", "place", "cells", "area_km2", "demand", "accessible_places",
+                    "demand_per_place", "places_needed", "lon", "lat", "facility"],
+                   rank={"type": "integer", "minimum": 1}, district=text, adcode=text,
+                   place={**ntext, "description": "the nearest township or town in the district"}, cells=integer,
+                   area_km2=num, demand=num, accessible_places=num, demand_per_place=nnum, places_needed=integer,
+                   lon={**num, "description": "the centre of its cell with the most demand"}, lat=num,
+                   facility=supplier)
+    facility = _object(["id", "name", "kind", "district", "added", "lon", "lat", "places", "places_imputed",
+                        "demand_in_reach", "demand_per_place", "places_per_1000"],
+                       id=text, name=text, kind=_enum(KINDS), district=text, added=flag, lon=num, lat=num,
+                       places=num, places_imputed=flag,
+                       demand_in_reach={**num, "description": "Σ demand × weight in its catchment"},
+                       demand_per_place=nnum, places_per_1000={**num, "description": "1000 × its ratio R_j"})
+    legend = _object(["class", "key", "label", "color", "opacity", "from_demand_per_place", "to_demand_per_place"],
+                     **{"class": {"type": "integer", "minimum": 1}}, key=text, label=text,
+                     color={"type": "string", "pattern": "^#[0-9a-f]{6}$"}, opacity=num,
+                     from_demand_per_place=nnum, to_demand_per_place=nnum)
+    usage_source = _object(["source", "synthetic", "rows", "imports", "first_day", "last_day", "note"],
+                           source=_enum(("imported", "shipped sample")),
+                           synthetic={**flag, "description": "synthetic rows (the shipped sample, or rows marked "
+                                                             "样例 = true) are in use: not observed visits"},
+                           rows=integer, imports=integer, first_day=ntext, last_day=ntext, note=text)
+    usage_assumptions = _object(
+        ["district", "kind", "since", "until", "visit_hours", "night", "utilisation_rule"],
+        district=ntext, kind={"oneOf": [{"type": "array", "items": _enum(KINDS)}, _enum(("any",))]}, since=ntext,
+        until=ntext, visit_hours=num, night=text, utilisation_rule=text, peak_rule=text, open_hours_rule=text,
+        missing_hours_rule=text)
+    usage_row = _object(["adcode", "name", "facilities", "visits", "visits_per_day", "utilisation", "night_share",
+                         "peak_hour"], adcode=text, name=text, facilities=integer, visits=integer,
+                        visits_per_day=num, utilisation=nnum, night_share=nnum, peak_hour=ntext)
+    usage_facility = _object(
+        ["id", "name", "kind", "district", "adcode", "lon", "lat", "capacity", "opening_hours", "open_24h", "days",
+         "hourly_days", "visits", "visits_per_day", "open_hours_per_day", "utilisation", "peak_hour",
+         "peak_hour_visits", "peak_utilisation", "busiest_hours", "night_visits_per_day", "night_share", "profile",
+         "synthetic"],
+        id=text, name=text, kind=_enum(KINDS), district=text, adcode=text, lon=num, lat=num, capacity=nint,
+        opening_hours=ntext, open_24h=flag, days=integer, hourly_days=integer, visits=integer, visits_per_day=num,
+        open_hours_per_day=nnum,
+        utilisation={**nnum, "description": "visits × visit_hours ÷ (capacity × hours open); null without a "
+                                            "capacity or opening hours"},
+        peak_hour=ntext, peak_hour_visits=nnum, peak_utilisation=nnum, busiest_hours=strings,
+        night_visits_per_day=nnum, night_share=nnum,
+        profile={"type": "array", "nullable": True, "minItems": 24, "maxItems": 24, "items": num,
+                 "description": "mean visits at each hour 00–23 (days with hourly rows); null without them"},
+        synthetic=flag)
+    where = _object(["id", "name", "kind", "district", "lon", "lat"], id=text, name=text, kind=_enum(KINDS),
+                    district=text, lon=num, lat=num)
+    target = {"type": "object", "nullable": True, "description": "where to: a facility (merge, the nearest 24-hour "
+                                                                 "one) or a shortage area (relocate, add_places)",
+              "properties": {"id": text, "name": text, "kind": _enum(KINDS), "district": text, "lon": num,
+                             "lat": num, "distance_m": num, "area_rank": {"type": "integer", "minimum": 1},
+                             "place": ntext}}
+    recommendation = _object(
+        ["rank", "action", "facility", "lon", "lat", "target", "priority", "figures", "reason", "reason_zh"],
+        rank={"type": "integer", "minimum": 1}, action=_enum(("extend_24h", "merge", "relocate", "add_places")),
+        facility={**where, "nullable": True}, lon={**num, "description": "where to draw it"}, lat=num,
+        target=target, priority={**num, "description": "within an action, larger first: night visits a day, spare "
+                                                       "place-hours a day, places needed"},
+        figures={"type": "object", "additionalProperties": True,
+                 "description": "the figures behind it (night_share, utilisation, places_needed …)"},
+        reason=text, reason_zh=text)
+    recommend_assumptions = {
+        **access_assumptions, "description": "The access assumptions and the usage rules' thresholds.",
+        "properties": {**access_props, "usage": _ref("schemas", "UsageAssumptions"), "night_share": num,
+                       "underused": num, "min_night_visits_per_day": num, "min_days": integer,
+                       "merge_max_utilisation": num}}
+    return {
+        "AccessAssumptions": access_assumptions,
+        "AccessRow": {**_object(list(row_props), **row_props),
+                      "description": "Access of a district (or of the city, adcode 370200)."},
+        "AccessResult": _object(
+            ["assumptions", "demand_source", "sample", "city", "districts", "shortage", "facilities", "grid"],
+            assumptions=_ref("schemas", "AccessAssumptions"), demand_source=text, sample=flag,
+            city=_ref("schemas", "AccessRow"), districts={"type": "array", "items": _ref("schemas", "AccessRow")},
+            shortage={**_collection_of(_object(["type", "id", "properties", "geometry"], type=_enum(("Feature",)),
+                                               id={"type": "integer", "description": "the rank"}, properties=area,
+                                               geometry=_ref("schemas", "PolygonalGeometry"))),
+                      "description": "RFC 7946 FeatureCollection (WGS84) of shortage areas, most places needed "
+                                     "first"},
+            facilities={"type": "array", "items": facility, "description": "highest demand per place first"},
+            grid=_object(["png", "bounds", "cell_m", "legend"],
+                         png={**text, "description": "URL of /api/v1/access/grid.png with the same query"},
+                         bounds={"type": "array", "minItems": 2, "maxItems": 2, "items": {
+                             "type": "array", "minItems": 2, "maxItems": 2, "items": num}},
+                         cell_m=integer, legend={"type": "array", "items": legend})),
+        "UsageSource": {**usage_source, "description": "Where the usage comes from; synthetic says it is not "
+                                                       "observed."},
+        "UsageAssumptions": usage_assumptions,
+        "UsageResult": _object(
+            ["usage", "assumptions", "sample", "city", "districts", "hours", "facilities"],
+            usage=_ref("schemas", "UsageSource"), assumptions=_ref("schemas", "UsageAssumptions"), sample=flag,
+            city=usage_row, districts={"type": "array", "items": usage_row},
+            hours={"type": "array", "minItems": 24, "maxItems": 24,
+                   "items": _object(["hour", "visits_per_day", "share"], hour=text, visits_per_day=num,
+                                    share=nnum)},
+            facilities={"type": "array", "items": usage_facility, "description": "highest utilisation first"}),
+        "RecommendationsResult": _object(
+            ["assumptions", "demand_source", "sample", "usage", "facilities_with_usage", "counts",
+             "recommendations"],
+            assumptions=recommend_assumptions, demand_source=text, sample=flag,
+            usage=_ref("schemas", "UsageSource"), facilities_with_usage=integer,
+            counts=_object(["extend_24h", "merge", "relocate", "add_places"], extend_24h=integer, merge=integer,
+                           relocate=integer, add_places=integer),
+            recommendations={"type": "array", "items": recommendation}),
+    }
+
+
+def _access_paths(districts: tuple[str, ...]) -> dict[str, Schema]:
+    tag = "Coverage & planning"
+    pp = planner_params
+    too_large = _json(_ref("schemas", "Error"), "access_too_large: the catchment reaches more than "
+                                                f"{pp.MAX_ACCESS_PAIRS:,} facility–cell pairs; choose a shorter one.")
+    method = ("Enhanced two-step floating catchment area (E2SFCA, Luo & Qi 2009) on the demand grid: each counted "
+              "facility's places ÷ the weighted demand in its catchment, summed back to every cell with the same "
+              "weights (places per person). The catchment is the coverage threshold (route metres = straight line "
+              "× detour_factor); a facility without a capacity counts as its kind's median. Shortage: demand per "
+              "place above max_demand_per_place. Unknown parameters are refused (400).")
+    return {
+        "/api/v1/access": {"get": _op(
+            "getAccess", tag, "Capacity-aware access (E2SFCA) by district, shortage areas, each facility's ratio", {
+                "200": _json(_ref("schemas", "AccessResult"), "The figures, the shortage areas and the grid's "
+                                                              "legend."),
+                **_errors(400), "422": too_large},
+            description=method, parameters=_planner_parameters(districts, pp.ACCESS))},
+        "/api/v1/access/grid.png": {"get": _op(
+            "getAccessGrid", tag, "The access classes of every cell as a PNG map overlay", {
+                "200": {"description": "Cells coloured by demand per place against the shortage threshold (legend "
+                                       "in /api/v1/access).",
+                        "headers": {"X-Overlay-Bounds": {"description": "south,west,north,east (WGS84)",
+                                                         "schema": {"type": "string"}}},
+                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                **_errors(400), "422": too_large},
+            description=method, parameters=_planner_parameters(districts, pp.ACCESS_GRID))},
+        "/api/v1/usage": {"get": _op(
+            "getUsage", tag, "Utilisation against capacity, busiest hours and night use", {
+                "200": _json(_ref("schemas", "UsageResult"), "Per facility, district and city; usage.synthetic "
+                                                             "says when the rows are the generated sample."),
+                **_errors(400)},
+            description="From the usage imported with `workermap usage import` (while none was and the registry is "
+                        "the generated sample: the shipped SYNTHETIC sample). A visit holds a place for one hour; "
+                        "night is 22:00–06:00.", parameters=_planner_parameters(districts, pp.USAGE))},
+        "/api/v1/recommendations": {"get": _op(
+            "getRecommendations", tag, "What to do where, and why", {
+                "200": _json(_ref("schemas", "RecommendationsResult"), "Recommendations with their reasons (English "
+                                                                       "and Chinese) and figures."),
+                **_errors(400), "422": too_large},
+            description="extend_24h where night use is high and no counted 24-hour facility is within the "
+                        "threshold; merge or relocate under-used facilities; add_places where E2SFCA shows a "
+                        "shortage. Takes the parameters of /api/v1/access with the usage period and the rules' "
+                        "thresholds.", parameters=_planner_parameters(districts, pp.RECOMMEND))},
+    }
+
+
 @lru_cache(maxsize=4)
 def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ...] = (),
                example_ids: tuple[tuple[str, str | None], ...] = ()) -> dict[str, Any]:
@@ -904,13 +1274,17 @@ def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ..
         },
         "tags": [{"name": "OGC API – Features"}, {"name": "Facilities API"}, {"name": "Nearest"},
                  {"name": "Export"}, {"name": "Coverage & planning"}, {"name": "API description"},
-                 {"name": "Admin (token)"}, {"name": "Operations"}],
+                 {"name": "Reports"}, {"name": "Admin (token)"}, {"name": "Operations"}],
         "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(district_values),
-                  **_coverage_paths(legacy_districts, dict(example_ids).get("station")), **_admin_paths()},
+                  **_coverage_paths(legacy_districts, dict(example_ids).get("station")),
+                  **_access_paths(legacy_districts), **_admin_paths(),
+                  **_report_paths()},
         "components": {
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "A token from `workermap token add NAME`."}},
-            "schemas": {**_schemas(), **_admin_schemas(), **_planner_schemas(legacy_districts)},
+            "schemas": {**_schemas(), **_admin_schemas(), **_planner_schemas(legacy_districts),
+                        **_access_schemas(legacy_districts),
+                        **_report_schemas()},
             "parameters": _parameters(district_values),
             "responses": {
                 "BadRequest": _json(_ref("schemas", "Error"), "A parameter is unknown or invalid; the "

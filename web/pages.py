@@ -17,9 +17,11 @@ from functools import cache
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geo.hours import Hours, local_time, now_local
+from geo.hours import local_time, now_local
+from geo.hours import states as hours_states
 from geo.model import KINDS, VOCABULARIES, WORKER_TYPES
 from geo.registry_params import NO_PARAMETERS, WORKER_HOURS
+from geo.report_params import MAX_TEXT, REPORT_KINDS
 from web import state
 from web.api import geojson_response
 from web.hitjson import iso_minutes
@@ -27,7 +29,6 @@ from web.maps import (
     QINGDAO_CENTER,
     local_assets,
     map_skeleton,
-    overview_map_html,
 )
 from web.security import add_nonce
 
@@ -53,16 +54,16 @@ FILTER_AMENITIES = ("drinking_water", "hot_water", "microwave", "phone_charging"
 UI: dict[str, dict[str, str]] = {
     "zh": {
         "title": "青岛职工驿站 · 找最近", "skip": "跳到附近列表", "search": "搜索",
-        "search_ph": "搜索区、街道/镇或设施名称", "search_none": "没有找到", "locate": "定位我",
+        "search_ph": "搜索地点、街道/镇或设施", "search_none": "没有找到", "locate": "定位我",
         "filters": "筛选", "lang_switch": "English", "lang_short": "EN",
         "sample": "示例数据：按真实区划生成，并非真实驿站名单。",
         "f_kind": "类型", "f_amenity": "设施", "f_open": "现在营业", "f_24h": "24小时",
         "f_worker": "我能进入", "f_worker_any": "不限", "f_reset": "清除筛选", "f_close": "完成",
-        "list_title": "离我最近", "list_hint": "点“定位我”，或在地图上点一下、搜索街道/镇，查看最近的驿站。",
+        "list_title": "离我最近", "list_hint": "点“定位我”，或长按地图、搜索地点，查看最近的驿站。",
         "list_loading": "正在查找…", "list_empty": "附近没有符合条件的设施。", "list_error": "查询失败：",
         "list_from_gps": "按我的位置", "list_from_tap": "按地图上选的位置", "list_from_search": "按搜索的位置",
-        "geo_denied": "无法定位（未授权或不可用）。请在地图上点一下，或搜索街道/镇。",
-        "geo_unsupported": "此浏览器不能定位。请在地图上点一下，或搜索街道/镇。",
+        "geo_denied": "无法定位（未授权或不可用）。请长按地图选位置，或搜索地点。",
+        "geo_unsupported": "此浏览器不能定位。请长按地图选位置，或搜索地点。",
         "locating": "正在定位…",
         "shown": "地图显示 {n} / {total} 处", "m": "{n} 米", "km": "{n} 公里",
         "walk": "步行 {n} 分钟", "ebike": "电动车 {n} 分钟",
@@ -71,26 +72,38 @@ UI: dict[str, dict[str, str]] = {
         "nav_apple": "Apple 地图", "nav_geo": "其他地图", "details": "详情", "close": "关闭",
         "c_address": "地址", "c_hours": "开放时间", "c_amenities": "设施", "c_capacity": "容量",
         "c_capacity_n": "{n} 人", "c_entry": "进入方式", "c_access": "开放对象", "c_phone": "电话",
-        "c_verified": "核验日期", "c_district": "位置", "c_status": "状态", "c_sample": "示例数据",
+        "c_verified": "最近核实", "c_district": "位置", "c_status": "状态", "c_sample": "示例数据",
         "tiles_failed": "底图加载失败；设施、列表和筛选仍可使用。", "you": "我的位置",
         "days": "周一,周二,周三,周四,周五,周六,周日", "h24": "24小时",
         "r_district": "区市", "r_township": "街道/镇", "r_facility": "设施",
         "load_error": "数据加载失败：", "legend": "图例",
+        "dismiss": "关闭提示", "undo": "撤销", "pos_changed": "位置已更改", "point_menu": "地图上的这个位置",
+        "set_here": "设为我的位置", "suggest_here": "在这里建议新站点",
+        "sec_now": "现在营业 · {worker}可进入", "sec_now_empty": "附近没有现在营业、可进入的地方。",
+        "sec_later": "已关门或限制进入", "hours_unknown": "营业时间未知", "ph": "法定节假日",
+        "cal_beyond": "节假日日历只到 {d}，之后的节假日未计入。",
+        "r_place": "地点", "r_landmark": "地标", "search_error": "搜索失败：",
+        "c_never": "未核实", "c_reports": "问题报告", "c_reports_n": "{n} 条待处理",
+        "report": "报告问题", "r_kind": "什么问题？", "r_text": "补充说明（选填，最多 {n} 字）", "r_send": "提交",
+        "r_sending": "正在提交…", "r_thanks": "已收到，谢谢！工作人员会核实。", "r_pick": "请选择问题类型。",
+        "r_rate": "太频繁，请稍后再试（{wait}后）。", "r_seconds": "{n} 秒", "r_minutes": "{n} 分钟",
+        "r_error": "提交失败：", "suggest_title": "建议新站点", "suggest_where": "位置：东经 {lon}，北纬 {lat}",
+        "suggest_hint": "这里需要一个驿站吗？可以写下原因（选填），我们会转给工会。",
     },
     "en": {
         "title": "Qingdao worker stations · nearest", "skip": "Skip to the nearest list", "search": "Search",
-        "search_ph": "Search a district, township or facility", "search_none": "Nothing found",
+        "search_ph": "Search a place, township or facility", "search_none": "Nothing found",
         "locate": "Locate me", "filters": "Filters", "lang_switch": "中文", "lang_short": "中文",
         "sample": "Sample data: generated on real districts, not the real list.",
         "f_kind": "Kind", "f_amenity": "Amenities", "f_open": "Open now", "f_24h": "24 hours",
         "f_worker": "I can enter as", "f_worker_any": "Anyone", "f_reset": "Clear filters", "f_close": "Done",
         "list_title": "Nearest to me",
-        "list_hint": "Tap “Locate me”, or tap the map or search a township to see the nearest stations.",
+        "list_hint": "Tap “Locate me”, long-press the map or search a place to see the nearest stations.",
         "list_loading": "Searching…", "list_empty": "Nothing nearby matches the filters.",
         "list_error": "Search failed: ", "list_from_gps": "From my position", "list_from_tap": "From the tapped point",
         "list_from_search": "From the searched place",
-        "geo_denied": "Cannot get your position (refused or unavailable). Tap the map or search a township.",
-        "geo_unsupported": "This browser cannot locate you. Tap the map or search a township.",
+        "geo_denied": "Cannot get your position (refused or unavailable). Long-press the map or search a place.",
+        "geo_unsupported": "This browser cannot locate you. Long-press the map or search a place.",
         "locating": "Locating…",
         "shown": "Map shows {n} of {total}", "m": "{n} m", "km": "{n} km",
         "walk": "{n} min walk", "ebike": "{n} min by e-bike",
@@ -99,11 +112,24 @@ UI: dict[str, dict[str, str]] = {
         "nav_apple": "Apple Maps", "nav_geo": "Other app", "details": "Details", "close": "Close",
         "c_address": "Address", "c_hours": "Hours", "c_amenities": "Amenities", "c_capacity": "Capacity",
         "c_capacity_n": "{n} people", "c_entry": "Entry", "c_access": "Who may use it", "c_phone": "Phone",
-        "c_verified": "Verified", "c_district": "Where", "c_status": "Status", "c_sample": "Sample record",
+        "c_verified": "Last verified", "c_district": "Where", "c_status": "Status", "c_sample": "Sample record",
         "tiles_failed": "Map tiles failed to load; facilities, list and filters still work.", "you": "My position",
         "days": "Mon,Tue,Wed,Thu,Fri,Sat,Sun", "h24": "24 hours",
         "r_district": "District", "r_township": "Township", "r_facility": "Facility",
         "load_error": "Could not load data: ", "legend": "Legend",
+        "dismiss": "Dismiss", "undo": "Undo", "pos_changed": "Position changed", "point_menu": "This point on the map",
+        "set_here": "Set my position here", "suggest_here": "Suggest a site here",
+        "sec_now": "Open now · {worker} may enter", "sec_now_empty": "Nothing nearby is open now for you.",
+        "sec_later": "Closed or restricted", "hours_unknown": "Hours unknown", "ph": "public holidays",
+        "cal_beyond": "The holiday calendar ends on {d}; later holidays are not counted.",
+        "r_place": "Place", "r_landmark": "Landmark", "search_error": "Search failed: ",
+        "c_never": "not yet", "c_reports": "Reports", "c_reports_n": "{n} open",
+        "report": "Report a problem", "r_kind": "What is wrong?", "r_text": "Details (optional, up to {n} characters)",
+        "r_send": "Send", "r_sending": "Sending…", "r_thanks": "Received, thank you! Staff will check it.",
+        "r_pick": "Choose what is wrong.", "r_rate": "Too many reports; please try again in {wait}.",
+        "r_seconds": "{n} s", "r_minutes": "{n} min", "r_error": "Could not send: ",
+        "suggest_title": "Suggest a new site", "suggest_where": "Position: {lon} E, {lat} N",
+        "suggest_hint": "Does this place need a station? Say why if you like (optional); we pass it to the union.",
     },
 }
 
@@ -128,6 +154,7 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "legend_covered_half": "已覆盖（阈值一半以内）", "legend_covered": "已覆盖（一半到阈值）",
         "legend_near": "未覆盖（阈值1–1.5倍）", "legend_far": "未覆盖（阈值1.5–2倍）",
         "legend_very_far": "未覆盖（2倍以上或无设施）",
+        "reports": "职工反馈的问题", "suggestions": "职工建议的新址", "n_reports": "{n} 条", "latest": "最近：{d}",
     },
     "en": {
         "title": "Qingdao worker facilities · planner", "mode": "Travel mode", "walk": "Walk", "ebike": "E-bike",
@@ -152,6 +179,30 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "legend_covered": "covered, half to full threshold",
         "legend_near": "uncovered, 1–1.5 × threshold", "legend_far": "uncovered, 1.5–2 × threshold",
         "legend_very_far": "uncovered, beyond 2 × (or no facility)",
+        "reports": "Problems reported", "suggestions": "Sites workers suggest", "n_reports": "{n} ×",
+        "latest": "latest: {d}",
+    },
+}
+
+
+#: The overview map (/map).
+OVERVIEW_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "青岛职工服务设施 · 全部设施地图", "heading": "全部设施", "back": "找最近的驿站",
+        "lang_switch": "English", "sample": "示例数据：按真实区划生成，并非真实驿站名单。", "legend": "图例",
+        "legend_cluster": "圆圈里的数字：那里的设施数，点一下放大", "cluster": "{n} 个设施", "count": "共 {n} 处设施",
+        "open_24": "24小时营业", "hours_unknown": "营业时间未知", "days": "周一,周二,周三,周四,周五,周六,周日",
+        "ph": "法定节假日", "off": "休息", "c_hours": "开放时间", "c_address": "地址", "c_sample": "示例数据",
+        "load_error": "数据加载失败：",
+    },
+    "en": {
+        "title": "Qingdao worker facilities · all on one map", "heading": "All facilities", "back": "Find the nearest",
+        "lang_switch": "中文", "sample": "Sample data: generated on real districts, not the real list.",
+        "legend": "Legend", "legend_cluster": "Number in a circle: facilities there; tap to zoom in",
+        "cluster": "{n} facilities", "count": "{n} facilities", "open_24": "Open 24 hours",
+        "hours_unknown": "Hours unknown", "days": "Mon,Tue,Wed,Thu,Fri,Sat,Sun", "ph": "public holidays",
+        "off": "closed", "c_hours": "Hours", "c_address": "Address", "c_sample": "Sample record",
+        "load_error": "Could not load data: ",
     },
 }
 
@@ -166,21 +217,25 @@ URBAN_CENTRE = (36.12, 120.40)
 
 
 @cache
-def _skeleton(static_base: str, tianditu_key: str | None, zoom: int, center: tuple[float, float]) -> dict:
-    return map_skeleton(static_base, tianditu_key=tianditu_key, zoom=zoom, center=center)
+def _skeleton(static_base: str, tianditu_key: str | None, tiles: bool, offline_url: str, zoom: int,
+              center: tuple[float, float]) -> dict:
+    return map_skeleton(static_base, tianditu_key=tianditu_key, tiles=tiles, offline_url=offline_url, zoom=zoom,
+                        center=center)
 
 
-def _page(template: str, ui: dict, *, zoom: int, center: tuple[float, float], extra: dict) -> Response:
+def _page(template: str, ui: dict, *, zoom: int, center: tuple[float, float], extra: dict,
+          facilities: str = "pages.facilities_light") -> Response:
     static_base = url_for("static", filename="")
-    skeleton = _skeleton(static_base, _tianditu_key(), zoom, center)
+    skeleton = _skeleton(static_base, _tianditu_key(), state().settings.tiles == "on", url_for("basemap.basemap"),
+                         zoom, center)
     js, css = local_assets(static_base)
     config = {
         "map": {"map": skeleton["map"], "basemaps": skeleton["basemaps"]},
         "strings": ui, "vocab": VOCABULARIES, "kind_colours": KIND_COLOURS,
         "urls": {"meta": url_for("api.meta"), "districts": url_for("pages.districts_light"),
-                 "districts_full": url_for("api.districts"), "nearest": url_for("nearest.nearest"),
+                 "nearest": url_for("nearest.nearest"),
                  "hours": url_for("pages.hours_state"),
-                 "facilities": url_for("pages.facilities_light"), "facilities_full": url_for("api.facilities")},
+                 "facilities": url_for(facilities), "facilities_full": url_for("api.facilities")},
         **extra,
     }
     html = render_template(template, t=ui["zh"], ui=ui, config=config, map_div=skeleton["div"],
@@ -198,6 +253,12 @@ def worker():
         "worker_access": {w: sorted(a) for w, a in WORKER_TYPES.items()},
         "amenity_icons": AMENITY_ICONS, "filter_amenities": list(FILTER_AMENITIES),
         "list_k": 8,
+        "worker_urls": {"search": "/api/v1/search", "reports": "/api/v1/reports",
+                        "reports_summary": "/api/v1/reports/summary",
+                        "item": "/ogc/collections/facilities/items/__ID__?f=json"},
+        # what a worker can report about a facility (a new site is suggested from the map instead)
+        "report_kinds": [{"kind": k, "zh": v.zh, "en": v.en} for k, v in REPORT_KINDS.items() if k != "new_site"],
+        "report_text_max": MAX_TEXT,
     })
 
 
@@ -207,13 +268,14 @@ def planner():
     urls = {
         "coverage": "/api/v1/coverage", "coverage_png": "/api/v1/coverage/grid.png",
         "coverage_hours": "/api/v1/coverage/hours", "gaps": "/api/v1/gaps", "plan": "/api/v1/plan",
-        "report": "/api/v1/report.zip", "export": "/api/v1/export",
+        "report": "/api/v1/report.zip", "export": "/api/v1/export", "reports_layer": url_for("reports.layer"),
     }
     from geo.planner_params import ADD, MIN_SPACING_M, MINUTES
 
     limits = {p.name: [p.lo, p.hi] for p in (MINUTES, ADD, MIN_SPACING_M)}  # the form's ranges: the API's
     return _page("pages/planner.html", PLANNER_UI, zoom=9, center=QINGDAO_CENTER,
-                 extra={"planner_urls": urls, "planner_limits": limits})
+                 extra={"planner_urls": urls, "planner_limits": limits,
+                        "report_kinds": {k: {"zh": v.zh, "en": v.en} for k, v in REPORT_KINDS.items()}})
 
 
 @bp.get("/worker/hours")
@@ -222,49 +284,55 @@ def hours_state():
 
     The map filters "open now" with this, exactly as ``/api/v1/nearest`` does: each distinct
     expression evaluated once at the minute. The page passes the returned ``at`` back to
-    ``/api/v1/nearest`` as ``open_at`` so the list and the map use the same minute.
+    ``/api/v1/nearest`` as ``open_at`` so the list and the map use the same minute. ``hours`` is for the
+    facilities with ``workday_calendar`` false, ``workday_calendar`` for the others (China's working
+    calendar); unknown hours (``opening_hours`` null) are in neither: never open.
     """
     at = WORKER_HOURS.parse(request.args)["at"]
     when = (now_local() if at == "now" else local_time(at)).replace(second=0)
     st = state()
-    exprs = sorted({f.opening_hours for f in st.registry.facilities if f.status != "removed"})
-    out = {}
-    for e in exprs:
-        h = Hours.parse(e)
-        nxt = h.next_change(when)
-        out[e] = {"open": h.is_open(when), "next_change": iso_minutes(nxt)}
-    resp = current_app.json.response({"at": iso_minutes(when), "version": st.registry.version, "hours": out})
+    found = hours_states(((f.opening_hours, f.workday_calendar) for f in st.registry.facilities
+                          if f.status != "removed"), when)
+    out = {wc: {e: {"open": is_open, "next_change": iso_minutes(nxt)} for e, (is_open, nxt) in by_expr.items()}
+           for wc, by_expr in found.items()}
+    resp = current_app.json.response({"at": iso_minutes(when), "version": st.registry.version, "hours": out[False],
+                                      "workday_calendar": out[True]})
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 
 
 @bp.get("/worker/facilities.geojson")
 def facilities_light():
-    """Every live facility as compact GeoJSON for the map pages (``web.maps.map_feature_collection``).
+    """Every live facility as compact GeoJSON for the worker page's map (``web.maps.map_feature_collection``).
 
-    Same features and property names as ``/api/v1/facilities``, fewer properties, so a phone
-    loads ~85 KB gzip instead of ~100 KB. Built once per registry version.
+    Same features and property names as ``/api/v1/facilities``, only what markers, labels and filters use
+    (``web.maps.MAP_FIELDS``), so a phone loads ~32 KB Brotli instead of ~70 KB; a card asks for the full
+    record. Built once per registry version.
     """
     NO_PARAMETERS.reject_unknown(request.args)
-    body, gz = state().map_geojson
-    return geojson_response(body, gz=gz)
+    return geojson_response(state().map_geojson)
+
+
+@bp.get("/map/facilities.geojson")
+def facilities_overview():
+    """The overview map's layer: the worker page's, with district, township and address for its popups."""
+    NO_PARAMETERS.reject_unknown(request.args)
+    return geojson_response(state().overview_geojson)
 
 
 @bp.get("/worker/districts.geojson")
 def districts_light():
     """District outlines simplified for drawing on a phone (``AppState.district_outlines``)."""
     NO_PARAMETERS.reject_unknown(request.args)
-    body, gz = state().district_outlines
-    return geojson_response(body, gz=gz, max_age=3600)
-
-
-@cache
-def _overview(static_base: str, facilities_url: str, districts_url: str) -> str:
-    return overview_map_html(static_base, facilities_url, districts_url)
+    return geojson_response(state().district_outlines, max_age=3600)
 
 
 @bp.get("/map")
 def overview():
-    """All facilities on one clustered map (folium, rendered once and cached)."""
-    html = _overview(url_for("static", filename=""), url_for("api.facilities"), url_for("api.districts"))
-    return Response(add_nonce(html), mimetype="text/html")
+    """All facilities on one clustered map, with a legend of kinds and a way back to the worker page."""
+    st = state()
+    resp = _page("pages/overview.html", OVERVIEW_UI, zoom=9, center=QINGDAO_CENTER,
+                 extra={"sample": st.registry.is_sample, "worker_url": url_for("pages.worker")},
+                 facilities="pages.facilities_overview")
+    resp.set_data(add_nonce(resp.get_data(as_text=True)))  # every script tag carries the nonce (one policy)
+    return resp

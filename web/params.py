@@ -32,8 +32,17 @@ class QueryArgs(dict):
     def from_environ(cls, environ: Mapping[str, Any]) -> QueryArgs:
         """A WSGI request's query string, decoded as werkzeug's ``request.args`` is (UTF-8, bad
         bytes replaced, blank values kept) without building a MultiDict first."""
-        raw = environ.get("QUERY_STRING", "").encode("latin-1", "replace").decode("utf-8", "replace")
-        return cls(parse_qs(raw, keep_blank_values=True))
+        raw = environ.get("QUERY_STRING", "")
+        if "%" in raw or "+" in raw or ";" in raw or not raw.isascii():
+            raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")
+            return cls(parse_qs(raw, keep_blank_values=True))
+        # plain ASCII with nothing to unquote (the common case, a page's or an app's request): split it
+        args: dict[str, list[str]] = {}
+        for pair in raw.split("&"):
+            if pair:
+                name, _, value = pair.partition("=")
+                args.setdefault(name, []).append(value)
+        return cls(args)
 
     @classmethod
     def from_request(cls) -> QueryArgs:

@@ -4,6 +4,12 @@ Inline ``<script>`` blocks are allowed only with the per-request nonce: template
 write ``<script nonce="{{ csp_nonce() }}">``, and cached HTML (folium maps) gets the
 nonce added by :func:`add_nonce` when it is served. Map tiles may come from any
 HTTPS host (they are images); every other fetch stays on this origin.
+
+The policy goes only with what a browser can run as a document or a worker (:func:`policed`): HTML,
+XML and SVG, and JavaScript (a worker's policy is the one its script came with). A JSON answer, a
+stylesheet, an image or a download is governed by the policy of the page that loads it, so the ~250
+bytes would change nothing there (about 4 KB on the worker page's first load); ``nosniff`` (which keeps
+a browser from ever treating them as HTML) and the referrer policy go with every response.
 """
 
 from __future__ import annotations
@@ -38,18 +44,37 @@ FIXED_HEADERS = (("Content-Security-Policy", "default-src 'self'; script-src 'se
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"))
 
 
+#: Media types a browser may render as a document (scripts can run in it) or start as a worker.
+_POLICED_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+                            "text/javascript", "application/javascript", "application/x-javascript",
+                            "application/ecmascript", "text/ecmascript"})
+
+
+def policed(content_type: str | None) -> bool:
+    """Whether a response of ``content_type`` needs the Content-Security-Policy (an unknown type does)."""
+    if not content_type:
+        return True
+    media = content_type.partition(";")[0].strip().lower()
+    return media in _POLICED_TYPES or media.endswith("+xml")
+
+
 def cors_readable(method: str, path: str) -> bool:
     """Whether any origin may read this response: reads of the public API, never the admin API."""
     return method in ("GET", "HEAD", "OPTIONS") and path.startswith(CORS_READ_PREFIXES) and "/admin" not in path
 
 
-def response_headers(method: str, path: str, nonce: str | None = None) -> list[tuple[str, str]]:
+def response_headers(method: str, path: str, nonce: str | None = None, *,
+                     content_type: str | None = None) -> list[tuple[str, str]]:
     """The headers every response gets (``web.fastpath`` adds them to lean answers, the hook below to
-    Flask's): the policy allows inline scripts only with this request's ``nonce``, if it made one."""
+    Flask's): the policy, for a ``content_type`` that needs one, allows inline scripts only with this
+    request's ``nonce``, if it made one."""
     out = []
     for key, value in FIXED_HEADERS:
-        if nonce is not None and key == "Content-Security-Policy":
-            value = f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{_CSP_REST}"
+        if key == "Content-Security-Policy":
+            if not policed(content_type):
+                continue
+            if nonce is not None:
+                value = f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{_CSP_REST}"
         out.append((key, value))
     if cors_readable(method, path):
         out.extend(CORS_HEADERS)
@@ -65,7 +90,7 @@ def init_security(app: Flask) -> None:
         present = {key.lower() for key, _ in headers.items()}
         environ = request.environ
         for key, value in response_headers(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""),
-                                           g.get("csp_nonce")):
+                                           g.get("csp_nonce"), content_type=resp.content_type):
             if key.startswith("Access-Control-"):
                 headers[key] = value
             elif key.lower() not in present:  # a view may set its own (e.g. a stricter policy)

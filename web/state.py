@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 import threading
 import time
@@ -12,21 +11,23 @@ from functools import cached_property
 from flask import g, has_request_context
 
 from geo.export import districts_feature_collection, dumps_geojson, feature_collection
-from geo.geography import Districts
+from geo.geography import OUTLINE_TOLERANCE_M, Districts
 from geo.nearest import FacilityIndex, Travel
 from geo.query import FacilityTable
 from geo.registry import Registry, RegistryError
+from geo.search import Gazetteer, gazetteer
 from geo.settings import Settings
 from geo.store import RegistryStore, StoreUnavailable
 from web.hitjson import HitEncoder
-from web.maps import map_feature_collection, simplified_districts_geojson
+from web.maps import MAP_FIELDS, OVERVIEW_FIELDS, map_feature_collection
 
 log = logging.getLogger(__name__)
 
 
-def _with_gzip(doc: dict) -> tuple[bytes, bytes]:
-    body = dumps_geojson(doc).encode("utf-8")
-    return body, gzip.compress(body, compresslevel=6, mtime=0)
+def _geojson_bytes(doc: dict) -> bytes:
+    """GeoJSON as UTF-8 bytes (``web.compress`` encodes them once per version, by their ETag)."""
+    return dumps_geojson(doc).encode("utf-8")
+
 
 def _version_number(version: str) -> int:
     """A store version as a number (a registry not from the store, e.g. a test's, counts as oldest)."""
@@ -66,21 +67,34 @@ class Snapshot:
         return HitEncoder(self.index)
 
     @cached_property
+    def gazetteer(self) -> Gazetteer:
+        """The place search index of this version (its live facilities and their townships; built on first use)."""
+        return gazetteer(self.index.facilities)
+
+    @cached_property
     def counts(self) -> dict:
         return self.registry.counts()
 
     @cached_property
-    def facilities_geojson(self) -> tuple[bytes, bytes]:
-        """Every live facility as compact GeoJSON, and gzipped; built once per registry version."""
+    def facilities_geojson(self) -> bytes:
+        """Every live facility as compact GeoJSON; built once per registry version."""
         meta = {"sample": self.registry.is_sample, "count": len(self.registry), "version": self.registry.version}
-        return _with_gzip(feature_collection(self.index.facilities, meta))
+        return _geojson_bytes(feature_collection(self.index.facilities, meta))
 
     @cached_property
-    def map_geojson(self) -> tuple[bytes, bytes]:
-        """Every live facility with the few properties the map pages use (``web.maps``), and gzipped."""
+    def map_geojson(self) -> bytes:
+        """Every live facility with the few properties the worker page's map uses (``web.maps.MAP_FIELDS``)."""
+        return self._map_layer(MAP_FIELDS)
+
+    @cached_property
+    def overview_geojson(self) -> bytes:
+        """The same with what the overview map's popups show too (``web.maps.OVERVIEW_FIELDS``)."""
+        return self._map_layer(OVERVIEW_FIELDS)
+
+    def _map_layer(self, fields: tuple[str, ...]) -> bytes:
         live = self.index.facilities
-        return _with_gzip(map_feature_collection(live, {"sample": self.registry.is_sample, "count": len(live),
-                                                        "version": self.registry.version}))
+        return _geojson_bytes(map_feature_collection(live, {"sample": self.registry.is_sample, "count": len(live),
+                                                            "version": self.registry.version}, fields))
 
     @cached_property
     def facility_table(self) -> FacilityTable:
@@ -174,9 +188,10 @@ class AppState:
         return Travel.from_settings(s)
 
     @cached_property
-    def district_outlines(self) -> tuple[bytes, bytes]:
-        """District outlines simplified for drawing on a phone, and gzipped."""
-        return _with_gzip(simplified_districts_geojson(self.districts.frame))
+    def district_outlines(self) -> bytes:
+        """District outlines simplified for drawing on the pages (``Districts.outline_frame``), as GeoJSON."""
+        return _geojson_bytes(districts_feature_collection(self.districts.outline_frame(),
+                                                           {"tolerance_m": OUTLINE_TOLERANCE_M}))
 
     @cached_property
     def districts_geojson(self) -> bytes:

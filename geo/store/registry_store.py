@@ -219,6 +219,7 @@ class RegistryStore:
             for key in LIST_FIELDS:
                 values[key] = tuple(x for x in values[key].split(";") if x)
             values["sample"] = bool(values["sample"])
+            values["workday_calendar"] = bool(values["workday_calendar"])
             out.append((int(row[0]), Facility(lon=lon, lat=lat, **values)))
         return out
 
@@ -286,12 +287,14 @@ class RegistryStore:
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, change: Callable[[Registry], Registry], *, actor: str, action: str,
-               facility_id: str | None = None, **audit_extra) -> tuple[Registry, Registry]:
+               facility_id: str | None = None, then: Callable[[Any], None] | None = None,
+               **audit_extra) -> tuple[Registry, Registry]:
         """Apply ``change`` to the committed registry in one transaction; returns ``(before, after)``.
 
         Only the records ``change`` altered are validated and written. An exception from
         ``change`` (or a validation error) rolls everything back. ``audit_extra`` goes in
-        the audit row (a callable value is called after ``change``).
+        the audit row (a callable value is called after ``change``). ``then(conn)`` runs in the
+        same transaction after the write (a worker report resolved with its edit); it may refuse too.
         """
         with self.writing() as conn:
             version = self._version(conn)
@@ -300,6 +303,8 @@ class RegistryStore:
             extra = {k: v() if callable(v) else v for k, v in audit_extra.items()}
             after = self._write(conn, version, before.registry, proposed, actor=actor, action=action,
                                 facility_id=facility_id, extra=extra, base=before)
+            if then is not None:
+                then(conn)
         self._remember(after)
         return before.registry, after.registry
 

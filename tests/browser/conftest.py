@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -81,14 +82,14 @@ def registry_file(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def app_server(registry_file):
-    """(base_url, app) of the app served from a background thread."""
+@contextmanager
+def threaded_app(config: dict):
+    """(base_url, app): the app made with ``config`` served from a background thread, stopped after."""
     from werkzeug.serving import make_server
 
     from web import create_app
 
-    app = create_app({"TESTING": True, "WORKERMAP_DATA_DIR": registry_file.parent})
+    app = create_app({"TESTING": True, **config})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
@@ -97,6 +98,13 @@ def app_server(registry_file):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def app_server(registry_file):
+    """(base_url, app) of the app served from a background thread."""
+    with threaded_app({"WORKERMAP_DATA_DIR": registry_file.parent}) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -73,3 +73,68 @@ def test_planner_controls_are_labelled(page, page_log, traffic):
     page.click("#lang")
     assert page.get_by_label("Travel mode").count() == 1
     assert page.evaluate("() => document.documentElement.lang") == "en"
+
+
+def test_planner_shows_worker_reports_and_suggested_sites_as_two_layers(page, page_log, traffic, flask_app,
+                                                                         screenshots):
+    """Open reports (at their facility) and sites workers suggest are two layers a planner can switch; a popup
+    shows names as text (the XSS-named facility) and never a report's text."""
+    from geo.store.reports import ReportStore
+    from tests.browser.conftest import XSS_ID, XSS_NAME
+
+    reports = ReportStore(flask_app.extensions["workermap"].store)
+    reports.add("closed", facility_id=XSS_ID, message="<script>alert(3)</script>秘密")
+    reports.add("amenity_broken", facility_id=XSS_ID)
+    reports.add("new_site", lon=120.40, lat=36.09, message="秘密")
+    expected = flask_app.test_client().get("/api/v1/reports/layer").get_json(force=True)
+    facilities = {f["properties"]["facility_id"] for f in expected["features"] if f["properties"]["kind"] != "new_site"}
+    sites = [f for f in expected["features"] if f["properties"]["kind"] == "new_site"]
+    mine = {f["properties"]["kind"]: f["properties"]["count"] for f in expected["features"]
+            if f["properties"]["facility_id"] == XSS_ID}
+
+    _open(page, wait_coverage=False)
+    page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.reports)", timeout=15_000)
+    assert page.evaluate("() => document.body.dataset.reports") == "ready"
+    counts = page.evaluate("() => [WM.planner.layers.reports.getLayers().length, "
+                           "WM.planner.layers.suggestions.getLayers().length]")
+    assert counts == [len(facilities), len(sites)]
+    suggested = sum(f["properties"]["count"] for f in sites)
+    assert page.locator("#n-reports").inner_text() == f"({expected['open_reports'] - suggested})"
+    assert page.locator("#n-suggestions").inner_text() == f"({suggested})"
+
+    on_map = "name => WM.planner.map.hasLayer(WM.planner.layers[name])"
+    assert page.evaluate(on_map, "reports") and page.evaluate(on_map, "suggestions")
+    page.get_by_label("职工反馈的问题").uncheck()
+    assert not page.evaluate(on_map, "reports") and page.evaluate(on_map, "suggestions")
+    page.get_by_label("职工建议的新址").uncheck()
+    assert not page.evaluate(on_map, "suggestions")
+    page.get_by_label("职工反馈的问题").check()
+    assert page.evaluate(on_map, "reports")
+
+    def click_marker() -> None:
+        """Centre the XSS facility's marker, bring it to the front and click it as a person would."""
+        x, y = page.evaluate("""name => {
+            const m = WM.planner.layers.reports.getLayers()
+                .find(l => l.getTooltip().getContent().textContent.startsWith(name));
+            WM.planner.map.setView(m.getLatLng(), 16, {animate: false});
+            m.bringToFront();
+            const p = WM.planner.map.latLngToContainerPoint(m.getLatLng());
+            const box = WM.planner.map.getContainer().getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""", XSS_NAME)
+        page.mouse.click(x, y)
+        page.wait_for_selector(".leaflet-popup-content .wm-report")
+
+    click_marker()
+    popup = page.locator(".leaflet-popup-content .wm-report")
+    assert popup.locator("b").inner_text() == XSS_NAME and popup.locator("img").count() == 0
+    lines = popup.locator("li").all_inner_texts()
+    assert f"该开门时关着: {mine['closed']} 条" in lines and f"设施损坏: {mine['amenity_broken']} 条" in lines
+    assert "秘密" not in page.content()  # report texts never reach the planner
+    page.screenshot(path=str(screenshots / "planner-reports.png"), full_page=False)
+
+    page.click("#lang")
+    click_marker()
+    assert f"Closed when it should be open: {mine['closed']} ×" in page.locator(
+        ".leaflet-popup-content .wm-report li").all_inner_texts()
+    assert page_log.errors == [] and page_log.dialogs == []

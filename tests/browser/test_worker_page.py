@@ -1,4 +1,5 @@
-"""The worker finder in a real browser: clusters, nearest list, filters, language, datums, XSS, keyboard."""
+"""The worker finder in a real browser: clusters, nearest list (open now first), filters, language, datums, XSS,
+keyboard. The page's newer behaviour on a registry built for it: tests/browser/test_worker_flows.py."""
 
 from __future__ import annotations
 
@@ -30,6 +31,19 @@ def _api_nearest(flask_app, **params):
     return r.get_json()
 
 
+def _api_sections(flask_app, page, *, open_only=False, worker=None, **params):
+    """The two sections the list must show, asked of the API directly: the nearest places open at the page's
+    minute that ``worker`` (else the least-privileged worker type) may enter, then the other places among the
+    nearest (closed, restricted, hours unknown) — none when only open places are asked for."""
+    at = page.evaluate("() => WM.worker.hours.at")
+    now = _api_nearest(flask_app, open_at=at, include_closed="false", worker=worker or "outdoor_worker", **params)
+    ids = [h["id"] for h in now["hits"]]
+    if open_only:
+        return now, ids, []
+    every = _api_nearest(flask_app, **({"worker": worker} if worker else {}), **params)
+    return now, ids, [h["id"] for h in every["hits"] if h["id"] not in ids]
+
+
 def test_page_loads_every_facility_clustered_without_console_errors(open_worker, page, page_log, flask_app,
                                                                     screenshots):
     open_worker("/")
@@ -44,24 +58,39 @@ def test_page_loads_every_facility_clustered_without_console_errors(open_worker,
     assert page_log.errors == []
 
 
-def test_mocked_geolocation_gives_the_api_nearest_list(open_worker, page, page_log, flask_app, screenshots):
+def test_mocked_geolocation_gives_open_places_first_then_the_others(open_worker, page, page_log, flask_app,
+                                                                    screenshots):
     open_worker("/", position=HOME)
-    api = _api_nearest(flask_app)
-    assert page.evaluate(LIST_IDS) == [h["id"] for h in api["hits"]]
-    first = api["hits"][0]
-    item = page.locator("#list li.hit").first
+    now, now_ids, later_ids = _api_sections(flask_app, page)
+    assert now_ids, "nothing open near HOME"
+    # open and enterable first, in the API's order; the others after, in their own section, never interleaved
+    assert page.evaluate("() => Array.from(document.querySelectorAll('#list-now li.hit')).map(li => li.dataset.id)") \
+        == now_ids
+    assert page.evaluate("() => Array.from(document.querySelectorAll('#list-later li.hit')).map(li => li.dataset.id)") \
+        == later_ids
+    assert page.evaluate(LIST_IDS) == now_ids + later_ids
+    assert page.locator("#now-title").inner_text() == "现在营业 · 户外劳动者可进入"
+    assert page.locator("#later-title").is_visible() == bool(later_ids)
+    first = now["hits"][0]
+    item = page.locator("#list-now li.hit").first
     assert item.locator(".name").inner_text() == first["name"]
     sub = item.locator(".sub").inner_text()
-    assert "工会驿站" in sub and f"{round(first['distance_m'])} 米" in sub and "步行" in sub and "电动车" in sub
-    badges = page.evaluate("() => Array.from(document.querySelectorAll('#list .badge')).map(b => b.textContent)")
-    badge_re = r"营业至\d\d:\d\d|(明天 |周.\s)?\d\d:\d\d开门|24小时营业|暂停开放|维修中"
-    assert any(re.fullmatch(badge_re, b) for b in badges)
-    # access and amenity icons
-    for hit, li in zip(api["hits"], page.locator("#list li.hit").all(), strict=True):
+    assert f"{round(first['distance_m'])} 米" in sub and "步行" in sub and "电动车" in sub
+    for b in page.locator("#list-now .badges").all():  # open now, no restriction
+        assert re.fullmatch(r"(营业至(明天 )?\d\d:\d\d|24小时营业)", b.inner_text())
+    every = {h["id"]: h for h in _api_nearest(flask_app)["hits"] + now["hits"]}
+    restricted = {"members": "仅限工会会员", "employees": "仅限本单位职工"}
+    for li in page.locator("#list-later li.hit").all():  # each says why it is set apart
+        hit, text = every[li.get_attribute("data-id")], li.locator(".badges").inner_text()
+        assert hit["access"] in restricted or not hit["open_now"], hit
+        if hit["access"] in restricted:
+            assert restricted[hit["access"]] in text
+        else:
+            assert re.search(r"(明天 |周.\s)?\d\d:\d\d开门|已关门|暂停开放|维修中|营业时间未知", text), text
+    # amenity icons
+    for li in page.locator("#list li.hit").all():
         labels = li.locator(".amen [role=img]").evaluate_all("ns => ns.map(n => n.getAttribute('aria-label'))")
-        assert len(labels) == len(hit["amenities"])
-        if hit["access"] == "members":
-            assert "仅限工会会员" in li.locator(".badges").inner_text()
+        assert len(labels) == len(every[li.get_attribute("data-id")]["amenities"])
     assert page.evaluate("() => document.body.dataset.position") == f"{HOME['lon']:.6f},{HOME['lat']:.6f}"
     page.screenshot(path=str(screenshots / "worker-nearest.png"))
     assert page_log.errors == []
@@ -75,47 +104,48 @@ def _expected_visible(flask_app, *, kinds=(), amenities=(), worker=None, open_at
     return {f.id for f in fac if not h24 or f.opening_hours == "24/7"}
 
 
-FILTERS = {
+FILTERS = {  # selector, what the map keeps (_expected_visible), what the list asks the API
     "kind": ("input[name=kind][value=mother_room]", {"kinds": ("mother_room",)}, {"kind": "mother_room"}),
     "amenity": ("input[name=amenity][value=battery_swap]", {"amenities": ("battery_swap",)},
                 {"amenity": "battery_swap"}),
-    "open_now": ("#f-open", {"open": True}, {}),
-    "24h": ("#f-24h", {"h24": True}, {}),
+    "24h": ("#f-24h", {"h24": True}, {"open_24h": "true"}),
+    "worker": ("#f-worker", {"worker": "outdoor_worker"}, {"worker": "outdoor_worker"}),
 }
 
 
-@pytest.mark.parametrize("name", [*FILTERS, "worker"])
+@pytest.mark.parametrize("name", [*FILTERS, "open_now"])
 def test_each_filter_narrows_list_and_map_alike(open_worker, page, page_log, flask_app, name):
     open_worker("/", position=HOME)
     total = len(page.evaluate(VISIBLE_IDS))
-    page.click("#filters-toggle")
     seq = list_seq(page)
-    if name == "worker":
-        page.select_option("#f-worker", "outdoor_worker")
-        expect_kw, api_kw = {"worker": "outdoor_worker"}, {"worker": "outdoor_worker"}
+    if name == "open_now":  # the switch at the top of the page, not in the filter sheet
+        page.get_by_role("switch", name="现在营业").click()
+        assert page.locator("#filters").is_hidden()
+        expect_kw, api_kw = {"open_at": datetime.fromisoformat(page.evaluate("() => WM.worker.hours.at"))}, {}
     else:
+        page.click("#filters-toggle")
         selector, expect_kw, api_kw = FILTERS[name]
-        page.check(selector)
+        if name == "worker":
+            page.select_option(selector, "outdoor_worker")
+        else:
+            page.check(selector)
     wait_list(page, seq)
-    at = page.evaluate("() => WM.worker.hours.at")
-    open_at = datetime.fromisoformat(at) if expect_kw.pop("open", False) else None
-    if open_at is not None:
-        api_kw = {"open_at": at, "include_closed": "false"}
-    h24 = expect_kw.pop("h24", False)
-    expected = _expected_visible(flask_app, open_at=open_at, h24=h24, **expect_kw)
+    expected = _expected_visible(flask_app, **expect_kw)
     visible = set(page.evaluate(VISIBLE_IDS))
     assert visible == expected and 0 < len(visible) < total
+    now, now_ids, later_ids = _api_sections(flask_app, page, open_only=name == "open_now", **api_kw)
     listed = page.evaluate(LIST_IDS)
-    assert listed and set(listed) <= visible
-    if h24:
-        api_kw = {**api_kw, "open_24h": "true"}
-    api = _api_nearest(flask_app, **api_kw)
-    want = [h["id"] for h in api["hits"]]
-    assert page.evaluate("() => WM.worker.eligible") == len(visible) == api["eligible"]
-    assert listed == want
+    assert listed == now_ids + later_ids and set(listed) <= visible
+    assert page.evaluate("() => WM.worker.eligible") == now["eligible"]
+    if name == "open_now":
+        assert page.locator("#later-title").is_hidden()
+        assert page.locator("#filter-count").is_hidden()  # the sheet's count is the sheet's filters
     # clearing the filters brings every facility back
     seq = list_seq(page)
-    page.click("#filters-reset")
+    if name == "open_now":
+        page.get_by_role("switch", name="现在营业").click()
+    else:
+        page.click("#filters-reset")
     wait_list(page, seq)
     assert len(page.evaluate(VISIBLE_IDS)) == total
     assert page_log.errors == []
@@ -128,7 +158,8 @@ def test_language_toggle_is_remembered(open_worker, page, page_log, screenshots)
     assert page.evaluate("() => document.documentElement.lang") == "en"
     assert page.locator("#list-title").inner_text() == "Nearest to me"
     assert " m · " in page.locator("#list li.hit .sub").first.inner_text()
-    assert page.locator("#q").get_attribute("placeholder") == "Search a district, township or facility"
+    assert page.locator("#q").get_attribute("placeholder") == "Search a place, township or facility"
+    assert page.locator("#now-title").inner_text() == "Open now · Outdoor worker may enter"
     page.reload()
     page.wait_for_selector("body[data-state=ready]", state="attached")
     wait_list(page)
@@ -196,7 +227,7 @@ def test_works_when_tiles_fail_and_nothing_else_leaves_localhost(open_worker, pa
     open_worker("/", position=HOME)
     assert traffic.tiles, "the basemap asked for no tiles"
     assert page.locator("#tiles-notice").is_visible()
-    assert len(page.evaluate(VISIBLE_IDS)) > 1000 and len(page.evaluate(LIST_IDS)) == LIST_K
+    assert len(page.evaluate(VISIBLE_IDS)) > 1000 and len(page.evaluate("() => WM.worker.sections.now")) == LIST_K
     seq = list_seq(page)
     page.click("#filters-toggle")
     page.check("#f-24h")
@@ -275,7 +306,7 @@ def test_javascript_datum_port_matches_geo_datum(open_worker, page):
         assert abs(w[0] - lon) < 1e-9 and abs(w[1] - lat) < 1e-9
 
 
-def test_without_location_search_or_tap_gives_a_list(open_worker, page, page_log, flask_app):
+def test_without_location_search_or_set_here_gives_a_list(open_worker, page, page_log, flask_app):
     page.context.clear_permissions()
     open_worker("/")
     assert page.locator("#list li.hit").count() == 0
@@ -289,34 +320,40 @@ def test_without_location_search_or_tap_gives_a_list(open_worker, page, page_log
     assert page.locator("#search-results .result .rtype").first.inner_text() == "街道/镇"
     page.keyboard.press("Enter")
     wait_list(page, seq)
-    assert page.locator("#list li.hit").count() == LIST_K
+    assert page.locator("#list li.hit").count() >= LIST_K
     assert "按搜索的位置" in page.locator("#list-status").inner_text()
     # search a district
     seq = list_seq(page)
     page.fill("#q", "黄岛")
     page.wait_for_selector("#search-results .result")
-    page.locator("#search-results .result", has_text="黄岛区").first.click()
+    page.locator("#search-results .result[data-type=district]", has_text="黄岛区").first.click()
     wait_list(page, seq)
-    districts = page.evaluate("() => WM.worker.hits.map(h => h.district)")
+    districts = page.evaluate("() => WM.worker.sections.now.map(h => h.district)")
     assert districts.count("黄岛区") >= LIST_K // 2
-    # tap the map
-    seq = list_seq(page)
-    spot = page.evaluate("""() => {  // a bare spot of map between the bar and the list sheet
-        const top = document.querySelector('.notices').getBoundingClientRect().bottom + 60;
+    # tap the map, then "set my position here"
+    page.wait_for_timeout(500)  # markercluster animates its clusters after a zoom
+    spot = page.evaluate("""() => {  // bare map between the notices and the list: nothing but map within 20 px
+        const top = document.querySelector('.notices').getBoundingClientRect().bottom + 120;
         const bottom = document.getElementById('panel').getBoundingClientRect().top - 40;
+        const bare = (x, y) => { const c = (document.elementFromPoint(x, y) || {}).classList;
+            return c && (c.contains('leaflet-tile') || c.contains('leaflet-container')); };
         for (let y = top; y < bottom; y += 23) for (let x = 70; x < innerWidth - 70; x += 29) {
-            const el = document.elementFromPoint(x, y);
-            const bare = el && (el.classList.contains('leaflet-tile') || el.classList.contains('leaflet-container'));
-            if (bare) return {x, y};
+            if ([-20, 0, 20].every(dx => [-20, 0, 20].every(dy => bare(x + dx, y + dy)))) return {x, y};
         }
         return null; }""")
     assert spot, "no bare map to tap"
-    page.mouse.click(spot["x"], spot["y"])
+    before = page.evaluate("() => document.body.dataset.position")
+    page.touchscreen.tap(spot["x"], spot["y"])
+    page.locator(".point-menu .set-here").wait_for()
+    assert page.evaluate("() => document.body.dataset.position") == before  # a tap alone moves nothing
+    seq = list_seq(page)
+    page.locator(".point-menu .set-here").click()
     wait_list(page, seq)
     assert "按地图上选的位置" in page.locator("#list-status").inner_text()
+    assert page.locator("#toast").is_visible() and "位置已更改" in page.locator("#toast").inner_text()
     pos = page.evaluate("() => WM.worker.position")
-    api = _api_nearest(flask_app, lon=f"{pos['lon']:.7f}", lat=f"{pos['lat']:.7f}")
-    assert page.evaluate(LIST_IDS) == [h["id"] for h in api["hits"]]
+    _, now_ids, later_ids = _api_sections(flask_app, page, lon=f"{pos['lon']:.7f}", lat=f"{pos['lat']:.7f}")
+    assert page.evaluate(LIST_IDS) == now_ids + later_ids
     assert page_log.errors == []
 
 
@@ -327,7 +364,7 @@ def test_detail_card_has_every_field(open_worker, page, page_log, flask_app, scr
     card = page.locator("#card")
     card.wait_for(state="visible")
     text = card.inner_text()
-    for label in ("地址", "开放时间", "设施", "容量", "进入方式", "电话", "核验日期", "开放对象"):
+    for label in ("地址", "开放时间", "设施", "容量", "进入方式", "电话", "最近核实", "开放对象"):
         assert label in text, label
     assert hit["address"] in text and hit["phone"] in text and hit["verified_at"] in text
     assert card.locator(".amen-item").count() == len(hit["amenities"])
@@ -346,10 +383,10 @@ def test_keyboard_reaches_controls_and_list_and_everything_is_labelled(open_work
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.className") == "skip"
     order = []
-    for _ in range(4):
+    for _ in range(5):
         page.keyboard.press("Tab")
         order.append(page.evaluate("() => document.activeElement.id"))
-    assert order == ["q", "locate", "filters-toggle", "lang"]
+    assert order == ["q", "locate", "filters-toggle", "lang", "f-open"]
     # open the filters with the keyboard; focus moves into them; Space ticks a kind; Escape closes
     page.focus("#filters-toggle")
     seq = list_seq(page)
@@ -384,7 +421,7 @@ def test_keyboard_reaches_controls_and_list_and_everything_is_labelled(open_work
     page.click("#filters-toggle")
     assert page.get_by_role("button", name="定位我").count() == 1
     assert page.get_by_role("searchbox", name="搜索").count() == 1
-    assert page.get_by_role("checkbox", name="现在营业").count() == 1
+    assert page.get_by_role("switch", name="现在营业").count() == 1
     assert page.get_by_role("combobox", name="我能进入").count() == 1
     assert page_log.errors == []
 

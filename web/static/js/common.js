@@ -102,61 +102,322 @@
   };
 
   // -- basemaps and datums -----------------------------------------------------------------
+  /** Mainland China's time zones (IANA names and their old aliases). */
+  var CHINA_ZONES = ["Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "Asia/Urumqi",
+    "Asia/Kashgar", "PRC"];
+
   /**
-   * The basemaps folium put on the map, the datum of the one shown, and conversions.
-   * ``toMap(lon, lat)`` gives the L.LatLng where a WGS84 point must be drawn on the current
-   * basemap (shifted to GCJ-02 on AMap); ``fromMap(latlng)`` gives back WGS84 [lon, lat].
+   * Whether to treat the reader as in mainland China (for the default basemap): the page is not
+   * switched to English, the browser's first language is Chinese (zh, zh-CN, zh-Hans …) and its
+   * time zone is mainland China's. Anything else is "abroad".
+   */
+  WM.inChina = function () {
+    if (i18n.lang === "en") { return false; }
+    var langs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
+    if (!/^zh(-|$)/i.test(String(langs[0] || ""))) { return false; }
+    var tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
+    return CHINA_ZONES.indexOf(tz) >= 0;
+  };
+
+  var OFFLINE_STYLE = {
+    sea: "#aad3df",
+    land: { stroke: true, color: "#9cb9c6", weight: 1, fill: true, fillColor: "#e4e0d6", fillOpacity: 1 },
+    district: { stroke: true, color: "#7d6aa8", weight: 1.5, dashArray: "6 4", fill: true, fillOpacity: 1 },
+    districtFills: ["#f6f1e4", "#efeadb"]
+  };
+  var LABEL_ZOOM = { district: 7, place: 10, facility: 16 };
+  var MAX_FACILITY_LABELS = 150;
+  var MAX_ZOOM = 19;
+
+  /** A label (a DOM element, so its text is text, never HTML) as a non-interactive marker in ``pane``. */
+  function labelMarker(lat, lon, cls, pane) {
+    var span = document.createElement("span");
+    span.className = "wm-base-label " + cls;
+    var s = span.style;
+    s.position = "absolute";
+    s.whiteSpace = "nowrap";
+    s.color = cls === "district" ? "#4b3b78" : "#333";
+    s.font = (cls === "district" ? "700 14px/1.2 " : cls === "facility" ? "12px/1.2 " : "13px/1.2 ") +
+      "system-ui, -apple-system, 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Micro Hei', sans-serif";
+    s.textShadow = "0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff";
+    if (cls === "facility") { s.left = "18px"; s.top = "-8px"; } else { s.transform = "translate(-50%, -50%)"; }
+    var icon = L.divIcon({ className: "wm-base-label-icon", html: span, iconSize: null });
+    var m = L.marker([lat, lon], { icon: icon, pane: pane, interactive: false, keyboard: false });
+    m.label = span;
+    return m;
+  }
+
+  /** Ray casting: is [lon, lat] inside a (Multi)Polygon's coordinates? */
+  function insidePolygon(geom, lon, lat) {
+    var polys = geom.type === "Polygon" ? [geom.coordinates] : geom.coordinates;
+    return polys.some(function (rings) {
+      var inside = false;
+      rings.forEach(function (ring) {
+        for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+          var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+          if ((yi > lat) !== (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi) { inside = !inside; }
+        }
+      });
+      return inside;
+    });
+  }
+
+  /**
+   * The offline basemap: sea (the map's background), land (GSHHG shore, so the neighbours are not
+   * sea), the districts with their boundaries, district and town names, and facility names at high
+   * zoom, drawn on a canvas from shipped data (``url``: web/basemap.py) into ``group``, the empty
+   * layer group the page's map skeleton put in the layer switcher. WGS84: nothing is shifted.
+   */
+  function OfflineBasemap(map, group, url) {
+    var self = this;
+    function pane(name, z) {
+      if (!map.getPane(name)) {
+        var p = map.createPane(name);
+        p.style.zIndex = String(z);
+        p.style.pointerEvents = "none";
+      }
+      return name;
+    }
+    var renderer = L.canvas({ pane: pane("wmBasePane", 150), padding: 0.5 });
+    var labelPane = pane("wmBaseLabels", 390);  // above the vector overlays' canvas, below every marker
+    var fixed = L.layerGroup();  // district and town labels at their own points
+    var floating = L.layerGroup();  // names of districts whose label point is out of view
+    var facilityLabels = L.layerGroup();
+    var labels = [];  // {marker, props, layer}
+    var districts = [];  // district features (for point-in-polygon)
+    var loading = null;
+    var facilities = null;
+    var facilitiesLoading = null;
+    self.drawn = false;
+
+    function text(p) { return i18n.lang === "en" ? (p.name_en || p.name) : p.name; }
+
+    function draw(doc) {
+      var land = [], places = [];
+      doc.features.forEach(function (f) {
+        var layer = f.properties.layer;
+        if (layer === "land") { land.push(f); } else if (layer === "district") { districts.push(f); } else { places.push(f); }
+      });
+      L.geoJSON(land, { renderer: renderer, interactive: false, style: OFFLINE_STYLE.land }).addTo(group);
+      L.geoJSON(districts, {
+        renderer: renderer, interactive: false,
+        style: function (f) {
+          var i = districts.indexOf(f);
+          return Object.assign({ fillColor: OFFLINE_STYLE.districtFills[i % 2] }, OFFLINE_STYLE.district);
+        }
+      }).addTo(group);
+      places.forEach(function (f) {
+        var c = f.geometry.coordinates, kind = f.properties.layer === "place" ? "place" : "district";
+        var m = labelMarker(c[1], c[0], kind, labelPane);
+        m.label.textContent = text(f.properties);
+        labels.push({ marker: m, props: f.properties, kind: kind });
+      });
+      fixed.addTo(group);
+      floating.addTo(group);
+      facilityLabels.addTo(group);
+      self.drawn = true;
+      relabel();
+      document.body.dataset.offlineBasemap = "drawn";
+    }
+
+    /** Labels for this zoom and view, in the page's language. */
+    function relabel() {
+      if (!self.drawn || !map.hasLayer(group)) { return; }
+      var z = map.getZoom(), bounds = map.getBounds(), size = map.getSize();
+      // The part of the map a page is unlikely to cover with its own panels (a phone's bottom sheet).
+      var seen = L.latLngBounds(map.containerPointToLatLng([0, size.y * 0.6]),
+        map.containerPointToLatLng([size.x, size.y * 0.05]));
+      var named = {};
+      labels.forEach(function (l) {
+        l.marker.label.textContent = text(l.props);
+        var show = z >= LABEL_ZOOM[l.kind];
+        if (show !== fixed.hasLayer(l.marker)) { if (show) { fixed.addLayer(l.marker); } else { fixed.removeLayer(l.marker); } }
+        if (show && l.kind === "district" && seen.contains(l.marker.getLatLng())) { named[l.props.adcode] = true; }
+      });
+      // A district whose label point is out of that part is named where it is seen (the upper middle
+      // first), so the district around the user is always named.
+      floating.clearLayers();
+      if (z >= LABEL_ZOOM.district) {
+        [[0.5, 0.3], [0.5, 0.5], [0.2, 0.2], [0.8, 0.2], [0.2, 0.5], [0.8, 0.5]].forEach(function (f) {
+          var ll = map.containerPointToLatLng([size.x * f[0], size.y * f[1]]);
+          districts.forEach(function (d) {
+            var p = d.properties;
+            if (named[p.adcode] || !insidePolygon(d.geometry, ll.lng, ll.lat)) { return; }
+            named[p.adcode] = true;
+            var m = labelMarker(ll.lat, ll.lng, "district", labelPane);
+            m.label.textContent = text(p);
+            floating.addLayer(m);
+          });
+        });
+      }
+      facilityLabels.clearLayers();
+      if (z >= LABEL_ZOOM.facility) {
+        if (!facilities) { loadFacilities(); return; }
+        var n = 0;
+        facilities.some(function (f) {
+          var c = f.geometry.coordinates;
+          if (!bounds.contains([c[1], c[0]])) { return false; }
+          var m = labelMarker(c[1], c[0], "facility", labelPane);
+          m.label.textContent = i18n.lang === "en" ? (f.properties.name_en || f.properties.name) : f.properties.name;
+          facilityLabels.addLayer(m);
+          n += 1;
+          return n >= MAX_FACILITY_LABELS;
+        });
+      }
+    }
+
+    function loadFacilities() {
+      var furl = WM.cfg.urls && WM.cfg.urls.facilities;
+      if (facilitiesLoading || !furl) { return; }
+      facilitiesLoading = WM.getJSON(furl).then(function (fc) { facilities = fc.features; relabel(); },
+        function () { facilities = []; });
+    }
+
+    var ownZoomLimit = false;
+    function activate() {
+      map.getContainer().style.backgroundColor = OFFLINE_STYLE.sea;
+      if (map.options.maxZoom === undefined) {  // tile layers set the map's zoom range; marker clusters need one
+        map.options.maxZoom = MAX_ZOOM;
+        ownZoomLimit = true;
+        map.fire("zoomlevelschange");
+      }
+      if (!loading) {
+        loading = WM.getJSON(url).then(draw, function (err) {
+          loading = null;
+          document.body.dataset.offlineBasemap = "failed";
+          throw err;
+        });
+      } else { relabel(); }
+    }
+    group.on("add", activate);
+    group.on("remove", function () {
+      map.getContainer().style.backgroundColor = "";
+      if (ownZoomLimit) {
+        map.options.maxZoom = undefined;
+        ownZoomLimit = false;
+        map.fire("zoomlevelschange");
+      }
+    });
+    map.on("moveend", relabel);
+    i18n.onChange(relabel);
+    if (map.hasLayer(group)) { activate(); }
+  }
+
+  /**
+   * The basemaps the map skeleton (web/maps.py) put in the layer switcher, the one shown and its
+   * datum, and conversions. ``toMap(lon, lat)`` gives the L.LatLng where a WGS84 point must be
+   * drawn on the current basemap (shifted to GCJ-02 on AMap); ``fromMap(latlng)`` gives back WGS84
+   * [lon, lat]. ``onDatum(datum)`` is called when the datum changes after the start.
+   *
+   * Which basemap: the one the person last chose in the switcher (localStorage), else TianDiTu (if
+   * the deployment has a key) or AMap in mainland China (``WM.inChina``), else OpenStreetMap. When
+   * the shown tiles fail (no tile loaded yet, or most of them failing) the offline basemap takes
+   * over; that switch is not remembered, so the next visit tries the tiles again. With tiles off
+   * the offline basemap is the only one.
    */
   WM.Basemaps = function (map, basemaps, onDatum) {
     var self = this;
     var byId = {};
-    basemaps.forEach(function (b) { b.layer = root[b.var]; byId[b.id] = b; });
+    basemaps.forEach(function (b) { b.layer = root[b.var]; b.loads = 0; b.errors = 0; byId[b.id] = b; });
     self.datum = "wgs84";
-    self.id = basemaps.length ? basemaps[0].id : null;
+    self.id = null;
+    self.offline = byId.offline && byId.offline.layer ? new OfflineBasemap(map, byId.offline.layer, byId.offline.url) : null;
+    var quiet = true;  // choosing the first basemap: the page draws in its datum from the start
+    var automatic = false;  // this code, not the person, is changing the basemap: not remembered
     function current(layer) {
       for (var i = 0; i < basemaps.length; i++) { if (basemaps[i].layer === layer) { return basemaps[i]; } }
       return null;
     }
-    var quiet = true;  // restoring the remembered basemap below: the page draws in that datum from the start
     function set(b) {
       var changed = b.datum !== self.datum && !quiet;
       self.datum = b.datum;
       self.id = b.id;
       document.body.dataset.basemap = b.id;
       document.body.dataset.datum = b.datum;
-      WM.store.set("basemap", b.id);
+      if (!automatic) {
+        WM.store.set("basemap", b.id);
+        b.loads = 0;
+        b.errors = 0;
+      }
       if (changed && onDatum) { onDatum(b.datum); }
     }
     map.on("baselayerchange", function (e) { var b = current(e.layer); if (b) { set(b); } });
-    /** Show basemap ``id`` (as if chosen in the layer switcher). */
+    function swap(b) {
+      basemaps.forEach(function (o) { if (o !== b && o.layer && map.hasLayer(o.layer)) { map.removeLayer(o.layer); } });
+      if (!map.hasLayer(b.layer)) { map.addLayer(b.layer); }
+      set(b);
+    }
+    function pick(id) {
+      automatic = true;
+      try { swap(byId[id]); } finally { automatic = false; }
+    }
+    /** Show basemap ``id`` (as if chosen in the layer switcher: remembered). */
     self.show = function (id) {
       var b = byId[id];
       if (!b || b.id === self.id) { return; }
-      basemaps.forEach(function (o) { if (o.layer && map.hasLayer(o.layer)) { map.removeLayer(o.layer); } });
-      map.addLayer(b.layer);
-      set(b);
+      swap(b);
     };
     self.toMap = function (lon, lat) {
       var p = root.WMDatum.fromWgs84(lon, lat, self.datum);
       return L.latLng(p[1], p[0]);
     };
     self.fromMap = function (latlng) { return root.WMDatum.toWgs84(latlng.lng, latlng.lat, self.datum); };
+
+    var failed = false;
+    var failListeners = [];
     /** Call ``fn`` once when a tile fails to load (tiles need the network; the page does not). */
-    self.onTileError = function (fn) {
-      var fired = false;
-      basemaps.forEach(function (b) {
-        var layers = b.layer && b.layer.eachLayer ? [] : [b.layer];
-        if (b.layer && b.layer.eachLayer) { b.layer.eachLayer(function (l) { layers.push(l); }); }
-        layers.forEach(function (l) { if (l) { l.on("tileerror", function () { if (!fired) { fired = true; fn(); } }); } });
+    self.onTileError = function (fn) { if (failed) { fn(); } else { failListeners.push(fn); } };
+    function tileLayers(b) {
+      var out = [];
+      if (b.layer && b.layer.eachLayer) { b.layer.eachLayer(function (l) { out.push(l); }); } else if (b.layer) { out.push(b.layer); }
+      return out;
+    }
+    basemaps.forEach(function (b) {
+      if (b.offline) { return; }
+      tileLayers(b).forEach(function (l) {
+        l.on("tileload", function () { b.loads += 1; });
+        l.on("tileerror", function () {
+          b.errors += 1;
+          if (!failed) { failed = true; failListeners.splice(0).forEach(function (fn) { fn(); }); }
+          var hopeless = b.loads === 0 || (b.errors >= 4 && b.errors > b.loads);
+          if (self.id === b.id && byId.offline && hopeless) {
+            setTimeout(function () {  // not inside the tile layer's own event
+              if (self.id !== b.id) { return; }
+              document.body.dataset.basemapFallback = b.id;
+              pick("offline");
+            }, 0);
+          }
+        });
       });
-    };
-    if (basemaps.length) {
-      document.body.dataset.basemap = self.id;
-      document.body.dataset.datum = self.datum;
+    });
+
+    function defaultId() {
+      var tiles = basemaps.filter(function (b) { return !b.offline; });
+      if (!tiles.length) { return byId.offline ? "offline" : null; }
+      if (WM.inChina()) { return byId.tianditu ? "tianditu" : byId.amap ? "amap" : tiles[0].id; }
+      return byId.osm ? "osm" : tiles[0].id;
     }
     var saved = WM.store.get("basemap");
-    if (saved && byId[saved]) { self.show(saved); }
+    var start = saved && byId[saved] ? saved : defaultId();
+    if (start) { pick(start); }
     quiet = false;
+  };
+
+  /**
+   * Opening hours for people: ``24/7`` -> "24小时营业", none -> "营业时间未知", else the OSM expression with
+   * localised day names (strings ``open_24``, ``hours_unknown``, ``days``, ``ph``, ``off`` of the page).
+   */
+  WM.hoursText = function (expr, known) {
+    if (known === false || !expr || !String(expr).trim()) { return i18n.t("hours_unknown"); }
+    var e = String(expr).trim();
+    if (e === "24/7") { return i18n.t("open_24"); }
+    var names = i18n.t("days").split(",");
+    var codes = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"];
+    return e.replace(/\b(Mo|Tu|We|Th|Fr|Sa|Su|PH|off)\b/g, function (w) {
+      var i = codes.indexOf(w);
+      return i >= 0 ? names[i] : i18n.t(w === "PH" ? "ph" : "off");
+    }).replace(/;\s*/g, i18n.lang === "zh" ? "；" : "; ");
   };
 
   /** Distance text: "350 米" / "1.2 公里". */

@@ -16,8 +16,9 @@
   var app = WM.planner = { map: map, coverage: null, gaps: null, plan: null };
   var basemaps = app.basemaps = new WM.Basemaps(map, cfg.map.basemaps, function () { redraw(); });
 
-  var layers = app.layers = { grid: null, gaps: null, boundaries: null, facilities: null, sites: L.layerGroup() };
-  var data = { districts: null, facilities: null };
+  var layers = app.layers = { grid: null, gaps: null, boundaries: null, facilities: null, sites: L.layerGroup(),
+    reports: null, suggestions: null };
+  var data = { districts: null, facilities: null, reports: null };
 
   function geo(fc, style, extra) {
     return L.geoJSON(fc, Object.assign({ coordsToLatLng: function (c) { return basemaps.toMap(c[0], c[1]); }, style: style }, extra || {}));
@@ -36,7 +37,7 @@
     layers[name] = layer;
     if (layer && $("l-" + name).checked) { layer.addTo(map); }
   }
-  ["grid", "gaps", "boundaries", "facilities", "sites"].forEach(function (n) { toggle(n, null); });
+  ["grid", "gaps", "boundaries", "facilities", "sites", "reports", "suggestions"].forEach(function (n) { toggle(n, null); });
 
   // -- parameters shared by coverage, grid.png, hours, gaps, the plan and the report ----------------
   function qingdaoDate() {
@@ -143,7 +144,7 @@
     return geo(fc, { color: "#7f0000", weight: 1.5, fillColor: "#7f0000", fillOpacity: 0.12, dashArray: "3 2" }, {
       onEachFeature: function (f, l) {
         var p = f.properties || {};
-        var div = el("div", {}, [el("b", { text: "#" + (p.rank || "") + " " + (p.district || "") }),
+        var div = el("div", {}, [el("b", { text: "#" + (p.rank || "") + " " + (p.place ? p.place + " · " : "") + (p.district || "") }),
           el("br"), document.createTextNode((p.area_km2 !== undefined ? p.area_km2 + " km² · " : "") + t("d_uncov") + " " + num(p.uncovered_workers))]);
         l.bindPopup(div);
       }
@@ -175,6 +176,59 @@
     return cluster;
   }
 
+  // -- worker reports (GET /api/v1/reports/layer): open reports at their facilities, sites workers suggest --------
+  // Names and labels go in as text (WM.el), never as HTML; the layer carries no report texts.
+  function reportKind(k) {
+    var label = (cfg.report_kinds || {})[k];
+    return label ? label[WM.i18n.lang] : String(k);
+  }
+  function reportPopup(title, sub, lines) {
+    return el("div", { class: "wm-report" }, [el("b", { text: title }), sub ? el("div", { text: sub }) : null,
+      el("ul", {}, lines.map(function (line) { return el("li", { text: line }); }))]);
+  }
+  function reportLayers(fc) {
+    var out = { reports: L.layerGroup(), suggestions: L.layerGroup(), n_reports: 0, n_suggestions: 0 };
+    var byFacility = {}, order = [];
+    (fc && fc.features || []).forEach(function (f) {
+      var p = f.properties || {}, c = f.geometry.coordinates, n = Number(p.count) || 0;
+      if (p.kind === "new_site") {
+        out.n_suggestions += n;
+        var m = L.circleMarker(basemaps.toMap(c[0], c[1]), { radius: 6 + Math.min(8, 2 * Math.sqrt(n)), weight: 2,
+          color: "#0b3d5c", dashArray: "3 2", fillColor: "#56B4E9", fillOpacity: 0.85 });
+        m.bindTooltip(el("span", { text: reportKind("new_site") + " · " + t("n_reports", { n: n }) }));
+        m.bindPopup(reportPopup(reportKind("new_site"), null, [t("n_reports", { n: n }), t("latest", { d: String(p.created_at).slice(0, 10) })]));
+        out.suggestions.addLayer(m);
+        return;
+      }
+      out.n_reports += n;
+      var b = byFacility[p.facility_id];
+      if (!b) { b = byFacility[p.facility_id] = { c: c, name: p.name, id: p.facility_id, kinds: [], count: 0, latest: "" }; order.push(p.facility_id); }
+      b.kinds.push(p);
+      b.count += n;
+      if (String(p.created_at) > b.latest) { b.latest = String(p.created_at); }
+    });
+    order.forEach(function (id) {
+      var b = byFacility[id];
+      var m = L.circleMarker(basemaps.toMap(b.c[0], b.c[1]), { radius: 6 + Math.min(8, 2 * Math.sqrt(b.count)), weight: 2,
+        color: "#7a3b00", fillColor: "#E69F00", fillOpacity: 0.9 });
+      m.bindTooltip(el("span", { text: String(b.name || b.id) + " · " + t("n_reports", { n: b.count }) }));  // a node: Leaflet reads a string as HTML
+      m.bindPopup(reportPopup(String(b.name || b.id), String(b.id), b.kinds.map(function (p) {
+        return reportKind(p.kind) + ": " + t("n_reports", { n: p.count });
+      }).concat([t("latest", { d: b.latest.slice(0, 10) })])));
+      out.reports.addLayer(m);
+    });
+    return out;
+  }
+  function loadReports() {
+    body.dataset.reports = "loading";
+    return WM.getJSON(urls.reports_layer).then(function (fc) {
+      data.reports = fc;
+      redraw();
+      body.dataset.reports = "ready";
+    }).catch(function () { body.dataset.reports = "error"; });
+  }
+  app.loadReports = loadReports;
+
   function redraw() {
     if (app.coverage) { place("grid", gridOverlay(app.coverage.grid)); }
     if (app.gaps) { place("gaps", gapsLayer(app.gaps)); }
@@ -183,6 +237,13 @@
     }
     if (data.facilities && $("l-facilities").checked) { place("facilities", facilitiesLayer(data.facilities)); }
     place("sites", sitesLayer(app.plan));
+    if (data.reports) {
+      var r = reportLayers(data.reports);
+      place("reports", r.reports);
+      place("suggestions", r.suggestions);
+      $("n-reports").textContent = "(" + r.n_reports + ")";
+      $("n-suggestions").textContent = "(" + r.n_suggestions + ")";
+    }
   }
 
   function setDownloads() {
@@ -309,7 +370,7 @@
   // -- start ------------------------------------------------------------------------------------------
   setDownloads();
   WM.getJSON(cfg.urls.meta).then(function (m) { $("sample-notice").hidden = !m.sample; }).catch(function () { /* optional */ });
-  WM.getJSON(cfg.urls.districts_full).then(function (fc) {
+  WM.getJSON(cfg.urls.districts).then(function (fc) {  // the display outlines (exports keep the full ones)
     data.districts = fc;
     var sel = $("c-district");
     fc.features.forEach(function (f) {
@@ -317,6 +378,7 @@
     });
     redraw();
   }).catch(function () { /* decoration */ });
+  loadReports();
   body.dataset.state = "ready";
   runCoverage();
 })();

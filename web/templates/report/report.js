@@ -29,7 +29,7 @@
     style: { color: "#7f1d1d", weight: 1.5, dashArray: "4 3", fillColor: "#7f1d1d", fillOpacity: 0.06 },
     onEachFeature: function (f, layer) {
       var p = f.properties;
-      layer.bindPopup(box(["#" + p.rank + " " + p.district, p.area_km2 + " km²",
+      layer.bindPopup(box(["#" + p.rank + " " + (p.place ? p.place + " · " : "") + p.district, p.area_km2 + " km²",
         labels.uncovered_workers + ": " + p.uncovered_workers, labels.uncovered_residents + ": " + p.uncovered_residents]));
     }
   }).addTo(map);
