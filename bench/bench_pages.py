@@ -2,8 +2,9 @@
 
     python bench/bench_pages.py [--runs 5]
 
-Serves the app on 127.0.0.1 (shipped sample registry, a temporary data folder) and loads pages in
-headless Debian Chromium as a phone: viewport 390x844, zh-CN, Asia/Shanghai, geolocation granted at
+Serves the app on 127.0.0.1 from a process of its own (shipped sample registry, a temporary data folder;
+in this process the server's threads would wait for the GIL while Playwright handles the browser's events)
+and loads pages in headless Debian Chromium as a phone: viewport 390x844, zh-CN, Asia/Shanghai, geolocation granted at
 五四广场 (市南区), and through the Chrome DevTools Protocol
 
 * slow-4G network emulation (``Network.emulateNetworkConditions``: 1.6 Mbit/s down, 750 kbit/s up,
@@ -17,7 +18,8 @@ is unresolvable. Tiles are left out of every figure: the figures are "without ti
 * ours: ``/``. Each run is a new browser context (cold cache). **List visible** = from navigation
   start until the first entry of the nearest list is on screen (the page locates the phone on its own
   when geolocation is already allowed). **Repeat visit** = a second tab in the same context (warm
-  cache) to the same list.
+  cache) to the same list. The page's marks say when its map layer arrived (``workermap-data``) and
+  when every marker is on the map (``workermap-interactive``); each visit waits for that too.
 * baseline: the same facilities the folium way — one ``folium.Marker`` (name, address and hours in
   its tooltip) per facility inside ``folium.plugins.MarkerCluster``, inline in the HTML (local
   Leaflet assets), served by the same server (so compressed the same way). It has no list:
@@ -32,14 +34,15 @@ from __future__ import annotations
 import argparse
 import base64
 import logging
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,6 +56,7 @@ BLANK_PNG = base64.b64encode(base64.b64decode(
 TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 TILE_PATTERNS = [{"urlPattern": f"*{h}*", "requestStage": "Request"} for h in TILE_HOSTS]
 BASELINE_PATH = "/bench-baseline-folium-inline"
+WAIT_PATH = "/bench-wait-for-encodings"
 #: Slow 4G as issue #11 states it: 1.6 Mbit/s down, 750 kbit/s up, 150 ms round trip.
 NETWORK = {"offline": False, "latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8}
 CPU_SLOWDOWN = 4
@@ -80,12 +84,24 @@ LIST_WATCH = """
 
 
 def serve():
-    """The app on a free port (threads), with the baseline page added as one more route."""
+    """The app in a process of its own; returns (the process, its base URL, the number of live facilities)."""
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_server, args=(theirs,), daemon=True)
+    proc.start()
+    port, n_fac = ours.recv()
+    return proc, f"http://127.0.0.1:{port}", n_fac
+
+
+def _server(conn) -> None:
+    """The server process: the app on a free port (threads), with the baseline page added as one more route,
+    and ``WAIT_PATH``, which answers once every best-level encoding in the making is done."""
     from flask import Response
     from werkzeug.serving import make_server
 
     from web import create_app
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     app = create_app({"WORKERMAP_DATA_DIR": data_dir})
     html = baseline_html(app)
@@ -97,10 +113,16 @@ def serve():
         resp.headers["Cache-Control"] = "no-cache"
         return resp
 
+    def encoded():
+        app.wsgi_app.compression.cache.wait()
+        return Response(status=204)
+
     app.add_url_rule(BASELINE_PATH, "bench_baseline", baseline)
+    app.add_url_rule(WAIT_PATH, "bench_encoded", encoded)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return app, server, f"http://127.0.0.1:{server.server_port}"
+    n_fac = sum(1 for f in app.extensions["workermap"].registry.facilities if f.status != "removed")
+    conn.send((server.server_port, n_fac))
+    server.serve_forever()
 
 
 def baseline_html(app) -> str:
@@ -214,6 +236,8 @@ def visit(ctx, path: str, *, baseline: bool) -> tuple[float, int, Wire, int, dic
     else:
         page.wait_for_function("() => window.__listVisibleAt > 0", timeout=120_000)
         ms = page.evaluate("() => window.__listVisibleAt")
+        # the list comes first; the markers are built after it
+        page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=120_000)
         markers = page.evaluate("() => Number(document.body.dataset.facilities || 0)")
     marks = page.evaluate("names => Object.fromEntries(names.map(n => [n, (performance.getEntriesByName(n)[0] || {})"
                           ".startTime || null]))", list(MARKS))
@@ -260,9 +284,7 @@ def main(argv=None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app, server, base = serve()
-    n_fac = sum(1 for f in app.extensions["workermap"].registry.facilities if f.status != "removed")
+    proc, base, n_fac = serve()
     results = {}
     try:
         with sync_playwright() as p:
@@ -270,11 +292,12 @@ def main(argv=None) -> int:
             for name, path, baseline in (("ours", "/", False), ("baseline", BASELINE_PATH, True)):
                 for _ in range(2):  # warm the server: its caches, and the best encodings (second request on)
                     run_once(browser, base, path, baseline)
-                app.wsgi_app.compression.cache.wait()
+                urlopen(base + WAIT_PATH, timeout=600).close()
                 results[name] = [run_once(browser, base, path, baseline) for _ in range(args.runs)]
             browser.close()
     finally:
-        server.shutdown()
+        proc.terminate()
+        proc.join()
 
     def figures(name):
         runs = results[name]

@@ -48,7 +48,15 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.coverage import CITY_ADCODE, CITY_NAME, EDGE_TOLERANCE_M, FacilityFilter, PreparedGrid, Sites, Threshold
+from geo.coverage import (
+    CITY_ADCODE,
+    CITY_NAME,
+    FacilityFilter,
+    PreparedGrid,
+    Sites,
+    Threshold,
+    disc_pairs,
+)
 from geo.errors import ParameterError, Unprocessable
 from geo.nearest import FacilityIndex
 from geo.overlay import Overlay, encode_png, overlay_bounds, resample
@@ -75,9 +83,6 @@ METHOD = ("E2SFCA (Luo & Qi 2009): R_j = S_j / Σ_k P_k·W(d_kj) for each facili
 CAPACITY_RULE = ("supply = the facility's capacity (seats, beds, places); a facility without one counts as the median "
                  "capacity of its kind among the registry's facilities that have one (1 if none of its kind has one)")
 DISTANCE_RULE = "straight line between cell centre and facility in EPSG:4549 metres × detour_factor (route metres)"
-#: Sites per block when finding catchment pairs (bounds the memory of one block to a few million candidates).
-_BLOCK_CANDIDATES = 2_000_000
-
 #: (key, label, RGBA) of the access overlay's classes, by demand per place against the shortage threshold.
 ACCESS_CLASSES: tuple[tuple[str, str, tuple[int, int, int, int]], ...] = (
     ("none", "no land cell, or no demand", (0, 0, 0, 0)),
@@ -166,42 +171,13 @@ def catchment_pairs(prepared: PreparedGrid, x: np.ndarray, y: np.ndarray, radius
     points ``x``, ``y``): the raster offsets of a disc around each site, looked up in the grid's raster.
 
     A :class:`AccessTooLarge` when the discs could hold more than ``max_pairs`` cells in all."""
-    cell = float(prepared.cell_m)
-    reach = int(math.ceil(radius_m / cell)) + 1
-    d = np.arange(-reach, reach + 1)
-    dr, dc = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
-    gap = lambda v: np.maximum(np.abs(v) - 1, 0) * cell  # noqa: E731 - nearest possible centre offset
-    near = gap(dr) ** 2 + gap(dc) ** 2 <= (radius_m + cell) ** 2
-    dr, dc = dr[near], dc[near]
-    if len(x) * len(dr) > max_pairs * 1.5:  # the discs' area bounds the pairs (land only: fewer)
+    found = disc_pairs(prepared, x, y, radius_m, max_pairs)
+    if found is None:
         raise AccessTooLarge(
-            f"a catchment of {radius_m:,.0f} m around {len(x)} facilities reaches about {len(x) * len(dr):,} cells; "
-            f"the limit is {max_pairs:,}: choose a shorter catchment (fewer minutes, a smaller threshold) or fewer "
-            "facilities", parameter=parameter, value=round(radius_m),
-            allowed=f"a catchment reaching at most {max_pairs:,} cells")
-    g = prepared.grid
-    r0 = np.floor(np.asarray(y) / cell).astype(np.int64) - prepared.j0
-    c0 = np.floor(np.asarray(x) / cell).astype(np.int64) - prepared.i0
-    pixel = prepared.pixel_cell
-    h, w = prepared.shape
-    block = max(1, _BLOCK_CANDIDATES // max(1, len(dr)))
-    sites, cells, dists = [], [], []
-    for start in range(0, len(x), block):
-        rows = r0[start:start + block, None] + dr[None, :]
-        cols = c0[start:start + block, None] + dc[None, :]
-        ok = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-        s = np.nonzero(ok)[0] + start
-        c = pixel[rows[ok], cols[ok]]
-        land = c >= 0
-        s, c = s[land], c[land]
-        dist = np.hypot(g.x[c] - x[s], g.y[c] - y[s])
-        keep = dist <= radius_m + EDGE_TOLERANCE_M
-        sites.append(s[keep].astype(np.int32))
-        cells.append(c[keep].astype(np.int32))
-        dists.append(dist[keep])
-    if not sites:
-        return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
-    return np.concatenate(sites), np.concatenate(cells), np.concatenate(dists)
+            f"a catchment of {radius_m:,.0f} m around {len(x)} facilities reaches more than {max_pairs:,} cells; "
+            "choose a shorter catchment (fewer minutes, a smaller threshold) or fewer facilities",
+            parameter=parameter, value=round(radius_m), allowed=f"a catchment reaching at most {max_pairs:,} cells")
+    return found
 
 
 # --------------------------------------------------------------------------- the answer

@@ -79,6 +79,8 @@ __all__ = [
     "WhatIf",
     "compute_coverage",
     "hourly_coverage",
+    "disc_pairs",
+    "reach_pairs",
     "whatif",
 ]
 
@@ -234,6 +236,12 @@ class PreparedGrid:
         self.cells_by_district = np.bincount(self.code, minlength=k)
         self.residents_by_district = np.bincount(self.code, weights=grid.residents, minlength=k)
         self.workers_by_district = np.bincount(self.code, weights=grid.workers, minlength=k)
+        self._memo = LruCache(16)
+
+    def memo(self, key: Hashable, compute: Callable[[], object]):
+        """A value computed from this grid alone, the same for every parameter set (e.g. which cell lies
+        under each pixel of the overlay image), computed once and kept with the grid (16 at most)."""
+        return self._memo.get_or_compute(key, compute)
 
     def __len__(self) -> int:
         return len(self.grid)
@@ -391,6 +399,82 @@ def _refine_geodesic(sites: Sites, x, y, lon, lat, radius_m: float, dist: np.nda
     pos[cell[first]] = site[first]
 
 
+#: Most candidate cell–site pairs :func:`reach_pairs` looks at (a few tens of MB); more, and callers measure
+#: nearest distances instead (``nearest_sites``).
+MAX_REACH_PAIRS = 4_000_000
+_BLOCK_CANDIDATES = 2_000_000  # candidate pairs looked at in one go (memory)
+
+
+def disc_pairs(prepared: PreparedGrid, x: np.ndarray, y: np.ndarray, radius_m: float, max_pairs: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Every (site, cell, planar distance m) with the cell centre at most ``radius_m`` from the site (EPSG:4549
+    points ``x``, ``y``): the raster offsets of a disc around each site, looked up in the grid's raster (no
+    tree, no per-cell query). None when the discs could hold more than ``max_pairs`` cells in all."""
+    cell = float(prepared.cell_m)
+    reach = int(math.ceil(radius_m / cell)) + 1
+    d = np.arange(-reach, reach + 1)
+    dr, dc = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
+    gap = lambda v: np.maximum(np.abs(v) - 1, 0) * cell  # noqa: E731 - nearest possible centre offset
+    near = gap(dr) ** 2 + gap(dc) ** 2 <= (radius_m + cell) ** 2
+    dr, dc = dr[near], dc[near]
+    if len(x) * len(dr) > max_pairs * 1.5:  # the discs' area bounds the pairs (land only: fewer)
+        return None
+    g = prepared.grid
+    r0 = np.floor(np.asarray(y) / cell).astype(np.int64) - prepared.j0
+    c0 = np.floor(np.asarray(x) / cell).astype(np.int64) - prepared.i0
+    pixel = prepared.pixel_cell
+    h, w = prepared.shape
+    block = max(1, _BLOCK_CANDIDATES // max(1, len(dr)))
+    sites, cells, dists = [], [], []
+    for start in range(0, len(x), block):
+        rows = r0[start:start + block, None] + dr[None, :]
+        cols = c0[start:start + block, None] + dc[None, :]
+        ok = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        s = np.nonzero(ok)[0] + start
+        c = pixel[rows[ok], cols[ok]]
+        land = c >= 0
+        s, c = s[land], c[land]
+        dist = np.hypot(g.x[c] - x[s], g.y[c] - y[s])
+        keep = dist <= radius_m + EDGE_TOLERANCE_M
+        sites.append(s[keep].astype(np.int32))
+        cells.append(c[keep].astype(np.int32))
+        dists.append(dist[keep])
+    if not sites:
+        return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
+    return np.concatenate(sites), np.concatenate(cells), np.concatenate(dists)
+
+
+def reach_pairs(prepared: PreparedGrid, sites: Sites, radius_m: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every (cell, site position) pair with the site within ``radius_m`` of the cell centre by the rule of
+    coverage (planar EPSG:4549, geodesic in the band around ``radius_m``, exactly on it counts), so a cell is
+    covered by a subset of ``sites`` exactly when one of its pairs has a site of the subset. None for a long
+    threshold (more than :data:`MAX_REACH_PAIRS` candidate pairs: :func:`disc_pairs`), for the caller to
+    measure distances instead.
+
+    >>> from geo.crs import to_lonlat
+    >>> from geo.demand import DemandGrid
+    >>> x = np.array([500_050.0, 500_150.0, 500_250.0]); y = np.full(3, 4_000_050.0)
+    >>> lon, lat = to_lonlat(x, y)
+    >>> grid = DemandGrid(x, y, lon, lat, np.array(["370202"] * 3), np.ones(3), np.ones(3), cell_m=100)
+    >>> cells, site = reach_pairs(PreparedGrid(grid), Sites(FacilityIndex([]), [], [lon[0]], [lat[0]]), 150.0)
+    >>> cells.tolist(), site.tolist()
+    ([0, 1], [0, 0])
+    """
+    slack = radius_m * GEODESIC_BAND + 0.01
+    found = disc_pairs(prepared, sites.x, sites.y, radius_m + slack, MAX_REACH_PAIRS)
+    if found is None:
+        return None
+    site, cells, dist = found
+    within = np.abs(dist - radius_m) > slack  # the rest: planar within the band, measured on the ellipsoid
+    band = np.flatnonzero(~within)
+    if len(band):
+        g = prepared.grid
+        _, _, geodesic = GEOD.inv(g.lon[cells[band]], g.lat[cells[band]], sites.lon[site[band]],
+                                  sites.lat[site[band]])
+        within[band] = np.atleast_1d(geodesic) <= radius_m + EDGE_TOLERANCE_M
+    return cells[within], site[within]
+
+
 # --------------------------------------------------------------------------- coverage
 
 
@@ -539,6 +623,16 @@ def hourly_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Thr
     res, wrk = g.residents[sel], g.workers[sel]
     code = prepared.district_code(district)
     adcode, name = (CITY_ADCODE, CITY_NAME) if code is None else (prepared.adcodes[code], prepared.names[code])
+    # the facilities open at some hour are among those of the filter at any hour: their cell pairs, found once,
+    # give each hour's coverage by a mask (the distances are measured per hour only for a long threshold)
+    anytime = facility_filter.at(None).indices(index)
+    pairs = reach_pairs(prepared, Sites(index, anytime), threshold.radius_m)
+    if pairs is not None:
+        at_sel = np.full(len(g), -1, dtype=np.int64)
+        at_sel[sel] = np.arange(len(sel))
+        pair_cell, pair_site = at_sel[pairs[0]], pairs[1]
+        pair_site = pair_site[pair_cell >= 0]
+        pair_cell = pair_cell[pair_cell >= 0]
     done: dict[bytes, dict] = {}
     rows = []
     for hour in range(24):
@@ -546,8 +640,13 @@ def hourly_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Thr
         idx = facility_filter.at(when).indices(index)
         key = idx.tobytes()
         if key not in done:
-            dist, _ = nearest_sites(Sites(index, idx), x, y, lon, lat, threshold.radius_m)
-            cov = dist <= threshold.radius_m + EDGE_TOLERANCE_M
+            is_open = np.isin(anytime, idx)
+            if pairs is not None and int(is_open.sum()) == len(idx):  # (always so: the hour only narrows)
+                cov = np.zeros(len(sel), dtype=bool)
+                cov[pair_cell[is_open[pair_site]]] = True
+            else:
+                dist, _ = nearest_sites(Sites(index, idx), x, y, lon, lat, threshold.radius_m)
+                cov = dist <= threshold.radius_m + EDGE_TOLERANCE_M
             done[key] = summary_row(adcode, name, len(sel), int(cov.sum()), res.sum(), res[cov].sum(), wrk.sum(),
                                     wrk[cov].sum(), g.cell_area_km2)
         rows.append({"hour": f"{hour:02d}:00", "at": when.isoformat(timespec="minutes") + "+08:00",

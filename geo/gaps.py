@@ -418,6 +418,12 @@ def _rounded(geom: shapely.Geometry, decimals: int = 6) -> dict:
 UNCOVERED_TITLE = "青岛职工服务未覆盖区域 / Qingdao worker services: uncovered areas"
 
 
+def gap_features(gaps: list[Gap]) -> list[dict]:
+    """``gaps`` as RFC 7946 features (WGS84), the rank as id."""
+    return [{"type": "Feature", "id": gp.rank, "properties": gp.properties(), "geometry": _rounded(gp.geometry)}
+            for gp in gaps]
+
+
 def gaps_feature_collection(gaps: list[Gap], *, assumptions: dict, demand_source: str, **members) -> dict:
     """RFC 7946 FeatureCollection of ``gaps`` (WGS84), with the assumptions (and ``members``: a hot-spot
     summary, the demand below the floor) as foreign members."""
@@ -426,6 +432,18 @@ def gaps_feature_collection(gaps: list[Gap], *, assumptions: dict, demand_source
         "demand_source": demand_source,
         "assumptions": assumptions,
         **members,
-        "features": [{"type": "Feature", "id": gp.rank, "properties": gp.properties(),
-                      "geometry": _rounded(gp.geometry)} for gp in gaps],
+        "features": gap_features(gaps),
     }
+
+
+def lost_areas(today: Coverage, scenario: Coverage, places: Places | None = None, *, district: str | None = None,
+               limit: int | None = None, rank_by: str = "workers") -> list[Gap]:
+    """The cells covered ``today`` and not in ``scenario`` (a what-if; of one district if given) as connected
+    areas within one district, the most ``rank_by`` they leave uncovered first."""
+    _check(rank_by, limit)
+    p = today.prepared
+    lost = today.covered & ~scenario.covered
+    mask = p.cell_mask(district)
+    cells = np.flatnonzero(lost if mask is None else lost & mask)
+    labels, n = _label(p, cells, p.code[cells])
+    return _ranked(today, cells, labels, n, rank_by=rank_by, limit=limit, places=places)

@@ -17,6 +17,7 @@ transparent.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
 import zlib
@@ -117,7 +118,19 @@ def _lattice_interp(values: np.ndarray, at: np.ndarray, n: int, axis: int) -> np
 
 def resample(prepared, cell_values: np.ndarray, *, bounds=None, cells: np.ndarray | None = None,
              max_px: int = MAX_PX) -> tuple[np.ndarray, tuple]:
-    """Cell values (uint8, 0 = transparent) on a Leaflet-ready raster: (image rows north→south, bounds)."""
+    """Cell values (uint8, 0 = transparent) on a Leaflet-ready raster: (image rows north→south, bounds).
+
+    Which cell lies under each pixel depends on the grid alone: it is worked out once per grid, bounds and
+    cells (``PreparedGrid.memo``), and each image is one lookup."""
+    key = ("overlay-pixels", bounds, max_px,
+           None if cells is None else hashlib.blake2b(np.asarray(cells, dtype=np.int64).tobytes()).digest())
+    idx, bounds = prepared.memo(key, lambda: _pixel_cells(prepared, bounds, cells, max_px))
+    values = np.append(np.asarray(cell_values, dtype=np.uint8), np.uint8(0))  # index -1: no cell, transparent
+    return values[idx], bounds
+
+
+def _pixel_cells(prepared, bounds, cells: np.ndarray | None, max_px: int) -> tuple[np.ndarray, tuple]:
+    """(the index of the cell under each pixel, -1 for none; the bounds) of the raster :func:`resample` fills."""
     bounds = bounds or overlay_bounds(prepared, cells)
     (south, west), (north, east) = bounds
     cell = float(prepared.cell_m)
@@ -141,16 +154,14 @@ def resample(prepared, cell_values: np.ndarray, *, bounds=None, cells: np.ndarra
     c = np.floor((fx - prepared.origin_x) / cell).astype(np.int64)
     r = np.floor((fy - prepared.origin_y) / cell).astype(np.int64)
     inside = (r >= 0) & (r < prepared.shape[0]) & (c >= 0) & (c < prepared.shape[1])
-    idx = np.full(r.shape, -1, dtype=np.int64)
+    idx = np.full(r.shape, -1, dtype=np.int32)
     idx[inside] = prepared.pixel_cell[r[inside], c[inside]]
-    values = np.asarray(cell_values, dtype=np.uint8)
     if cells is not None:
-        keep = np.zeros(len(values), dtype=bool)
+        keep = np.zeros(len(prepared), dtype=bool)
         keep[cells] = True
         idx[(idx >= 0) & ~keep[np.maximum(idx, 0)]] = -1
-    image = np.zeros(idx.shape, dtype=np.uint8)
-    image[idx >= 0] = values[idx[idx >= 0]]
-    return image, bounds
+    idx.setflags(write=False)
+    return idx, bounds
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -54,7 +54,7 @@ from geo.coverage import (
     whatif,
 )
 from geo.export import csv_safe
-from geo.gaps import Gap, HotSpots, Places, gaps_feature_collection, hot_spots, town_places
+from geo.gaps import Gap, HotSpots, Places, gap_features, gaps_feature_collection, hot_spots, lost_areas, town_places
 from geo.geography import Districts
 from geo.hours import now_local
 from geo.inputs import on_land
@@ -64,7 +64,6 @@ from geo.params import TRAVEL, MissingParameter, Params
 from geo.planner_params import (
     COVERAGE,
     DEFAULT_MAX_AREA_KM2,
-    DEFAULT_MINUTES,
     EXACT_TIME_LIMIT_S,
     GAPS,
     HOURS,
@@ -141,6 +140,13 @@ class PlannerOptions:
                 None if self.exclude is None else self.exclude.wkb,
                 None if self.candidates is None else self.candidates.tobytes())
 
+    @property
+    def key(self) -> tuple:
+        """Every option as one hashable value: two option objects with equal keys ask the same question (a
+        cache key for an answer that rests on all of them, such as the report)."""
+        return (self.threshold, self.facility_filter, self.district, *self.siting_key, self.limit, self.max_area_km2,
+                self.min_density_km2, self.day, self.add_sites, self.remove, self.close)
+
     def report_day(self) -> date:
         f = self.facility_filter
         return self.day or (f.open_at.date() if f.open_at is not None else now_local().date())
@@ -156,10 +162,10 @@ def from_values(data: PlannerData, values: Mapping[str, Any]) -> PlannerOptions:
     travel = _travel(values, data.travel)
     if values.get("threshold_m") is not None:
         threshold = Threshold.metres(float(values["threshold_m"]), travel)
-    else:
-        threshold = Threshold.minutes_by(float(values.get("minutes") or DEFAULT_MINUTES), values.get("mode") or "walk",
-                                         travel)
-    kinds = tuple(values.get("kind") or ("station",))
+    else:  # the declared defaults where a caller (geo.access) gives fewer values than a parse would
+        threshold = Threshold.minutes_by(float(values.get("minutes") or COVERAGE["minutes"].default),
+                                         values.get("mode") or COVERAGE["mode"].default, travel)
+    kinds = tuple(values.get("kind") or COVERAGE["kind"].default)
     when = values.get("open_at")
     ffilter = FacilityFilter(kinds=() if "any" in kinds else kinds, amenities=tuple(values.get("amenity") or ()),
                              worker=values.get("worker"), open_at=now_local() if when == "now" else when,
@@ -362,6 +368,10 @@ def run_whatif(data: PlannerData, opts: PlannerOptions) -> WhatIf:
                                            add=opts.add_sites, remove=opts.remove, close=opts.close, today=today))
 
 
+#: How many newly uncovered areas a what-if lists (the most uncovered workers first).
+MAX_LOST_AREAS = 50
+
+
 def whatif_payload(data: PlannerData, opts: PlannerOptions, result: WhatIf | None = None) -> dict[str, Any]:
     """The what-if as ``/api/v1/whatif`` answers it: the scenario and the comparison table."""
     result = result if result is not None else run_whatif(data, opts)
@@ -370,7 +380,9 @@ def whatif_payload(data: PlannerData, opts: PlannerOptions, result: WhatIf | Non
             "scenario": {"added": result.added, "removed": result.removed, "closed": result.closed,
                          "notes": result.notes, "eligible_today": today.eligible,
                          "eligible_scenario": result.scenario.eligible},
-            "rows": result.table(opts.district)}
+            "rows": result.table(opts.district),
+            "newly_uncovered": {"type": "FeatureCollection", "features": gap_features(lost_areas(
+                today, result.scenario, places(data), district=opts.district, limit=MAX_LOST_AREAS))}}
 
 
 # --------------------------------------------------------------------------- files

@@ -170,9 +170,7 @@ def report_zip():
                         zf.write(path, Path("workermap-report") / path.relative_to(out))
             return buf.getvalue()
 
-    key = ("report", opts.threshold, opts.facility_filter, opts.district, *opts.siting_key, opts.limit, opts.day,
-           opts.max_area_km2, opts.min_density_km2)
-    body = data.cached(key, build)
+    body = data.cached(("report", opts.key), build)
     stamp = now_local().strftime("%Y%m%d")
     resp = Response(body, mimetype="application/zip")
     resp.headers["Content-Disposition"] = f'attachment; filename="workermap-report-{stamp}.zip"'

@@ -518,6 +518,9 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
     below_row = _object(["adcode", "district", "cells", "area_km2", "uncovered_workers", "uncovered_residents"],
                         adcode=text, district=text, cells=integer, area_km2=num, uncovered_workers=num,
                         uncovered_residents=num)
+    gap_feature = _object(["type", "id", "properties", "geometry"], type=_enum(("Feature",)),
+                          id={"type": "integer", "description": "the rank"}, properties=gap_props,
+                          geometry=_ref("schemas", "PolygonalGeometry"))
     gaps_summary = _object(
         ["demand", "areas", "listed", "uncovered", "in_areas", "in_listed", "in_areas_pct", "in_listed_pct"],
         demand=_enum(DEMANDS), areas={**integer, "description": "areas above the floor, listed or not"},
@@ -558,9 +561,7 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
                 cells_nearest={**integer, "description": "cells for which it is the nearest eligible facility"},
                 cells_served={**integer, "description": "of those, the cells within the threshold"},
                 residents_served=num, workers_served=num)}),
-        "Gaps": {**_collection_of(_object(["type", "id", "properties", "geometry"], type=_enum(("Feature",)),
-                                          id={"type": "integer", "description": "the rank"},
-                                          properties=gap_props, geometry=_ref("schemas", "PolygonalGeometry")),
+        "Gaps": {**_collection_of(gap_feature,
                                   demand_source=text, assumptions=_ref("schemas", "CoverageAssumptions"),
                                   summary=gaps_summary,
                                   below_floor={"type": "array", "items": below_row, "description": "per district: "
@@ -595,7 +596,10 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
                              eligible_scenario=integer),
             rows={"type": "array", "description": "the city first, then the districts: today's and the "
                                                   "scenario's figures with their deltas",
-                  "items": _object(list(what_props), **what_props)}),
+                  "items": _object(list(what_props), **what_props)},
+            newly_uncovered={**_collection_of(gap_feature), "description": "areas covered today and not in the "
+                             "scenario (RFC 7946, WGS84), the most uncovered workers first, at most 50; "
+                             "properties as in /gaps"}),
     }
 
 

@@ -4,9 +4,13 @@
 // the answers (WMBoot.take) when it starts, and builds every nearest URL with WMBoot.nearestUrl.
 // Its settings come from its own script tag: data-nearest (the endpoint), data-k (list length) and
 // data-access (worker type -> the access values it may enter).
+//
+// A fix under a minute old (the age getCurrentPosition accepts here, maximumAge) is kept on the phone
+// (localStorage "workermap.fix", removed once older): the list for it is asked at once, while the phone
+// is located again. The answer is used only if the new fix is the same point (the same URL); the list
+// always shows where the phone is now.
 (function () {
   "use strict";
-  performance.mark("b-start");
   var tag = document.currentScript;
   var access = JSON.parse(tag.dataset.access);
 
@@ -55,9 +59,27 @@
 
   var asked = {};
   function ask(url) {
+    if (asked[url]) { return; }
     asked[url] = fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .catch(function () { return null; });
+  }
+  /** Ask for the list at ``pos`` with the filters the page will restore: open now, and (unless only open
+   * places are wanted) every place nearby. */
+  function askList(pos) {
+    var flt = savedFilters(), k = Number(tag.dataset.k), base = tag.dataset.nearest, g = guest(access);
+    ask(nearestUrl(base, k, g, pos, flt, true, "now"));
+    if (!flt.open) { ask(nearestUrl(base, k, g, pos, flt, false)); }
+  }
+
+  var FIX_KEY = "workermap.fix";
+  var FIX_MAX_AGE_MS = 60000;
+  function lastFix() {
+    var fix = null;
+    try { fix = JSON.parse(window.localStorage.getItem(FIX_KEY) || "null"); } catch (e) { fix = null; }
+    if (fix && Date.now() - fix.t < FIX_MAX_AGE_MS) { return fix; }
+    try { window.localStorage.removeItem(FIX_KEY); } catch (e) { /* private mode */ }
+    return null;
   }
 
   var boot = window.WMBoot = {
@@ -72,25 +94,27 @@
     /** A promise of the GPS position ({lon, lat, accuracy, source: "gps"}), {denied: true}, or null when not allowed yet. */
     position: Promise.resolve(null),
     /** Whether the phone is being located (geolocation was already allowed). */
-    locating: false
+    locating: false,
+    /** Keep a GPS fix for the next page load (see above). */
+    remember: function (pos) {
+      var fix = { lon: pos.lon, lat: pos.lat, t: Date.now() };
+      try { window.localStorage.setItem(FIX_KEY, JSON.stringify(fix)); } catch (e) { /* private mode */ }
+    }
   };
 
   if (!navigator.geolocation || !navigator.permissions || !navigator.permissions.query) { return; }
   boot.position = navigator.permissions.query({ name: "geolocation" }).then(function (s) {
-    performance.mark("b-perm");
     if (s.state !== "granted") { return null; }
     boot.locating = true;
+    var fix = lastFix();
+    if (fix) { askList(fix); }
     return new Promise(function (resolve) {
       navigator.geolocation.getCurrentPosition(function (r) {
-        resolve({ lon: r.coords.longitude, lat: r.coords.latitude, accuracy: r.coords.accuracy, source: "gps" });
-      }, function () { resolve({ denied: true }); }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+        var pos = { lon: r.coords.longitude, lat: r.coords.latitude, accuracy: r.coords.accuracy, source: "gps" };
+        boot.remember(pos);
+        askList(pos);  // nothing new when it is the fix asked for already
+        resolve(pos);
+      }, function () { resolve({ denied: true }); }, { enableHighAccuracy: true, timeout: 15000, maximumAge: FIX_MAX_AGE_MS });
     });
   }).catch(function () { return null; });
-  boot.position.then(function (pos) {
-    performance.mark("b-pos");
-    if (!pos || pos.denied) { return; }
-    var flt = savedFilters(), k = Number(tag.dataset.k), base = tag.dataset.nearest, g = guest(access);
-    ask(nearestUrl(base, k, g, pos, flt, true, "now"));
-    if (!flt.open) { ask(nearestUrl(base, k, g, pos, flt, false)); }
-  });
 })();

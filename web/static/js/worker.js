@@ -13,7 +13,6 @@
 // the AMap basemap is chosen, geolocation, search, cards, reports — is behaviour folium cannot express.
 (function () {
   "use strict";
-  performance.mark("w-start");
   var WM = window.WM;
   var boot = window.WMBoot;  // worker-boot.js: the early position and nearest answers, the nearest URLs
   var cfg = WM.cfg;
@@ -47,10 +46,18 @@
   });
 
   // -- basemaps: markers, boundaries and the user's position follow the basemap's datum --------
-  performance.mark("w-a-basemaps-before");
-  var basemaps = app.basemaps = new WM.Basemaps(map, cfg.map.basemaps, function () { redrawForDatum(); });
-  performance.mark("w-b-basemaps");
-  basemaps.onTileError(function () { showNotice("tiles-notice", "tiles_failed"); });
+  // Made once the first list is painted, or before by whatever draws on the map first (bm()): the tiles
+  // would take the main thread and the bandwidth the list needs first. The marker groups come with them
+  // (markercluster needs the zoom range a basemap gives the map).
+  var basemaps = null;
+  function bm() {
+    if (!basemaps) {
+      basemaps = app.basemaps = new WM.Basemaps(map, cfg.map.basemaps, function () { redrawForDatum(); });
+      basemaps.onTileError(function () { showNotice("tiles-notice", "tiles_failed"); });
+      makeGroups();
+    }
+    return basemaps;
+  }
 
   // -- icons ------------------------------------------------------------------------------------
   var kindIcons = {};
@@ -70,15 +77,16 @@
       });
     };
   }
-  Object.keys(cfg.vocab.kinds).forEach(function (k) {
-    app.groups[k] = L.markerClusterGroup({
-      // Not chunked: all 1,700 markers go in at once (~100 ms), so "interactive" means every facility is there.
-      chunkedLoading: false, showCoverageOnHover: false, maxClusterRadius: 80, disableClusteringAtZoom: 17,
-      iconCreateFunction: clusterIcon(k)
-    }).addTo(map);
-  });
+  function makeGroups() {
+    Object.keys(cfg.vocab.kinds).forEach(function (k) {
+      app.groups[k] = L.markerClusterGroup({
+        // Not chunked: all 1,700 markers go in at once (~100 ms), so "interactive" means every facility is there.
+        chunkedLoading: false, showCoverageOnHover: false, maxClusterRadius: 80, disableClusteringAtZoom: 17,
+        iconCreateFunction: clusterIcon(k)
+      }).addTo(map);
+    });
+  }
   WM.fillKindIcons();
-  performance.mark("w-c-icons-groups");
 
   var districtLayer = null;
   var districtsFc = null;
@@ -103,7 +111,6 @@
     $("f-worker").value = cfg.worker_access[f.worker] ? f.worker : "";
   }
   app.filters = readFilters;
-  performance.mark("w-d-filters");
   (function restoreFilters() {
     try {
       var saved = JSON.parse(WM.store.get("filters") || "null");
@@ -181,7 +188,7 @@
 
   // -- opening-hours state (server-evaluated, one entry per expression) -----------------------------
   function loadHours() {
-    return WM.getJSON(cfg.urls.hours + "?at=now").then(function (h) { performance.mark("w-hours"); app.hours = h; return h; });
+    return WM.getJSON(cfg.urls.hours + "?at=now").then(function (h) { app.hours = h; return h; });
   }
 
   // -- markers ----------------------------------------------------------------------------------------
@@ -190,7 +197,7 @@
     app.byId = {};
     app.markers = fc.features.map(function (f) {
       var c = f.geometry.coordinates;
-      var m = L.marker(basemaps.toMap(c[0], c[1]), {
+      var m = L.marker(bm().toMap(c[0], c[1]), {
         icon: kindIcons[f.properties.kind] || kindIcons.station, title: f.properties.name,
         alt: f.properties.name, keyboard: true, riseOnHover: true
       });
@@ -206,7 +213,7 @@
     if (districtLayer) { map.removeLayer(districtLayer); }
     if (!districtsFc) { return; }
     districtLayer = L.geoJSON(districtsFc, {
-      coordsToLatLng: function (c) { return basemaps.toMap(c[0], c[1]); },
+      coordsToLatLng: function (c) { return bm().toMap(c[0], c[1]); },
       style: { color: "#3b5b7a", weight: 1.5, opacity: 0.8, fill: false, dashArray: "4 3" }, interactive: false
     }).addTo(map);
     districtLayer.bringToBack();
@@ -217,7 +224,7 @@
       Object.keys(app.groups).forEach(function (k) { app.groups[k].clearLayers(); });
       app.markers.forEach(function (m) {
         var c = m.feature.geometry.coordinates;
-        m.setLatLng(basemaps.toMap(c[0], c[1]));
+        m.setLatLng(bm().toMap(c[0], c[1]));
       });
       applyMapFilter();
     }
@@ -226,6 +233,8 @@
     drawPosition();
     drawHits();
     drawSuggestPoint();
+    // the page's own view (not one the person chose) follows the features to the new datum
+    if (fitted && $("card").hidden) { fitToHits(); }
   }
 
   // -- my position: GPS, a search, a long-press or "set my position here" (never a plain tap) ----------
@@ -233,7 +242,7 @@
     youLayer.clearLayers();
     var p = app.position;
     if (!p) { return; }
-    var ll = basemaps.toMap(p.lon, p.lat);
+    var ll = bm().toMap(p.lon, p.lat);
     if (p.accuracy && p.accuracy < 5000) {
       L.circle(ll, { radius: p.accuracy, color: "#1a73e8", weight: 1, fillOpacity: 0.1, interactive: false }).addTo(youLayer);
     }
@@ -242,10 +251,12 @@
     app.youLatLng = ll;
   }
 
-  function setPosition(pos) {
+  /** Move "my position" and ask for its list; ``listFirst``: draw it on the map with the hits, once the list is
+   * painted (the page's first list), not at once. */
+  function setPosition(pos, listFirst) {
     app.position = pos;
     body.dataset.position = pos ? pos.lon.toFixed(6) + "," + pos.lat.toFixed(6) : "";
-    drawPosition();
+    if (!listFirst) { drawPosition(); }
     if (!pos) {
       querySeq++;
       app.hits = []; app.sections = { now: [], later: [] };
@@ -273,7 +284,9 @@
     if (!navigator.geolocation) { status.textContent = t("geo_unsupported"); return; }
     status.textContent = t("locating");
     navigator.geolocation.getCurrentPosition(function (r) {
-      setPosition({ lon: r.coords.longitude, lat: r.coords.latitude, accuracy: r.coords.accuracy, source: "gps" });
+      var pos = { lon: r.coords.longitude, lat: r.coords.latitude, accuracy: r.coords.accuracy, source: "gps" };
+      boot.remember(pos);
+      setPosition(pos);
     }, geoFailed, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
   }
   $("locate").addEventListener("click", locate);
@@ -287,13 +300,13 @@
     if (now - lastHold < 500) { return; }  // the browser's and Leaflet's hold events for one press
     lastHold = now;
     map.closePopup();
-    var p = basemaps.fromMap(e.latlng);
+    var p = bm().fromMap(e.latlng);
     moveTo({ lon: p[0], lat: p[1], source: "tap" });
   });
   // A plain tap only offers: set my position here, or suggest a new site here.
   map.on("click", function (e) {
     if (Date.now() - lastHold < 1000) { return; }
-    var p = basemaps.fromMap(e.latlng);
+    var p = bm().fromMap(e.latlng);
     var setBtn = el("button", { type: "button", class: "btn primary set-here", text: t("set_here") });
     var suggestBtn = el("button", { type: "button", class: "btn suggest-here", text: t("suggest_here") });
     var popup = L.popup({ className: "wm-point-menu", autoPanPaddingTopLeft: [10, 130], minWidth: 180 })
@@ -324,7 +337,6 @@
   });
 
   // -- nearest list: open now and enterable first, closed or restricted after -------------------------------
-  performance.mark("w-e-toast");
   var querySeq = 0;
   /** The nearest query: ``now`` = open at minute ``at`` and enterable; otherwise every place nearby. */
   function nearestUrl(pos, flt, now, at) {
@@ -333,7 +345,6 @@
   /** GET nearest ``url``, or take the answer worker-boot.js asked early as ``early`` if it is for minute ``at``. */
   function askNearest(url, early, at) {
     var asked = boot.take(early);
-    performance.mark(asked ? "w-took" : "w-miss");
     if (!asked) { return WM.getJSON(url); }
     return asked.then(function (doc) { return doc && (!at || doc.evaluated_at === at) ? doc : WM.getJSON(url); });
   }
@@ -355,7 +366,6 @@
     var nowUrl = nearestUrl(pos, flt, true, at || "now");
     var allUrl = flt.open ? null : nearestUrl(pos, flt, false);
     var seq = ++querySeq;
-    performance.mark("w-query" + (app.hours ? "-h" : ""));
     body.dataset.listState = "loading";
     $("list-status").textContent = t("list_loading");
     return Promise.all([askNearest(nowUrl, nearestUrl(pos, flt, true, "now"), at),
@@ -375,12 +385,11 @@
       app.calendarUntil = r[0].calendar_until || null;
       app.eligible = r[0].eligible;
       app.travel = r[0].parameters;
-      performance.mark("w-render");
       renderList();
-      performance.mark("w-rendered");
       return new Promise(function (done) {
         afterPaint(function () {
           if (seq === querySeq) {
+            drawPosition();
             drawHits();
             if (opts && opts.fit && $("card").hidden) { fitToHits(); }
             body.dataset.listState = "ready";
@@ -394,6 +403,7 @@
       app.hits = [];
       app.sections = { now: [], later: [] };
       renderList();
+      drawPosition();
       drawHits();
       $("list-status").textContent = t("list_error") + err.message;
       body.dataset.listState = "error";
@@ -405,21 +415,33 @@
   function wide() { return window.matchMedia("(min-width: 800px)").matches; }
   function fitToHits() {
     if (!app.position) { return; }
-    var pts = [basemaps.toMap(app.position.lon, app.position.lat)];
-    app.hits.slice(0, 3).forEach(function (h) { pts.push(basemaps.toMap(h.lon, h.lat)); });
+    var pts = [bm().toMap(app.position.lon, app.position.lat)];
+    app.hits.slice(0, 3).forEach(function (h) { pts.push(bm().toMap(h.lon, h.lat)); });
     var panel = $("panel").getBoundingClientRect();
     var top = $("notices").getBoundingClientRect().bottom + 30;
     var tl = wide() ? [panel.right + 30, top] : [30, top];
     var br = wide() ? [40, 40] : [40, panel.height + 30];
-    map.fitBounds(L.latLngBounds(pts), { paddingTopLeft: tl, paddingBottomRight: br, maxZoom: 16, animate: false });
+    fitting = true;
+    try {
+      map.fitBounds(L.latLngBounds(pts), { paddingTopLeft: tl, paddingBottomRight: br, maxZoom: 16, animate: false });
+    } finally { fitting = false; }
+    fitted = true;
   }
+  // A notice can appear after the fit (the sample notice, the tile notice: the list does not wait for them):
+  // the fit is made again for the new space, until the map is moved otherwise (the person, a card, a search).
+  var fitting = false, fitted = false;
+  map.on("movestart", function () { if (!fitting) { fitted = false; } });
+  var noticesBottom = null;
   // The bar's height, the notices' bottom and the list sheet's height, for what is laid out around them.
   if (window.ResizeObserver) {
     var ro = new ResizeObserver(function () {
       var st = document.documentElement.style;
+      var bottom = Math.round($("notices").getBoundingClientRect().bottom);
       st.setProperty("--panel-live", Math.round($("panel").getBoundingClientRect().height) + "px");
       st.setProperty("--bar-live", Math.round($("bar").getBoundingClientRect().bottom) + "px");
-      st.setProperty("--top-live", Math.round($("notices").getBoundingClientRect().bottom) + "px");
+      st.setProperty("--top-live", bottom + "px");
+      if (noticesBottom !== null && bottom !== noticesBottom && fitted && $("card").hidden) { fitToHits(); }
+      noticesBottom = bottom;
     });
     ro.observe($("panel"));
     ro.observe($("notices"));
@@ -431,7 +453,7 @@
     var nNow = app.sections.now.length;
     app.hits.forEach(function (h, i) {
       var cls = "wm-hit k-" + String(h.kind).replace(/[^a-z_]/g, "") + (i >= nNow ? " later" : "");
-      var m = L.marker(basemaps.toMap(h.lon, h.lat), {
+      var m = L.marker(bm().toMap(h.lon, h.lat), {
         icon: L.divIcon({ className: "wm-hit-icon", html: '<div class="' + cls + '"><span>' + (i + 1) + "</span></div>",
           iconSize: [28, 28], iconAnchor: [14, 34] }),
         keyboard: false, zIndexOffset: i >= nNow ? 900 : 1000, title: h.name
@@ -704,7 +726,7 @@
     // misses a long move made together with a zoom change
     var z = map.getZoom();
     var offset = want.subtract(map.getSize().divideBy(2));
-    var centre = map.unproject(map.project(basemaps.toMap(lon, lat), z).subtract(offset), z);
+    var centre = map.unproject(map.project(bm().toMap(lon, lat), z).subtract(offset), z);
     map.setView(centre, z, { animate: false });
   }
   app.centreOn = centreOn;
@@ -861,7 +883,7 @@
   function drawSuggestPoint() {
     pointLayer.clearLayers();
     if (!cardFac || !cardFac.suggest) { return; }
-    L.circleMarker(basemaps.toMap(cardFac.lon, cardFac.lat), { radius: 10, color: "#fff", weight: 3, fillColor: "#b07800",
+    L.circleMarker(bm().toMap(cardFac.lon, cardFac.lat), { radius: 10, color: "#fff", weight: 3, fillColor: "#b07800",
       fillOpacity: 1, interactive: false, className: "wm-suggest" }).addTo(pointLayer);
   }
   function renderSuggest(pt) {
@@ -888,7 +910,6 @@
   app.openSuggest = openSuggest;
 
   // -- search: GET /api/v1/search (districts, townships, places, facilities, landmarks) ------------------
-  performance.mark("w-f-mid");
   var results = [];
   var searchSeq = 0;
   var TYPE_KEYS = { district: "r_district", township: "r_township", place: "r_place", facility: "r_facility",
@@ -943,7 +964,7 @@
     hideResults();
     $("q").value = resultLabel(r);
     map.closePopup();
-    map.setView(basemaps.toMap(r.lon, r.lat), TYPE_ZOOM[r.type] || 15, { animate: false });
+    map.setView(bm().toMap(r.lon, r.lat), TYPE_ZOOM[r.type] || 15, { animate: false });
     moveTo({ lon: r.lon, lat: r.lat, source: "search" });
     var f = r.id && app.byId && app.byId[r.id];
     if (f) { openCard(fromFeature(f), $("q")); }
@@ -966,7 +987,6 @@
   });
 
   // -- language ----------------------------------------------------------------------------------------
-  performance.mark("w-g-search");
   $("lang").addEventListener("click", function () { WM.i18n.set(WM.i18n.lang === "zh" ? "en" : "zh"); });
   WM.i18n.onChange(function () {
     applyMapFilter();
@@ -975,18 +995,16 @@
     if (!$("search-results").hidden) { renderResults(); }
   });
   WM.i18n.apply();
-  performance.mark("w-h-i18n");
 
   // -- start: the nearest list first, then the map layer -------------------------------------------------
   var started = performance.now();
-  performance.mark("w-end");
   function mark(name) { if (window.performance && performance.mark) { performance.mark(name); } }
   var hoursP = loadHours();  // preloaded by the page
   // The map layer downloads alongside the list but is parsed (JSON.parse of ~700 KB holds a slow phone's main
   // thread for ~0.1 s) only once the list is shown.
   var fcText = fetch(cfg.urls.facilities, { headers: { Accept: "application/json" }, credentials: "same-origin" })
     .then(function (r) {
-      if (r.ok) { return r.text(); }
+      if (r.ok) { return r.blob(); }
       return r.json().catch(function () { return null; }).then(function (b) {
         throw new Error(b && b.error ? b.error.message : "HTTP " + r.status);
       });
@@ -996,7 +1014,7 @@
   if (boot.locating) { $("list-status").textContent = t("locating"); }
   var listP = boot.position.then(function (pos) {
     if (pos && pos.denied) { geoFailed(); return null; }
-    return pos && !app.position ? setPosition(pos) : null;
+    return pos && !app.position ? setPosition(pos, true) : null;
   });
   var metaP = WM.getJSON(cfg.urls.meta).then(function (m) {
     app.meta = m;
@@ -1011,11 +1029,15 @@
   // so a slow GPS fix does not keep the map empty): the list never waits for it.
   var listShown = Promise.race([listP.catch(function () { /* the list says what failed */ }),
     new Promise(function (done) { setTimeout(done, 1500); })]);
-  listShown.then(function () { return WM.getJSON(cfg.urls.districts); }).then(function (fc) {
+  listShown.then(function () {
+    bm();
+    return WM.getJSON(cfg.urls.districts);
+  }).then(function (fc) {
     districtsFc = fc;
     drawDistricts();
   }).catch(function () { /* outlines are decoration */ });
-  var dataP = Promise.all([listShown.then(function () { return fcText; }), hoursP]).then(function (r) {
+  var dataP = Promise.all([listShown.then(function () { return fcText; }).then(function (b) { return b.text(); }),
+    hoursP]).then(function (r) {
     mark("workermap-data");
     return JSON.parse(r[0]);
   });
