@@ -8,7 +8,7 @@ command prints the assumptions (threshold, speeds, detour factor, filters) and t
 
     workermap gaps --mode ebike --minutes 15 --open-at 2026-11-25T02:00 --hours
     workermap plan --add 20 --demand workers --min-spacing-m 500 --out sites.csv
-    workermap whatif --add 120.41,36.10 --close qd-st-0001
+    workermap whatif --add 120.455,36.160 --close st-370214-0034
     workermap report --out report/ --add 20
 
 Options of their own: ``--json``, ``--cell-m`` (a modelled demand grid at another cell size), ``--out``,
@@ -326,13 +326,28 @@ def whatif(ctx: click.Context, add: tuple[str, ...], remove: tuple[str, ...], cl
                f"facilities counted {result.today.eligible} -> {result.scenario.eligible}")
     for note in result.notes:
         click.echo(f"note: {note}")
-    click.echo(table(["district", "workers_% today", "scenario", "Δ", "residents_% today", "scenario", "Δ",
-                      "uncovered_workers today", "scenario"],
-                     [[r["name"], _pct(r["today_workers_covered_pct"]), _pct(r["scenario_workers_covered_pct"]),
-                       _pct(r["delta_workers_covered_pct"]), _pct(r["today_residents_covered_pct"]),
-                       _pct(r["scenario_residents_covered_pct"]), _pct(r["delta_residents_covered_pct"]),
-                       f"{r['today_uncovered_workers']:,.0f}", f"{r['scenario_uncovered_workers']:,.0f}"]
+    click.echo(table(["district", "workers covered today", "scenario", "Δ workers", "Δ %", "Δ residents", "Δ %",
+                      "uncovered workers today", "scenario"],
+                     [[r["name"], _count(r["workers"] - r["today_uncovered_workers"]),
+                       _count(r["workers"] - r["scenario_uncovered_workers"]),
+                       _signed(r["today_uncovered_workers"] - r["scenario_uncovered_workers"]),
+                       _signed(r["delta_workers_covered_pct"], ".2f"),
+                       _signed(r["today_uncovered_residents"] - r["scenario_uncovered_residents"]),
+                       _signed(r["delta_residents_covered_pct"], ".2f"),
+                       _count(r["today_uncovered_workers"]), _count(r["scenario_uncovered_workers"])]
                       for r in rows], right=(1, 2, 3, 4, 5, 6, 7, 8)))
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _signed(value: float | None, spec: str = ",.0f") -> str:
+    """A change with its sign (``+1,829``, ``-0.29``); no change is ``0``, an unknown one ``–``."""
+    if value is None:
+        return "–"
+    text = format(value, spec)
+    return "0" if float(text.replace(",", "")) == 0 else format(value, "+" + spec)
 
 
 # --------------------------------------------------------------------------- report

@@ -111,3 +111,20 @@ def test_commands_are_listed_by_family_in_the_order_registered(runner):
     r = runner.invoke(main, ["--help"], catch_exceptions=False)
     listed = [line.split()[0] for line in r.output.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == [c.name for c in COMMANDS]
+
+
+def test_whatif_prints_absolute_changes_that_agree_with_its_json(runner, tmp_path):
+    """Closing the station that serves most workers shows in covered workers, not as a rounded 0.0 % (the shipped
+    sample: an empty data folder starts with it)."""
+    argv = ["--data-dir", str(tmp_path), "whatif", "--close", "st-370214-0034"]
+    table = runner.invoke(main, argv, catch_exceptions=False).output
+    rows = json.loads(runner.invoke(main, [*argv, "--json"], catch_exceptions=False).output)["rows"]
+    city = rows[0]
+    lost = city["scenario_uncovered_workers"] - city["today_uncovered_workers"]
+    assert lost > 100  # workers who lose their station
+    line = next(t for t in table.splitlines() if t.startswith(city["name"]))
+    cells = line.split()
+    assert cells[1] == f"{city['workers'] - city['today_uncovered_workers']:,.0f}"
+    assert cells[3] == f"{-lost:+,.0f}" and cells[4] == f"{city['delta_workers_covered_pct']:+.2f}"
+    untouched = next(t for t in table.splitlines() if t.startswith("平度市")).split()
+    assert untouched[3] == "0" and untouched[1] == untouched[2]
