@@ -153,6 +153,9 @@ def test_changed_parameters_mark_results_stale_and_slow_work_shows_progress(page
     page.wait_for_selector("#busy", state="visible", timeout=2000)
     busy = page.evaluate("() => document.querySelector('#controls-title').parentNode.getAttribute('aria-busy')")
     assert busy == "true"
+    # the indicator sits below the header bar, never over its title or links
+    assert page.locator("#busy").bounding_box()["y"] >= page.locator("#bar").bounding_box()["y"] + \
+        page.locator("#bar").bounding_box()["height"]
     _wait(page, "coverage")
     page.wait_for_selector("#busy", state="hidden", timeout=15_000)
     assert page.evaluate("() => document.body.getAttribute('aria-busy')") == "false"
