@@ -664,15 +664,6 @@
   // -- detail card -----------------------------------------------------------------------------------
   var cardOpener = null;
   var cardFac = null;
-  function humanHours(fac) {
-    if (!hoursKnown(fac)) { return t("hours_unknown"); }
-    var expr = fac.opening_hours;
-    if (expr.trim() === "24/7") { return t("h24"); }
-    var names = t("days").split(",");
-    var codes = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"];
-    return expr.replace(/\b(Mo|Tu|We|Th|Fr|Sa|Su)\b/g, function (d) { return names[codes.indexOf(d)]; })
-      .replace(/\bPH\b/g, t("ph")).replace(/;\s*/g, WM.i18n.lang === "zh" ? "；" : "; ");
-  }
   function row(labelKey, value, id) {
     if (value === null || value === undefined || value === "" || (value.length === 0)) { return null; }
     return [el("dt", { text: t(labelKey) }), el("dd", { id: id || null }, [value])];
@@ -688,7 +679,7 @@
       row("c_status", el("span", { class: "badges" }, [badge(fac), accessBadge(fac)])),
       row("c_district", [fac.district, fac.township].filter(Boolean).join(" · ")),
       row("c_address", fac.address),
-      row("c_hours", humanHours(fac)),
+      row("c_hours", WM.hoursText(fac.opening_hours, hoursKnown(fac))),
       row("c_access", vocab("access", fac.access)),
       row("c_entry", (fac.entry || []).map(function (e) { return vocab("entry", e); }).join("、")),
       row("c_capacity", fac.capacity ? t("c_capacity_n", { n: fac.capacity }) : null),
