@@ -7,6 +7,7 @@ Commands live in modules by family and are all registered here, in :data:`COMMAN
 * :mod:`cli.planner` — gaps, plan, whatif, report
 * :mod:`cli.reports` — reports (list, resolve): the worker reports queue
 * :mod:`cli.usage` — access (E2SFCA), usage (import, show), recommend
+* :mod:`cli.osm` — osm (import, info): an OpenStreetMap extract
 
 :mod:`cli.base` holds what they share (the global options ``--data-dir`` and ``--database-url``,
 accepted before or after the command name; the settings and store; errors as one line, exit
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import click
 
-from cli import admin, planner, registry, reports, usage
+from cli import admin, osm, planner, registry, reports, usage
 from cli.base import WorkermapGroup
 
 __all__ = ["COMMANDS", "main"]
@@ -31,6 +32,7 @@ COMMANDS: tuple[click.Command, ...] = (
     planner.gaps, planner.plan, planner.whatif, planner.report,
     usage.access, usage.usage, usage.recommend,
     reports.reports,
+    osm.osm,
 )
 
 

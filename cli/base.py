@@ -150,16 +150,22 @@ def settings(ctx: click.Context):
                                                     database_url=given.get("database_url"))
         except ValueError as exc:
             raise Failure(f"a WORKERMAP_* setting in the environment is not a number: {exc}") from None
+        from geo.regions import RegionError, activate, region_for
+
+        try:  # WORKERMAP_REGION: the one region this command works in (bounds, districts)
+            activate(region_for(ctx.meta[_SETTINGS]))
+        except RegionError as exc:
+            raise Failure(str(exc)) from None
     return ctx.meta[_SETTINGS]
 
 
 def store(ctx: click.Context):
     """The registry store the settings name (nothing is opened until it is used)."""
-    from geo.geography import load_districts
+    from geo.regions import active_region
     from geo.store import open_store
 
     s = settings(ctx)
-    return open_store(s, load_districts(s.districts_path))
+    return open_store(s, active_region().districts())
 
 
 @contextmanager

@@ -77,6 +77,7 @@ class _Context:
         from geo.coverage import PreparedGrid
         from geo.demand import build_demand_grid, load_demand
         from geo.nearest import FacilityIndex, Travel
+        from geo.travel import TravelContext
 
         s = settings(ctx)
         cell_m, self.as_json = values.pop("cell_m", None), values.pop("as_json", False)
@@ -92,7 +93,8 @@ class _Context:
             grid = build_demand_grid(self.districts, cell_m=cell_m)
         self.data = planner.PlannerData(PreparedGrid(grid, self.districts.names),
                                         FacilityIndex(self.registry.facilities, travel=travel), self.districts,
-                                        travel, self.registry.is_sample)
+                                        travel, self.registry.is_sample,
+                                        travel_context=TravelContext.for_settings(s))
         # a geo.errors.ParameterError from here on is one line naming the option (cli.base)
         self.opts = planner.options(self.data, params, {**given(params, values), **structured}, check_unknown=False)
 
@@ -107,11 +109,14 @@ class _Context:
         return planner.coverage(self.data, self.opts)
 
     def header(self) -> None:
+        from geo import planner
+
         a = self.coverage.assumptions()
         f = a["filter"]
         kind = f["kind"] if isinstance(f["kind"], str) else ",".join(f["kind"])
         click.echo(f"threshold {self.opts.threshold.label}; detour factor {a['detour_factor']}, walk "
                    f"{a['walk_kmh']} km/h, e-bike {a['ebike_kmh']} km/h; exactly on the threshold counts as covered")
+        click.echo(f"travel: {planner.travel_text(a['travel'])}")
         click.echo(f"facilities counted: {a['eligible_facilities']} (kind={kind}"
                    + (f", amenity={','.join(f['amenity'])}" if f["amenity"] else "")
                    + (f", worker={f['worker']}" if f["worker"] else "") + (", 24/7 only" if f["open_24h"] else "")

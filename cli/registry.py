@@ -49,8 +49,13 @@ def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, wo
     # create_app() reads the other settings from the environment; these two may have come from the command line
     app_config = {"WORKERMAP_DATA_DIR": s.data_dir, "WORKERMAP_DATABASE_URL": s.database_url}
     registry_store = store(ctx)
-    try:  # refuse to start on an unusable registry, with the reasons, before any worker starts
-        registry_store.load()
+    from geo.regions import active_region
+    from geo.store.knn import uses_database
+
+    try:  # refuse to start on an unusable registry, with the reasons, before any worker starts (a large one queried
+        # in PostGIS is not read whole: geo/store/knn.py)
+        if not uses_database(s.query_mode, registry_store, region_level=active_region().level):
+            registry_store.load()
     except RegistryError as exc:
         raise Failure(f"cannot start: {exc}", exc.problems) from None
     if prod:
@@ -70,9 +75,15 @@ def serve(ctx: click.Context, host: str, port: int, prod: bool, workers: int, wo
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file (default: the shipped data/sample_facilities.geojson).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the shipped seed).")
+@click.option("--region", default=None, metavar="ADCODE",
+              help="A synthetic registry of this region instead (100000: China's 186,100 stations; 370000: "
+                   "Shandong's share …; needs the regions extra). --out is then required.")
+@click.option("--count", type=click.IntRange(1, 10_000_000), default=None,
+              help="With --region: this many worker stations (other kinds in the Qingdao sample's ratios).")
 @click.pass_context
-def sample(ctx: click.Context, out: Path | None, seed: int | None) -> None:
-    """Generate the seeded sample registry (byte-identical for the same seed)."""
+def sample(ctx: click.Context, out: Path | None, seed: int | None, region: str | None, count: int | None) -> None:
+    """Generate the seeded sample registry (byte-identical for the same seed), or with --region a synthetic
+    registry of any Chinese region (clearly labelled synthetic)."""
     import pandas as pd
 
     from geo.demand import load_demand
@@ -80,6 +91,9 @@ def sample(ctx: click.Context, out: Path | None, seed: int | None) -> None:
     from geo.sample import SEED, generate_sample, sample_geojson
 
     s = settings(ctx)
+    if region is not None or count is not None:
+        _regional_sample(region, out, seed, count)
+        return
     shipped = Path(s.shipped_dir)
     grid = load_demand(shipped / "demand_grid_250m.csv.gz")
     townships = pd.read_csv(shipped / "reference" / "qingdao_townships.csv", dtype=str)
@@ -88,6 +102,25 @@ def sample(ctx: click.Context, out: Path | None, seed: int | None) -> None:
     out = out or s.sample_path
     write_output(out, sample_geojson(facilities))
     click.echo(f"wrote {len(facilities)} sample facilities to {out}")
+
+
+def _regional_sample(region: str | None, out: Path | None, seed: int | None, count: int | None) -> None:
+    """``workermap sample --region``: the synthetic registry of a region (``geo.sample.national_sample``)."""
+    from geo.regions import RegionError, load_region
+    from geo.sample import NATIONAL_SEED, national_geojson, national_sample
+
+    if region is None:
+        raise Failure("--count goes with --region (the shipped Qingdao sample has fixed counts)")
+    if out is None:
+        raise Failure("--region needs --out FILE (the shipped sample is Qingdao's)")
+    seed = NATIONAL_SEED if seed is None else seed
+    try:
+        where = load_region(region)
+        facilities = national_sample(where, seed=seed, count=count)
+    except (RegionError, ValueError) as exc:
+        raise Failure(str(exc)) from None
+    write_output(out, national_geojson(facilities, where, seed))
+    click.echo(f"wrote {len(facilities)} synthetic facilities of {where.name_en} ({where.adcode}) to {out}")
 
 
 @click.command("import")
@@ -181,25 +214,31 @@ def nearest(ctx, as_json, **values):
     from geo import datum
     from geo.nearest import FacilityIndex, Travel
 
-    parse_point(values)  # first: a point outside Qingdao, or swapped, is refused as the API refuses it
+    settings(ctx)  # the region served (WORKERMAP_REGION): its bounds are the ones checked
+    parse_point(values)  # first: a point outside the region, or swapped, is refused as the API refuses it
     o = parsed(NEAREST_CLI, values)
     wlon, wlat = datum.convert(o["lon"], o["lat"], src=o["crs"], dst="wgs84")
     reg = store(ctx).load()
-    index = FacilityIndex(reg.facilities, travel=Travel.from_settings(settings(ctx)))
+    from geo.travel import TravelContext
+
+    travel, context = Travel.from_settings(settings(ctx)), TravelContext.for_settings(settings(ctx))
+    index = FacilityIndex(reg.facilities, travel=travel)
     res = index.query(wlon, wlat, k=o["k"], radius_m=o["radius_m"], kinds=o["kind"], amenities=o["amenity"],
                       worker=o["worker"], open_at=o["open_at"], include_closed=o["include_closed"],
-                      open_24h=o["open_24h"], include_unknown_hours=o["include_unknown_hours"])
+                      open_24h=o["open_24h"], include_unknown_hours=o["include_unknown_hours"],
+                      travel_model=o["travel"], context=context)
+    described = context.describe(o["travel"], "walk", travel)
     if as_json:
         rows = [{"id": h.facility.id, "name": h.facility.name, "kind": h.facility.kind, "distance_m": h.distance_m,
                  "walk_min": h.walk_min, "ebike_min": h.ebike_min, "open_now": h.open_now,
                  "next_change": h.next_change.isoformat() if h.next_change else None,
                  "within_radius": h.within_radius, "lon": h.facility.lon, "lat": h.facility.lat}
                 for h in res.hits]
-        click.echo(json.dumps({"evaluated_at": res.at.isoformat(), "eligible": res.eligible, "hits": rows},
-                              ensure_ascii=False, indent=1))
+        click.echo(json.dumps({"evaluated_at": res.at.isoformat(), "eligible": res.eligible, "travel": described,
+                               "hits": rows}, ensure_ascii=False, indent=1))
         return
     click.echo(f"evaluated at {res.at:%Y-%m-%d %H:%M} (Qingdao); {res.eligible} eligible facilities"
-               + ("; SAMPLE DATA" if reg.is_sample else ""))
+               + ("; SAMPLE DATA" if reg.is_sample else "") + f"; travel: {described.get('rule') or o['travel']}")
     click.echo(nearest_table(res.hits))
 
 
@@ -241,10 +280,10 @@ def search(ctx, query, as_json, **values):
 def import_demand(ctx: click.Context, file: Path, cell_m: int) -> None:
     """Replace the modelled demand grid with a population GeoTIFF or demand-points CSV (lon,lat,residents,workers)."""
     from geo import demand
-    from geo.geography import load_districts
+    from geo.regions import active_region
 
     s = settings(ctx)
-    districts = load_districts(s.districts_path)
+    districts = active_region().districts()
     read = demand.demand_from_raster if file.suffix.lower() in (".tif", ".tiff") else demand.demand_from_points_csv
     try:
         grid = read(file, districts, cell_m=cell_m)

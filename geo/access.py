@@ -49,13 +49,12 @@ import numpy as np
 import shapely
 
 from geo.coverage import (
-    CITY_ADCODE,
-    CITY_NAME,
     FacilityFilter,
     PreparedGrid,
     Sites,
     Threshold,
     disc_pairs,
+    route_pairs,
 )
 from geo.errors import ParameterError, Unprocessable
 from geo.nearest import FacilityIndex
@@ -63,6 +62,7 @@ from geo.overlay import Overlay, encode_png, overlay_bounds, resample
 from geo.params import Params
 from geo.planner import PlannerData, PlannerOptions, csv_bytes, from_values
 from geo.planner_params import DECAYS, DEMANDS, MAX_ACCESS_PAIRS
+from geo.regions import whole_region
 
 __all__ = ["ACCESS_CLASSES", "Access", "AccessOptions", "AccessTooLarge", "ShortageArea", "access_grid",
            "access_options", "access_payload", "catchment_pairs", "cells_csv", "compute_access", "decay_weights",
@@ -279,8 +279,13 @@ class Access:
             "eligible_facilities": len(self.sites), "method": METHOD, "demand": self.demand_name,
             "decay": self.decay, "decay_rule": DECAY_RULES[self.decay], "catchment_m": round(self.catchment_m, 1),
             "catchment_rule": "the coverage threshold as route metres: a cell is in a facility's catchment when its "
-                              "straight-line distance is at most threshold_m",
-            "access_distance": DISTANCE_RULE, "capacity_rule": CAPACITY_RULE,
+                              "straight-line distance is at most threshold_m" if not self.threshold.routed else
+                              f"the coverage threshold by route ({self.threshold.model}): a cell is in a facility's "
+                              "catchment when its route takes at most minutes (threshold_m: is at most that long)",
+            "access_distance": DISTANCE_RULE if not self.threshold.routed else
+                               f"the route ({self.threshold.model}) from the cell centre to the facility; the decay "
+                               "weighs its share of the threshold (minutes, or metres with threshold_m)",
+            "capacity_rule": CAPACITY_RULE,
             "capacity_imputed": int(self.imputed.sum()), "imputed_places": dict(self.imputed_places),
             "places": round(float(self.places.sum()), 1),
             "city_demand_per_place": None if city is None else round(city, 1),
@@ -319,7 +324,7 @@ class Access:
         }
 
     def city_row(self, max_demand_per_place: float) -> dict:
-        return self._row(CITY_ADCODE, CITY_NAME, None, self.short(max_demand_per_place), max_demand_per_place)
+        return self._row(*whole_region(), None, self.short(max_demand_per_place), max_demand_per_place)
 
     def district_table(self, max_demand_per_place: float, district: str | None = None) -> list[dict]:
         """One row per district (or only ``district``), by adcode."""
@@ -495,13 +500,31 @@ def compute_access(prepared: PreparedGrid, index: FacilityIndex, threshold: Thre
     sites = Sites(index, facility_filter.indices(index))
     facilities = [index.facilities[int(i)] for i in sites.idx]
     places, imputed, used = facility_places(facilities, index.facilities)
-    site, cell, dist = catchment_pairs(prepared, sites.x, sites.y, threshold.radius_m,
-                                       parameter="minutes" if threshold.mode else "threshold_m")
-    detour = threshold.travel.detour_factor
-    weight = decay_weights(dist * detour / (threshold.radius_m * detour), decay)
+    parameter = "minutes" if threshold.mode else "threshold_m"
+    if threshold.routed:  # the routes within the threshold; the decay over their share of it
+        site, cell, dist, share = _route_catchments(prepared, sites, threshold, parameter)
+    else:
+        site, cell, dist = catchment_pairs(prepared, sites.x, sites.y, threshold.radius_m, parameter=parameter)
+        detour = threshold.travel.detour_factor
+        share = dist * detour / (threshold.radius_m * detour)
+    weight = decay_weights(share, decay)
     ratio, reach, a = e2sfca(prepared.demand(demand), places, site, cell, weight, len(prepared))
     return Access(prepared, threshold, sites, demand, decay, places, imputed, used, site, cell, dist, weight, ratio,
                   reach, a, facility_filter)
+
+
+def _route_catchments(prepared: PreparedGrid, sites: Sites, threshold: Threshold, parameter: str):
+    """(site, cell, route metres, share of the threshold) of every route within the threshold (land/network)."""
+    found = route_pairs(prepared, sites.x, sites.y, threshold, MAX_ACCESS_PAIRS)
+    if found is None:
+        catchment_pairs(prepared, sites.x, sites.y, threshold.straight_reach_m(threshold.limit_minutes()),
+                        parameter=parameter)  # raises AccessTooLarge, saying how large
+        raise AssertionError("unreachable")
+    site, cell, path_m, minutes = found
+    keep = threshold.within(path_m, minutes)
+    site, cell, path_m, minutes = site[keep], cell[keep], path_m[keep], minutes[keep]
+    share = minutes / threshold.minutes if threshold.minutes is not None else path_m / threshold.radius_m
+    return site, cell, path_m, share
 
 
 def shortage_collection(areas: list[ShortageArea]) -> dict:

@@ -15,6 +15,13 @@ Edge rule
     within reach: coverage is exactly the geodesic answer, while 99.9 % of cells keep the fast
     planar distance.
 
+Travel models (``Threshold.model``, the ``travel`` parameter)
+    ``straight`` is the above. ``land`` and ``network`` measure the route from each cell centre to its nearest
+    site (``geo.travel.route_distances``: one multi-source search, bounded at twice the threshold); a cell is
+    covered when the route's minutes are within the threshold's minutes (with ``threshold_m``: its metres), and
+    ``distance_m`` is the route's metres. Pairs of cells and sites within reach (the 24-hour table, siting,
+    access) come from bounded searches, sites whose reaches cannot overlap searched together (:func:`route_pairs`).
+
 Demand
     residents and outdoor workers per cell; every table says whether the grid is modelled or
     imported (``DemandGrid.source``). District sums of a table equal the grid's district totals
@@ -43,7 +50,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
-from functools import cached_property
+from functools import cache, cached_property
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +59,7 @@ from geo.crs import GEOD, to_metric
 from geo.demand import DemandGrid
 from geo.errors import ParameterError  # the core's one argument error, re-exported for callers of this module
 from geo.hours import local_time
-from geo.model import AMENITIES, CITY_BOUNDS_TEXT, KINDS, WORKER_TYPES, in_city_bounds
+from geo.model import AMENITIES, KINDS, WORKER_TYPES, bounds_text, in_city_bounds, region_name
 from geo.nearest import FacilityIndex, Travel
 from geo.planner_params import (  # the limits and vocabularies are declared with the parameters (light to import)
     CITY_ADCODE,
@@ -61,6 +69,7 @@ from geo.planner_params import (  # the limits and vocabularies are declared wit
     MAX_THRESHOLD_M,
     MODES,
 )
+from geo.regions import whole_region
 
 __all__ = [
     "CITY_ADCODE",
@@ -81,6 +90,8 @@ __all__ = [
     "hourly_coverage",
     "disc_pairs",
     "reach_pairs",
+    "route_pairs",
+    "threshold_pairs",
     "whatif",
 ]
 
@@ -92,6 +103,13 @@ EDGE_RULE = ("a cell is covered when the distance from its centre to the nearest
              "threshold_m; exactly on the threshold counts as covered")
 DISTANCE_NOTE = ("straight-line distance from the cell centre, EPSG:4549 metres; geodesic (WGS84) where within "
                  "0.025 % of the threshold, so coverage equals the geodesic answer")
+#: How distances are measured by the routed models (``geo.travel``), and what a threshold then compares.
+ROUTE_NOTES = {
+    "land": "metres of the shortest path over land (never across the sea) from the cell centre to the facility",
+    "network": "metres along the imported roads from the cell centre to the facility, the snap legs included",
+}
+#: Floating-point slack for "exactly on a minutes threshold counts" (routed models compare minutes).
+EDGE_TOLERANCE_MIN = 1e-9
 
 
 # --------------------------------------------------------------------------- assumptions
@@ -112,44 +130,122 @@ class Threshold:
     mode: str | None = None
     minutes: float | None = None
     travel: Travel = field(default_factory=Travel)
+    #: The travel model (``geo.travel.TRAVEL_MODELS``): ``straight`` circles, or routes ``land`` / ``network``.
+    model: str = "straight"
+    #: The routed models' data (``geo.travel.TravelContext``); one per process, so not part of equality.
+    context: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def minutes_by(cls, minutes: float, mode: str, travel: Travel | None = None) -> Threshold:
+    def minutes_by(cls, minutes: float, mode: str, travel: Travel | None = None, *, model: str = "straight",
+                   context: Any = None) -> Threshold:
         travel = travel or Travel()
         if mode not in MODES:
             raise ParameterError("mode", mode, f"one of {', '.join(MODES)}")
         if isinstance(minutes, bool) or not (isinstance(minutes, int | float) and math.isfinite(minutes)
                                              and 0 < minutes <= MAX_MINUTES):
             raise ParameterError("minutes", minutes, f"a number of minutes greater than 0 and at most {MAX_MINUTES}")
-        return cls(travel.radius_m(float(minutes), mode), mode, float(minutes), travel)
+        return cls(travel.radius_m(float(minutes), mode), mode, float(minutes), travel, model, context)._checked()
 
     @classmethod
-    def metres(cls, threshold_m: float, travel: Travel | None = None) -> Threshold:
+    def metres(cls, threshold_m: float, travel: Travel | None = None, *, model: str = "straight",
+               context: Any = None) -> Threshold:
         if isinstance(threshold_m, bool) or not (isinstance(threshold_m, int | float) and math.isfinite(threshold_m)
                                                  and 0 < threshold_m <= MAX_THRESHOLD_M):
             raise ParameterError("threshold_m", threshold_m, f"a distance in metres greater than 0 and at most "
                                  f"{MAX_THRESHOLD_M:.0f}")
-        return cls(float(threshold_m), None, None, travel or Travel())
+        return cls(float(threshold_m), None, None, travel or Travel(), model, context)._checked()
+
+    def _checked(self) -> Threshold:
+        """This threshold, once its model can answer (``network`` without an import: a 400 naming travel)."""
+        if self.routed:
+            self.travel_context.require(self.model, self.route_mode)
+        return self
+
+    @property
+    def routed(self) -> bool:
+        """Whether distances are routes (``land``, ``network``) rather than straight lines."""
+        return self.model != "straight"
+
+    @property
+    def route_mode(self) -> str:
+        """The mode routes are taken by (a threshold in metres: walking)."""
+        return self.mode or "walk"
+
+    @property
+    def travel_context(self):
+        """The context the models are measured with (a bare one, enough for ``straight``, when none was given)."""
+        return self.context if self.context is not None else _bare_context()
+
+    def limit_minutes(self, factor: float = 1.0) -> float:
+        """Route minutes within which every route of at most ``factor`` × the threshold lies (a threshold in metres:
+        its metres at the slowest speed a route may go, walking; over land × the detour factor)."""
+        if self.minutes is not None:
+            return factor * self.minutes
+        t = self.travel
+        slowest = min(t.walk_kmh, t.ebike_kmh if self.route_mode == "ebike" else t.walk_kmh) * 1000.0 / 60.0
+        return factor * self.radius_m * (t.detour_factor if self.model == "land" else 1.0) / slowest
+
+    def straight_reach_m(self, limit_minutes: float) -> float:
+        """The farthest straight line a route of at most ``limit_minutes`` can span (a route is never shorter than
+        the straight line; over land it goes at the mode's speed ÷ the detour factor, on the roads at most at the
+        faster of the mode's and the walking speed)."""
+        t = self.travel
+        speed = {"walk": t.walk_kmh, "ebike": t.ebike_kmh}[self.route_mode]
+        if self.model == "land":
+            reach = limit_minutes * speed * 1000.0 / 60.0 / t.detour_factor
+        else:
+            reach = limit_minutes * max(speed, t.walk_kmh) * 1000.0 / 60.0
+        return reach * (1 + GEODESIC_BAND) + 1.0  # road lengths are geodesic: planar may exceed them by 0.012 %
+
+    def within(self, path_m: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+        """Which routes are within this (routed) threshold: their minutes, or with ``threshold_m`` their metres
+        (exactly on it counts)."""
+        if self.minutes is not None:
+            return np.asarray(minutes) <= self.minutes + EDGE_TOLERANCE_MIN
+        return np.asarray(path_m) <= self.radius_m + EDGE_TOLERANCE_M
+
+    def describe(self) -> dict:
+        """The travel model as every answer states it (``geo.travel.TravelContext.describe``)."""
+        return self.travel_context.describe(self.model, self.route_mode, self.travel)
 
     @property
     def label(self) -> str:
+        how = {"land": " over land", "network": " by road"}.get(self.model, "")
         if self.mode is None:
-            return f"{self.radius_m:g} m"
+            return f"{self.radius_m:g} m{how}"
+        if self.routed:
+            return f"{self.minutes:g} min {self.mode}{how}"
         return f"{self.minutes:g} min {self.mode} ({self.radius_m:.0f} m)"
 
     def as_dict(self) -> dict:
         speed = None if self.mode is None else {"walk": self.travel.walk_kmh, "ebike": self.travel.ebike_kmh}[self.mode]
+        if not self.routed:
+            rule = ("threshold_m = minutes × speed ÷ detour_factor (straight line)" if self.mode else
+                    "threshold_m given directly (straight line)")
+        elif self.mode:
+            rule = (f"a cell is covered when its route ({self.model}) takes at most minutes; threshold_m = minutes × "
+                    "speed ÷ detour_factor is the straight line of that time, for reference")
+        else:
+            rule = f"a cell is covered when its route ({self.model}) is at most threshold_m metres long"
         return {
             "mode": self.mode,
             "minutes": self.minutes,
             "threshold_m": round(self.radius_m, 2),
             "speed_kmh": speed,
             **self.travel.as_dict(),
-            "radius_rule": "threshold_m = minutes × speed ÷ detour_factor (straight line)" if self.mode else
-            "threshold_m given directly (straight line)",
-            "distance": DISTANCE_NOTE,
+            "radius_rule": rule,
+            "distance": ROUTE_NOTES.get(self.model, DISTANCE_NOTE),
             "edge_rule": EDGE_RULE,
+            "travel": self.describe(),
         }
+
+
+@cache
+def _bare_context():
+    """A travel context with no data: enough for ``straight`` (thresholds built without one, doctests)."""
+    from geo.travel import TravelContext
+
+    return TravelContext()
 
 
 @dataclass(frozen=True)
@@ -268,7 +364,7 @@ class PreparedGrid:
 
     def district_code(self, district: str | None) -> int | None:
         """The code of a district given by adcode or name (None for the whole city)."""
-        if district is None or district in ("", CITY_ADCODE, CITY_NAME):
+        if district is None or district in ("", *whole_region()):  # the region served (Qingdao: 370200, 青岛市)
             return None
         if district in self.adcodes:
             return self.adcodes.index(district)
@@ -375,6 +471,99 @@ def nearest_sites(sites: Sites, x: np.ndarray, y: np.ndarray, lon: np.ndarray, l
     return dist, pos
 
 
+def nearest_routes(sites: Sites, x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                   threshold: Threshold, *, factor: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(distance_m, site position, minutes)`` of each point's nearest site by the threshold's travel model:
+    :func:`nearest_sites` for ``straight`` (minutes None: the straight line × detour, as ever); for ``land`` and
+    ``network`` the route (``geo.travel.route_distances``: one multi-source search) up to ``factor`` × the
+    threshold (farther: ``inf`` / -1), ``distance_m`` its metres."""
+    if not threshold.routed:
+        dist, pos = nearest_sites(sites, x, y, lon, lat, threshold.radius_m)
+        return dist, pos, None
+    n = len(x)
+    if len(sites) == 0:
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int32), np.full(n, np.inf)
+    from geo.travel import route_distances
+
+    r = route_distances(threshold.model, threshold.route_mode, sites.x, sites.y, x, y, travel=threshold.travel,
+                        context=threshold.travel_context, limit_minutes=threshold.limit_minutes(factor))
+    return (np.asarray(r.path_m, dtype="float64"), np.asarray(r.source, dtype=np.int32),
+            np.asarray(r.minutes, dtype="float64"))
+
+
+def route_pairs(prepared: PreparedGrid, x: np.ndarray, y: np.ndarray, threshold: Threshold,
+                max_pairs: int | None = None, *, cells: np.ndarray | None = None, factor: float = 1.0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Every (site, cell, path_m, minutes) whose route (the threshold's ``land`` or ``network`` model, from the cell
+    to the site at EPSG:4549 ``x``, ``y``) takes at most ``factor`` × the threshold: the cells within the straight
+    reach of that time (:func:`disc_pairs`: a route is never shorter), then one bounded search per site
+    (``geo.travel.route_distances`` with one source and ``limit_minutes``). ``cells``: only these grid cells
+    (sorted indices). None when the discs could hold more than ``max_pairs`` cells."""
+    from geo import travel as engine
+
+    x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+    limit = threshold.limit_minutes(factor)
+    found = disc_pairs(prepared, x, y, threshold.straight_reach_m(limit),
+                       max_pairs if max_pairs is not None else 1 << 62)
+    if found is None:
+        return None
+    site, cell, _ = found
+    if cells is not None:
+        keep = np.isin(cell, cells)
+        site, cell = site[keep], cell[keep]
+    g = prepared.grid
+    batch = getattr(engine, "reach_pairs", None)
+    if batch is not None:  # the engine's all-pairs bounded search: every source at once
+        targets = np.unique(cell)
+        s_idx, t_idx, path_m, minutes = batch(threshold.model, threshold.route_mode, x, y, g.x[targets], g.y[targets],
+                                              travel=threshold.travel, context=threshold.travel_context,
+                                              limit_minutes=limit)
+        return (np.asarray(s_idx).astype(np.int32), targets[np.asarray(t_idx, dtype=np.int64)].astype(np.int32),
+                np.asarray(path_m, dtype="float64"), np.asarray(minutes, dtype="float64"))
+    # sites whose reaches cannot overlap share one multi-source search: a cell within the limit of one of them is
+    # beyond it of every other, so its nearest source is the only one that reaches it (exact, and far fewer searches)
+    group = _apart(x, y, 2.0 * threshold.straight_reach_m(limit))
+    out_site, out_cell, out_path, out_min = [], [], [], []
+    for k in range(int(group.max()) + 1 if len(group) else 0):
+        members = np.flatnonzero(group == k)
+        c = np.unique(cell[np.isin(site, members)])
+        if len(c) == 0:
+            continue
+        r = engine.route_distances(threshold.model, threshold.route_mode, x[members], y[members], g.x[c], g.y[c],
+                                   travel=threshold.travel, context=threshold.travel_context, limit_minutes=limit)
+        ok = np.asarray(r.source) >= 0
+        out_site.append(members[np.asarray(r.source)[ok]].astype(np.int32))
+        out_cell.append(c[ok].astype(np.int32))
+        out_path.append(np.asarray(r.path_m, dtype="float64")[ok])
+        out_min.append(np.asarray(r.minutes, dtype="float64")[ok])
+    if not out_site:
+        return np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0), np.empty(0)
+    return np.concatenate(out_site), np.concatenate(out_cell), np.concatenate(out_path), np.concatenate(out_min)
+
+
+def _apart(x: np.ndarray, y: np.ndarray, distance_m: float) -> np.ndarray:
+    """A group number per point such that the points of one group are more than ``distance_m`` apart (greedy
+    colouring of the points closer than that, in order)."""
+    from scipy.spatial import cKDTree
+
+    n = len(x)
+    group = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return group
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(distance_m * (1 + 1e-9), output_type="ndarray")
+    near: list[list[int]] = [[] for _ in range(n)]
+    for a, b in pairs.tolist():
+        near[a].append(b)
+        near[b].append(a)
+    for i in range(n):
+        taken = {int(group[j]) for j in near[i] if group[j] >= 0}
+        k = 0
+        while k in taken:
+            k += 1
+        group[i] = k
+    return group
+
+
 def _refine_geodesic(sites: Sites, x, y, lon, lat, radius_m: float, dist: np.ndarray, pos: np.ndarray) -> None:
     """In place: geodesic distances for the points whose planar distance is near ``radius_m``."""
     slack = radius_m * GEODESIC_BAND + 0.01
@@ -475,6 +664,19 @@ def reach_pairs(prepared: PreparedGrid, sites: Sites, radius_m: float) -> tuple[
     return cells[within], site[within]
 
 
+def threshold_pairs(prepared: PreparedGrid, sites: Sites, threshold: Threshold) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`reach_pairs` by the threshold's travel model: every (cell, site position) with the site within the
+    threshold (straight: :func:`reach_pairs`; land/network: the routes of :func:`route_pairs`)."""
+    if not threshold.routed:
+        return reach_pairs(prepared, sites, threshold.radius_m)
+    found = route_pairs(prepared, sites.x, sites.y, threshold, MAX_REACH_PAIRS)
+    if found is None:
+        return None
+    site, cells, path_m, minutes = found
+    within = threshold.within(path_m, minutes)
+    return cells[within], site[within]
+
+
 # --------------------------------------------------------------------------- coverage
 
 
@@ -514,10 +716,23 @@ class Coverage:
     distance_m: np.ndarray
     site: np.ndarray  # position in ``sites`` of each cell's nearest site (-1: none)
     facility_filter: FacilityFilter | None = None
+    #: Route minutes to the nearest site (``land``/``network``; None for ``straight``: distance × detour ÷ speed).
+    minutes: np.ndarray | None = None
 
     @cached_property
     def covered(self) -> np.ndarray:
+        if self.minutes is not None:
+            return self.threshold.within(self.distance_m, self.minutes)
         return self.distance_m <= self.threshold.radius_m + EDGE_TOLERANCE_M
+
+    @cached_property
+    def scaled_distance_m(self) -> np.ndarray:
+        """Each cell's distance in the threshold's terms, as metres of ``radius_m`` (route minutes scaled by
+        radius_m ÷ minutes for a routed threshold in minutes; else ``distance_m``): what the overlay classes."""
+        t = self.threshold
+        if self.minutes is not None and t.minutes is not None:
+            return self.minutes * (t.radius_m / t.minutes)
+        return self.distance_m
 
     @property
     def radius_m(self) -> float:
@@ -553,7 +768,7 @@ class Coverage:
     def city_row(self) -> dict:
         p = self.prepared
         cells, res, wrk = self._by_district
-        return summary_row(CITY_ADCODE, CITY_NAME, len(p), int(round(cells.sum())), p.residents_by_district.sum(),
+        return summary_row(*whole_region(), len(p), int(round(cells.sum())), p.residents_by_district.sum(),
                            res.sum(), p.workers_by_district.sum(), wrk.sum(), p.grid.cell_area_km2)
 
     def facility_table(self) -> list[dict]:
@@ -602,8 +817,8 @@ def compute_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Th
     if sites is None:
         sites = Sites(index, facility_filter.indices(index))
     g = prepared.grid
-    dist, pos = nearest_sites(sites, g.x, g.y, g.lon, g.lat, threshold.radius_m)
-    return Coverage(prepared, threshold, sites, dist, pos, facility_filter)
+    dist, pos, minutes = nearest_routes(sites, g.x, g.y, g.lon, g.lat, threshold)
+    return Coverage(prepared, threshold, sites, dist, pos, facility_filter, minutes)
 
 
 # --------------------------------------------------------------------------- time of day
@@ -622,11 +837,11 @@ def hourly_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Thr
     x, y, lon, lat = g.x[sel], g.y[sel], g.lon[sel], g.lat[sel]
     res, wrk = g.residents[sel], g.workers[sel]
     code = prepared.district_code(district)
-    adcode, name = (CITY_ADCODE, CITY_NAME) if code is None else (prepared.adcodes[code], prepared.names[code])
+    adcode, name = whole_region() if code is None else (prepared.adcodes[code], prepared.names[code])
     # the facilities open at some hour are among those of the filter at any hour: their cell pairs, found once,
     # give each hour's coverage by a mask (the distances are measured per hour only for a long threshold)
     anytime = facility_filter.at(None).indices(index)
-    pairs = reach_pairs(prepared, Sites(index, anytime), threshold.radius_m)
+    pairs = threshold_pairs(prepared, Sites(index, anytime), threshold)
     if pairs is not None:
         at_sel = np.full(len(g), -1, dtype=np.int64)
         at_sel[sel] = np.arange(len(sel))
@@ -645,8 +860,9 @@ def hourly_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Thr
                 cov = np.zeros(len(sel), dtype=bool)
                 cov[pair_cell[is_open[pair_site]]] = True
             else:
-                dist, _ = nearest_sites(Sites(index, idx), x, y, lon, lat, threshold.radius_m)
-                cov = dist <= threshold.radius_m + EDGE_TOLERANCE_M
+                dist, _, minutes = nearest_routes(Sites(index, idx), x, y, lon, lat, threshold, factor=1.0)
+                cov = (dist <= threshold.radius_m + EDGE_TOLERANCE_M if minutes is None
+                       else threshold.within(dist, minutes))
             done[key] = summary_row(adcode, name, len(sel), int(cov.sum()), res.sum(), res[cov].sum(), wrk.sum(),
                                     wrk[cov].sum(), g.cell_area_km2)
         rows.append({"hour": f"{hour:02d}:00", "at": when.isoformat(timespec="minutes") + "+08:00",
@@ -714,7 +930,7 @@ def whatif(prepared: PreparedGrid, index: FacilityIndex, threshold: Threshold, f
     add = [tuple(map(float, p)) for p in add]
     for k, (lon, lat) in enumerate(add):
         if not in_city_bounds(lon, lat):
-            raise ParameterError(f"add[{k}]", f"{lon},{lat}", f"WGS84 lon,lat inside Qingdao ({CITY_BOUNDS_TEXT})")
+            raise ParameterError(f"add[{k}]", f"{lon},{lat}", f"WGS84 lon,lat inside {region_name()} ({bounds_text()})")
     idx = np.array(sorted(base - drop), dtype=np.int64)
     names = tuple(add_names) if len(add_names) == len(add) else tuple(f"new-{k + 1}" for k in range(len(add)))
     sites = Sites(index, idx, np.array([p[0] for p in add]), np.array([p[1] for p in add]), names)

@@ -1,4 +1,5 @@
-"""Qingdao's district polygons (WGS84), point-in-district look-ups and outlines simplified for display."""
+"""The region's district polygons (WGS84: Qingdao's shipped ten, or another region's units from
+``geo.regions``), point-in-district look-ups and outlines simplified for display."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["OUTLINE_GRID_DEG", "OUTLINE_TOLERANCE_M", "Districts", "load_districts", "simplified_outlines"]
+__all__ = ["OUTLINE_GRID_DEG", "OUTLINE_TOLERANCE_M", "Districts", "load_districts", "prepare_districts",
+           "simplified_outlines"]
 
 #: How far (metres, in EPSG:4549) a display outline may stray from the real boundary: Douglas-Peucker
 #: tolerance. 50 m is under one screen pixel up to zoom 11 (where the worker page opens: ~62 m a pixel
@@ -21,7 +23,8 @@ OUTLINE_GRID_DEG = 1e-5
 
 @dataclass(frozen=True)
 class Districts:
-    """The 10 county-level units, in WGS84, with prepared geometries for look-ups."""
+    """The region's units (Qingdao: its 10 county-level districts; see ``geo.regions``), in WGS84, with
+    prepared geometries for look-ups."""
 
     frame: gpd.GeoDataFrame  # columns adcode, name, name_en, geometry
 
@@ -120,12 +123,18 @@ def simplified_outlines(polygons, tolerance_m: float = OUTLINE_TOLERANCE_M, *,
 
 
 def load_districts(path: str | Path | None = None) -> Districts:
-    """Read the shipped district layer (or ``path``) and prepare it for look-ups."""
+    """Read the shipped district layer (or ``path``) and prepare it for look-ups (another region's units:
+    ``geo.regions.Region.districts``)."""
     if path is None:
         from geo.settings import Settings
 
         path = Settings().districts_path
-    frame = gpd.read_file(path)
+    return prepare_districts(gpd.read_file(path))
+
+
+def prepare_districts(frame: gpd.GeoDataFrame) -> Districts:
+    """Units (columns adcode, name, optional name_en, geometry in WGS84) prepared for look-ups, by adcode."""
+    frame = frame.copy()
     frame["adcode"] = frame["adcode"].astype(str)
     if "name_en" not in frame:
         frame["name_en"] = ""

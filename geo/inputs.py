@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from geo.errors import ParameterError
-from geo.vocab import CITY_BOUNDS_TEXT
+from geo.regions import active_region
 
 __all__ = ["EXCLUSION_ALLOWED", "exclusion_polygons", "id_list", "lonlat_pairs", "on_land", "points_text_or_pairs"]
 
@@ -53,7 +53,8 @@ def lonlat_pairs(raw: Any, name: str, limit: int) -> np.ndarray:
     outside = np.flatnonzero(~_in_city(arr[:, 0], arr[:, 1]))
     if len(outside):
         i = int(outside[0])
-        raise ParameterError(f"{name}[{i}]", raw[i], f"[lon, lat] inside Qingdao ({CITY_BOUNDS_TEXT})")
+        r = active_region()
+        raise ParameterError(f"{name}[{i}]", raw[i], f"[lon, lat] inside {r.name_en} ({r.bounds_text})")
     return arr
 
 
@@ -91,7 +92,7 @@ def on_land(points: np.ndarray, districts, name: str, raw: Any = None) -> np.nda
     if len(off):
         i = int(off[0])
         shown = raw[i] if isinstance(raw, list) and i < len(raw) else points[i].tolist()
-        raise ParameterError(f"{name}[{i}]", shown, "a point on land inside a Qingdao district")
+        raise ParameterError(f"{name}[{i}]", shown, f"a point on land inside a {active_region().name_en} district")
     return points
 
 
@@ -125,7 +126,7 @@ def exclusion_polygons(raw: Any, name: str = "exclude"):
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError):
             raise ParameterError(name, str(g)[:60], EXCLUSION_ALLOWED) from None
         if not (_in_city(lon0, lat0) and _in_city(lon1, lat1)):
-            raise ParameterError(name, str(g)[:60], "polygons in WGS84 lon/lat inside Qingdao")
+            raise ParameterError(name, str(g)[:60], f"polygons in WGS84 lon/lat inside {active_region().name_en}")
         parts.append(shapely.make_valid(geom))
     return shapely.union_all(parts) if parts else None
 

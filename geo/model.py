@@ -11,8 +11,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from geo.vocab import (  # noqa: F401 - re-exported: the tables live in geo.vocab (light to import)
     ACCESS,
     AMENITIES,
@@ -40,23 +38,38 @@ __all__ = [
     "VOCABULARIES",
     "WORKER_TYPES",
     "Label",
+    "bounds_text",
     "in_city_bounds",
+    "region_name",
 ]
 
 
 def in_city_bounds(lon, lat):
-    """Whether WGS84 points lie in :data:`CITY_BOUNDS` (NaN and infinities do not): a bool for
-    scalars, a boolean array for arrays.
+    """Whether WGS84 points lie in the bounds of the region served (``geo.regions.active_region``; Qingdao:
+    :data:`CITY_BOUNDS`); NaN and infinities do not: a bool for scalars, a boolean array for arrays.
 
     >>> in_city_bounds(120.38, 36.06), in_city_bounds(36.06, 120.38), in_city_bounds(float("nan"), 36.0)
     (True, False, False)
     >>> in_city_bounds([120.38, 121.5], [36.06, 36.0]).tolist()
     [True, False]
     """
-    b = CITY_BOUNDS
-    lon, lat = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
-    inside = (lon >= b["lon_min"]) & (lon <= b["lon_max"]) & (lat >= b["lat_min"]) & (lat <= b["lat_max"])
-    return bool(inside) if inside.ndim == 0 else inside
+    from geo.regions import active_region
+
+    return active_region().in_bounds(lon, lat)
+
+
+def bounds_text() -> str:
+    """The bounds of the region served, in words (Qingdao: :data:`CITY_BOUNDS_TEXT`)."""
+    from geo.regions import active_region
+
+    return active_region().bounds_text
+
+
+def region_name() -> str:
+    """The English name of the region served, for messages ("outside Qingdao")."""
+    from geo.regions import active_region
+
+    return active_region().name_en
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,14 @@ whose hours are unknown (``opening_hours`` None) is never open now or at a time:
 ``open_now=None``. A point exactly ``radius_m`` away is within the radius. Removed facilities are never returned;
 temporarily closed / maintenance ones only with ``include_closed`` (flagged).
 
+Travel models (``travel``, :mod:`geo.travel`): ``straight`` (the default) is the above, minutes = geodesic metres
+× detour factor ÷ speed. ``land`` and ``network`` take more candidates by straight distance than asked for,
+measure the trip from the point to each (``geo.travel.pair_distances``, one bounded search per mode) and rank
+by it; a route is never shorter than the straight line, so candidates are added until the k-th route is no
+longer than the straight distance of the first one left out (then the answer is the k nearest by route).
+``distance_m`` is then the route's metres (along the roads for ``network``), walk/e-bike minutes the model's;
+a facility the model cannot reach is left out. The straight path costs nothing more.
+
 The index is immutable; when the registry changes the caller builds a new one
 (≈ milliseconds for the whole city, see ``bench/bench_nearest.py``) and swaps it.
 """
@@ -43,6 +51,10 @@ __all__ = ["MAX_K", "FacilityIndex", "Hit", "NearestResult", "Travel"]
 
 _RERANK_SLACK = 1.0005  # planar vs geodesic distance differ by < 0.0101 % over Qingdao
 _CACHE_SIZE = 512
+#: Routed re-rank: straight-line candidates taken first (at least, and per facility asked for), rounds of
+#: doubling them at most, and the search limit: the walk of this many times the farthest candidate, plus a bit.
+_ROUTE_MIN_CANDIDATES, _ROUTE_PER_K, _ROUTE_ROUNDS = 16, 4, 4
+_ROUTE_LIMIT_FACTOR, _ROUTE_LIMIT_EXTRA_M = 4.0, 2000.0
 
 
 @dataclass(frozen=True)
@@ -234,13 +246,15 @@ class FacilityIndex:
               kinds: Sequence[str] = (), amenities: Sequence[str] = (), worker: str | None = None,
               open_at: datetime | None | str = "now", include_closed: bool = False,
               open_24h: bool = False, travel: Travel | None = None,
-              include_unknown_hours: bool = False) -> NearestResult:
+              include_unknown_hours: bool = False, travel_model: str = "straight", context=None) -> NearestResult:
         """The k nearest eligible facilities to WGS84 ``(lon, lat)``.
 
         ``open_at``: a datetime (aware, or naive = Qingdao time), ``"now"`` (default), or
         ``None`` for no opening-hours filter (``open_now`` is then reported for now).
         ``open_24h``: only facilities open round the clock (``24/7``). ``include_unknown_hours``: the hours
         filters keep facilities whose hours are unknown (their ``open_now`` is None).
+        ``travel_model``: ``straight`` (default), ``land`` or ``network`` (measured with ``context``, a
+        ``geo.travel.TravelContext``; see the module docstring).
         If ``radius_m`` is given and nothing eligible lies within it, the nearest ones
         beyond it are returned flagged ``within_radius=False`` — never an empty answer
         while eligible facilities exist.
@@ -256,10 +270,63 @@ class FacilityIndex:
         idx, zs = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
                                include_closed, open_24h, include_unknown_hours)
         hits: list[Hit] = []
+        if travel_model != "straight":
+            context.require(travel_model, "walk")  # network without an imported extract: a 400 naming travel
         if len(idx):
             qx, qy = self._to_metric(lon, lat)
-            hits = self._hits(lon, lat, idx, np.abs(zs - complex(qx, qy)), k, radius_m, at, travel or self.travel)
+            d = np.abs(zs - complex(qx, qy))
+            if travel_model == "straight":
+                hits = self._hits(lon, lat, idx, d, k, radius_m, at, travel or self.travel)
+            else:
+                hits = self._routed_hits(lon, lat, (qx, qy), idx, d, k, radius_m, at, travel or self.travel,
+                                         travel_model, context)
         return NearestResult(hits, at, int(len(idx)))
+
+    def _routed_hits(self, lon, lat, q: tuple[float, float], idx: np.ndarray, d: np.ndarray, k: int, radius_m,
+                     at: datetime, t: Travel, model: str, context) -> list[Hit]:
+        """The k nearest by route (``land``/``network``): see the module docstring."""
+        from geo.travel import pair_distances
+
+        n = len(d)
+        order = d.argsort(kind="stable")
+        m = min(n, max(_ROUTE_MIN_CANDIDATES, _ROUTE_PER_K * k))
+        measured = 0
+        path, walk = np.empty(0), np.empty(0)
+        for _ in range(_ROUTE_ROUNDS):
+            cand = idx[order[measured:m]]
+            limit = float(t.minutes(_ROUTE_LIMIT_FACTOR * float(d[order[m - 1]]) + _ROUTE_LIMIT_EXTRA_M, t.walk_kmh))
+            more, minutes = pair_distances(model, "walk", q[0], q[1], self.x[cand], self.y[cand], travel=t,
+                                           context=context, limit_minutes=limit)
+            path = np.r_[path, np.asarray(more, dtype="float64")]
+            walk = np.r_[walk, np.asarray(minutes, dtype="float64")]
+            measured = m
+            reached = np.sort(path[np.isfinite(path)])
+            if m >= n or (len(reached) >= k and reached[k - 1] <= d[order[m]]):
+                break  # nothing left out can be nearer by route than the k-th
+            m = min(n, 2 * m)
+        ranked = np.argsort(path, kind="stable")
+        ranked = ranked[np.isfinite(path[ranked])][:k]
+        if radius_m is not None:
+            inside = ranked[path[ranked] <= radius_m]
+            if len(inside):
+                ranked = inside
+        chosen = idx[order[ranked]]
+        if not len(chosen):
+            return []
+        walk_path, walk_min = path[ranked], walk[ranked]
+        ebike_limit = float(t.minutes(float(walk_path.max()) * 2 + _ROUTE_LIMIT_EXTRA_M, t.ebike_kmh))
+        _, ebike_min = pair_distances(model, "ebike", q[0], q[1], self.x[chosen], self.y[chosen], travel=t,
+                                      context=context, limit_minutes=ebike_limit)
+        inv = geodesic_inverse_point
+        _, next_change, is_open = self._hours_at(at)
+        make, lon, lat = Hit._make, float(lon), float(lat)
+        out = []
+        for j, i in enumerate(chosen.tolist()):
+            az = inv(lon, lat, self._lon_list[i], self._lat_list[i])[0]
+            dist = float(walk_path[j])
+            out.append(make((self.facilities[i], dist, az % 360.0, radius_m is None or dist <= radius_m, is_open[i],
+                             next_change[i], float(walk_min[j]), float(ebike_min[j]), i)))
+        return out
 
     def _hits(self, lon, lat, idx: np.ndarray, d: np.ndarray, k: int, radius_m, at: datetime,
               t: Travel) -> list[Hit]:

@@ -190,12 +190,13 @@ def coverage_overlay(cov: Coverage, *, district: str | None = None, max_px: int 
     """The PNG overlay of ``cov`` (the whole city, or one district with its own bounds)."""
     mask = cov.prepared.cell_mask(district)
     cells = None if mask is None else np.flatnonzero(mask)
-    classes = distance_classes(cov.distance_m, cov.radius_m)
+    classes = distance_classes(cov.scaled_distance_m, cov.radius_m)  # routed minutes: in the threshold's terms
     image, bounds = resample(cov.prepared, classes, cells=cells, max_px=max_px)
     a = cov.assumptions()
     text = {"Title": "workermap coverage grid", "Software": "workermap",
-            "Description": f"threshold {cov.threshold.label}; detour factor {a['detour_factor']}, walk "
-                           f"{a['walk_kmh']} km/h, e-bike {a['ebike_kmh']} km/h; demand {cov.prepared.source}; "
+            "Description": f"threshold {cov.threshold.label}; travel {a['travel']['model']}; detour factor "
+                           f"{a['detour_factor']}, walk {a['walk_kmh']} km/h, e-bike {a['ebike_kmh']} km/h; "
+                           f"demand {cov.prepared.source}; "
                            f"bounds S,W,N,E {bounds[0][0]},{bounds[0][1]},{bounds[1][0]},{bounds[1][1]}"}
     png = encode_png(image, [c[2] for c in CLASSES], text)
     return Overlay(png, bounds, image.shape[1], image.shape[0])

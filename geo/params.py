@@ -33,9 +33,10 @@ from typing import Any
 
 from geo.errors import ParameterError
 
-__all__ = ["DEFAULT_SEARCH_LIMIT", "MAX_BATCH", "MAX_K", "MAX_PARAM_LEN", "MAX_RADIUS_M", "MAX_SEARCH_LIMIT",
-           "NEAREST", "NEAREST_BATCH", "SEARCH", "SWAPPED_HINT", "TRAVEL", "TRAVEL_LIMITS", "MissingParameter",
-           "NotTogether", "Param", "Params", "UnknownParameter", "given", "parse_point"]
+__all__ = ["DEFAULT_SEARCH_LIMIT", "MAX_BATCH", "MAX_K", "MAX_PARAM_LEN", "MAX_RADIUS_M", "MAX_ROUTED_BATCH",
+           "MAX_SEARCH_LIMIT", "NEAREST", "NEAREST_BATCH", "SEARCH", "SWAPPED_HINT", "TRAVEL", "TRAVEL_LIMITS",
+           "TRAVEL_MODEL", "MissingParameter", "NotTogether", "Param", "Params", "UnknownParameter", "given",
+           "parse_point"]
 
 #: The longest single query value accepted (characters).
 MAX_PARAM_LEN = 500
@@ -457,6 +458,9 @@ MAX_K = 50
 MAX_RADIUS_M = 200_000
 #: Most points in one batch nearest request.
 MAX_BATCH = 10_000
+#: Most points in one batch nearest request by a routed travel model (land, network: each point is re-ranked by
+#: route, a bounded search per point and mode).
+MAX_ROUTED_BATCH = 200
 #: Travel assumptions a request may set, (lowest, highest).
 TRAVEL_LIMITS: dict[str, tuple[float, float]] = {"detour_factor": (1.0, 5.0), "walk_kmh": (1.0, 10.0),
                                                  "ebike_kmh": (5.0, 40.0)}
@@ -495,12 +499,19 @@ TRAVEL = Params(*(Param(name, "number", text, lo=lo, hi=hi) for (name, (lo, hi))
     TRAVEL_LIMITS.items(), ("Straight line × this = route length (default from the settings).",
                             "Walking speed, km/h (default from the settings).",
                             "E-bike speed, km/h (default from the settings)."), strict=True)))
+#: How distances and minutes are measured (``geo.travel``): declared once, for nearest (default straight) and,
+#: with the planner's default, for every planner answer (``geo.planner_params.PLANNER_TRAVEL``).
+TRAVEL_MODEL = Param("travel", "enum", "Travel model: straight (straight line × detour_factor at the mode's speed), "
+                     "land (shortest path over land at the mode's speed: never across the sea) or network (shortest "
+                     "path along the imported OpenStreetMap roads, the snap legs walked; distance_m along the route; "
+                     "needs `workermap osm import FILE.osm.pbf`, else a 400). Every answer states the model used "
+                     "(travel).", default="straight", values="geo.travel:TRAVEL_MODELS")
 NEAREST = Params(
     LON, LAT,
     Param("k", "integer", "How many facilities.", default=5, lo=1, hi=MAX_K),
     Param("radius_m", "number", "Flag (within_radius) the facilities within this many metres.", lo=1,
           hi=MAX_RADIUS_M),
-    KIND, AMENITY, OPEN_AT, WORKER, CRS, INCLUDE_CLOSED, OPEN_24H, INCLUDE_UNKNOWN_HOURS, TRAVEL,
+    KIND, AMENITY, OPEN_AT, WORKER, CRS, INCLUDE_CLOSED, OPEN_24H, INCLUDE_UNKNOWN_HOURS, TRAVEL, TRAVEL_MODEL,
 )
 #: The batch form: points in the body instead of lon/lat; no radius (it returns the k nearest of each point).
 NEAREST_BATCH = NEAREST.without("lon", "lat", "radius_m")

@@ -79,7 +79,7 @@ __all__ = [
     "COVERAGE", "GAPS", "HOURS", "PLAN", "REPORT", "REPORT_QUERY", "WHATIF", "WHATIF_QUERY",
     "PlannerData", "PlannerOptions", "ReportData", "Table", "coverage", "coverage_grid", "coverage_hours",
     "coverage_summary", "coverage_tables", "csv_bytes", "facilities_served", "gaps", "options", "plan_payload",
-    "report", "run_plan", "run_whatif", "sites_download", "whatif_payload",
+    "report", "run_plan", "run_whatif", "sites_download", "travel_text", "whatif_payload",
 ]
 
 SITE_COLUMNS = ["rank", "lon", "lat", "district", "adcode", "marginal_gain", "cumulative_covered", "cumulative_pct"]
@@ -101,6 +101,18 @@ class PlannerData:
     travel: Travel = field(default_factory=Travel)
     sample: bool = False
     cache: LruCache | None = None
+    #: What the ``land`` and ``network`` models measure with (``geo.travel.TravelContext``); None: the process's
+    #: context for the environment's settings, built when a routed model is first asked for.
+    travel_context: Any = None
+
+    def context_for(self, model: str) -> Any:
+        """The travel context a ``model`` is measured with (None for ``straight``: it needs none)."""
+        if model == "straight" or self.travel_context is not None:
+            return self.travel_context
+        from geo.settings import Settings
+        from geo.travel import TravelContext
+
+        return TravelContext.for_settings(Settings.from_env())
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         return compute() if self.cache is None else self.cache.get_or_compute(key, compute)
@@ -160,11 +172,13 @@ def _travel(values: Mapping[str, Any], base: Travel) -> Travel:
 def from_values(data: PlannerData, values: Mapping[str, Any]) -> PlannerOptions:
     """The options for the values of parsed declarations (``Params.parse``); those not given keep defaults."""
     travel = _travel(values, data.travel)
+    model = values.get("travel") or COVERAGE["travel"].default
+    how = {"model": model, "context": data.context_for(model)}
     if values.get("threshold_m") is not None:
-        threshold = Threshold.metres(float(values["threshold_m"]), travel)
+        threshold = Threshold.metres(float(values["threshold_m"]), travel, **how)
     else:  # the declared defaults where a caller (geo.access) gives fewer values than a parse would
         threshold = Threshold.minutes_by(float(values.get("minutes") or COVERAGE["minutes"].default),
-                                         values.get("mode") or COVERAGE["mode"].default, travel)
+                                         values.get("mode") or COVERAGE["mode"].default, travel, **how)
     kinds = tuple(values.get("kind") or COVERAGE["kind"].default)
     when = values.get("open_at")
     ffilter = FacilityFilter(kinds=() if "any" in kinds else kinds, amenities=tuple(values.get("amenity") or ()),
@@ -348,7 +362,8 @@ def sites_download(data: PlannerData, opts: PlannerOptions, plan: Plan, fmt: str
                                                          "min_spacing_m": plan.min_spacing_m, "method": plan.method},
                                       demand_source=data.prepared.source)
         return json.dumps(fc, ensure_ascii=False).encode("utf-8")
-    extra = {"demand": plan.demand, "threshold_m": a["threshold_m"], "mode": a["mode"], "minutes": a["minutes"],
+    extra = {"demand": plan.demand, "travel": a["travel"]["model"], "threshold_m": a["threshold_m"], "mode": a["mode"],
+             "minutes": a["minutes"],
              "detour_factor": a["detour_factor"], "walk_kmh": a["walk_kmh"], "ebike_kmh": a["ebike_kmh"],
              "min_spacing_m": plan.min_spacing_m, "method": plan.method, "demand_source": data.prepared.source}
     return csv_bytes([{**site, **extra} for site in plan.sites], SITE_COLUMNS + list(extra))
@@ -416,6 +431,25 @@ def _flat(a: dict, prefix: str = "") -> list[dict]:
 
 
 # --------------------------------------------------------------------------- report
+
+
+#: The travel models in words for people (Chinese · English).
+TRAVEL_WORDS = {"straight": "直线距离估算 · straight-line estimate",
+                "land": "陆路最短路径 · over land (never across the sea)",
+                "network": "沿道路步行/骑行路线 · along the roads (OpenStreetMap)"}
+
+
+def travel_text(travel: Mapping[str, Any]) -> str:
+    """The travel model of an answer (its ``travel`` object) in one line for people: the model in words, then
+    its own rule and the OpenStreetMap attribution where it has one."""
+    parts = [TRAVEL_WORDS.get(travel.get("model"), str(travel.get("model")))]
+    if travel.get("rule"):
+        parts.append(str(travel["rule"]))
+    osm = travel.get("osm") or {}
+    if isinstance(osm, Mapping) and osm.get("attribution"):
+        parts.append(str(osm["attribution"]))
+    return "; ".join(parts)
+
 
 TITLE = "青岛职工服务设施覆盖与选址报告 · Coverage and new-site report"
 #: Columns shown right-aligned as numbers.
@@ -492,10 +526,16 @@ class ReportData:
     def legend(self) -> list[dict]:
         return legend(self.coverage.radius_m)
 
+    @property
+    def travel_text(self) -> str:
+        """The travel model the report's figures rest on, in words (``travel_text``)."""
+        return travel_text(self.assumptions["travel"])
+
     def assumption_items(self) -> list[tuple[str, Any]]:
         """The assumptions as (label, value) pairs for people."""
         a, f = self.assumptions, self.assumptions["filter"]
-        return [("阈值 threshold", self.options.threshold.label), ("threshold_m", a["threshold_m"]),
+        return [("阈值 threshold", self.options.threshold.label), ("出行模型 travel", travel_text(a["travel"])),
+                ("threshold_m", a["threshold_m"]),
                 ("mode", a["mode"]), ("minutes", a["minutes"]), ("walk_kmh", a["walk_kmh"]),
                 ("ebike_kmh", a["ebike_kmh"]), ("detour_factor", a["detour_factor"]), ("edge rule", a["edge_rule"]),
                 ("distance", a["distance"]), ("cell_m", a["cell_m"]), ("demand source", a["demand_source"]),
@@ -565,7 +605,8 @@ class ReportData:
         a = self.assumptions
         return (f"{TITLE}\n\nOpen index.html in a browser (keep the other files and the vendor folder next to it).\n"
                 f"Threshold: {self.options.threshold.label}; detour factor {a['detour_factor']}; walk {a['walk_kmh']} "
-                f"km/h; e-bike {a['ebike_kmh']} km/h.\nDemand: {self.demand_source}"
+                f"km/h; e-bike {a['ebike_kmh']} km/h.\nTravel: {travel_text(a['travel'])}.\n"
+                f"Demand: {self.demand_source}"
                 f"{' (modelled, not observed)' if self.demand_source == 'modelled' else ''}.\n"
                 f"{'SAMPLE registry: generated facilities, not real ones.' if self.sample else ''}\n"
                 f"Classes of coverage.png: {', '.join(c[1] for c in CLASSES[1:])}.\n")

@@ -38,6 +38,7 @@ from geo.params import (
     OPEN_24H,
     OPEN_AT,
     TRAVEL,
+    TRAVEL_MODEL,
     WORKER,
     NotTogether,
     Param,
@@ -48,7 +49,8 @@ __all__ = [
     "CITY_ADCODE", "CITY_NAME", "COVERAGE", "DEMANDS", "EXACT_TIME_LIMIT_S", "GAPS", "HOURS", "MAX_ADD",
     "MAX_CANDIDATES", "DEFAULT_DENSITY_FLOOR_KM2", "DEFAULT_MAX_AREA_KM2", "MAX_AREA_KM2", "MAX_DENSITY_KM2",
     "MIN_AREA_KM2", "MAX_GAPS", "MAX_MINUTES", "MAX_SPACING_M", "MAX_THRESHOLD_M", "MAX_WHATIF_SITES", "METHODS",
-    "MIN_MINUTES", "MODES", "PLAN", "REPORT", "REPORT_QUERY", "WHATIF", "WHATIF_QUERY",
+    "MIN_MINUTES", "MODES", "PLAN", "PLANNER_TRAVEL", "PLANNER_TRAVEL_DEFAULT", "REPORT", "REPORT_QUERY", "WHATIF",
+    "WHATIF_QUERY",
 ]
 
 # -- vocabularies and limits -----------------------------------------------------------------------------
@@ -59,6 +61,9 @@ MODES = ("walk", "ebike")
 DEMANDS = ("workers", "residents")
 #: Siting methods: greedy + 1-swap (any size) or the exact MILP (small instances).
 METHODS = ("greedy", "exact")
+#: The travel model of every planner answer (coverage, gaps, plan, what-if, access, report) when none is asked for:
+#: the one place the shipped default is set (``travel``; nearest keeps geo.params.TRAVEL_MODEL's).
+PLANNER_TRAVEL_DEFAULT = "straight"
 #: The whole city, as a district value.
 CITY_ADCODE = "370200"
 CITY_NAME = "青岛市"
@@ -153,6 +158,11 @@ PLANNER_OPEN_24H = replace(OPEN_24H, description="Count only facilities open rou
 PLANNER_INCLUDE_UNKNOWN_HOURS = replace(INCLUDE_UNKNOWN_HOURS, description="Let the hours filters (open_at, open_24h, "
                                         "each hour of the 24-hour table) count facilities whose opening hours are "
                                         "unknown; by default they never count as open.")
+PLANNER_TRAVEL = replace(TRAVEL_MODEL, default=PLANNER_TRAVEL_DEFAULT, description=(
+    "Travel model of the threshold: straight (a circle: straight line × detour_factor), land (shortest path over land "
+    "at the mode's speed: coverage never crosses the sea) or network (shortest path along the imported OpenStreetMap "
+    "roads, the snap legs walked; needs `workermap osm import FILE.osm.pbf`, else a 400). With minutes the route's "
+    "minutes are compared, with threshold_m its metres. Every answer states the model (assumptions.travel)."))
 DISTRICT = Param("district", "text", f"Only this district (adcode or Chinese name): its rows, overlay, gaps and "
                  f"candidate sites; {CITY_ADCODE} or {CITY_NAME} = the whole city (the default).",
                  allowed_text="a Qingdao district adcode or name, e.g. 370202 or 市南区")
@@ -228,7 +238,7 @@ REPORT_LIMIT = replace(LIMIT, default=50, description="How many uncovered areas 
 # -- the sets --------------------------------------------------------------------------------------------
 
 COVERAGE = Params(MODE, MINUTES, THRESHOLD_M, PLANNER_KIND, AMENITY, WORKER, PLANNER_OPEN_AT, PLANNER_OPEN_24H,
-                  PLANNER_INCLUDE_CLOSED, PLANNER_INCLUDE_UNKNOWN_HOURS, DISTRICT, TRAVEL,
+                  PLANNER_INCLUDE_CLOSED, PLANNER_INCLUDE_UNKNOWN_HOURS, DISTRICT, TRAVEL, PLANNER_TRAVEL,
                   rules=[NotTogether("minutes", "threshold_m",
                                      "given alone: pass minutes (with mode) or threshold_m, not both")])
 HOURS = Params(COVERAGE, DATE)

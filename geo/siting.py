@@ -23,6 +23,13 @@ Greedy + swap (default)
 
     Ties go to the lower candidate index (grid: the southernmost, then westernmost cell).
 
+By route (``land``/``network`` thresholds)
+    A candidate's catchment is the cells whose route to it is within the threshold (bounded searches:
+    ``geo.coverage.route_pairs``) instead of a disc; greedy + swap runs on those lists over the
+    :data:`MAX_ROUTED_CANDIDATES` candidates whose straight-line reach holds the most uncovered demand (an
+    upper bound of their routes' gain: a route is never shorter than the straight line), the exact solve on
+    every candidate (at most as many). Spacing stays a straight-line distance.
+
 Exact (district scale)
     The MCLP as a mixed-integer program built directly as ``scipy.sparse`` matrices and solved by HiGHS
     (``scipy.optimize.milp``, relative gap 0): a binary x_j per candidate, a continuous y_g ≤ 1 per demand
@@ -65,7 +72,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.coverage import EDGE_TOLERANCE_M, Coverage, ParameterError
+from geo.coverage import EDGE_TOLERANCE_M, Coverage, ParameterError, route_pairs
 from geo.crs import to_lonlat, to_metric
 from geo.errors import Unprocessable
 from geo.planner_params import (  # declared with the parameters (light to import)
@@ -88,6 +95,10 @@ MAX_EXACT_NONZEROS = 400_000
 MAX_EXACT_CANDIDATES = 60_000
 #: Randomised greedy restarts: many on small instances (cheap, and where greedy errs most), few on
 #: city-wide ones (each costs about as much as the first run).
+#: ``land``/``network`` plans: each candidate's catchment is a bounded route search, so greedy looks at this many
+#: candidates at most — those whose straight-line reach (an upper bound: a route is never shorter) holds the most
+#: uncovered demand — and the exact solve refuses more than this many candidates (``too_large``).
+MAX_ROUTED_CANDIDATES = 1500
 RESTARTS_SMALL = 10
 RESTARTS_LARGE = 2
 SMALL_INSTANCE = 20_000
@@ -281,10 +292,10 @@ class _ListModel:
     """Candidates are listed points: candidate × cell incidence from a cKDTree, exact sparse gains."""
 
     def __init__(self, cand_xy: np.ndarray, cell_xy: np.ndarray, weight: np.ndarray, radius_m: float,
-                 min_spacing_m: float):
+                 min_spacing_m: float, *, incidence=None):
         from scipy.spatial import cKDTree
 
-        self.inc = _incidence(cand_xy, cell_xy, radius_m)
+        self.inc = _incidence(cand_xy, cell_xy, radius_m) if incidence is None else incidence
         self.cells_to_cand = self.inc.T.tocsr()
         self.weight = np.asarray(weight, dtype="float64")
         self.count = np.zeros(len(cell_xy), dtype=np.int32)
@@ -506,17 +517,19 @@ def _spacing_pairs(xy: np.ndarray, min_spacing_m: float) -> np.ndarray:
 
 
 def mclp_instance(cand_xy: np.ndarray, cell_xy: np.ndarray, weight: np.ndarray, radius_m: float,
-                  min_spacing_m: float = 0.0, *, max_nonzeros: int | None = None) -> MclpInstance:
+                  min_spacing_m: float = 0.0, *, max_nonzeros: int | None = None, incidence=None) -> MclpInstance:
     """The MCLP of choosing among ``cand_xy`` to reach the most ``weight`` at ``cell_xy`` within ``radius_m``.
 
     Cells reached by the same candidates are one group (no aggregation error); without a spacing rule
     dominated candidates are dropped. ``max_nonzeros``: refuse (``too_large``) a larger model, checked before
-    the dominance test too (which is quadratic in the overlap of candidates).
+    the dominance test too (which is quadratic in the overlap of candidates). ``incidence``: candidates × cells
+    (CSR over ``cell_xy``) instead of the straight-line discs of ``radius_m`` (the routes of land/network).
     """
     from scipy import sparse
 
     live = np.flatnonzero(np.asarray(weight) > 0)
-    reach = _incidence(cand_xy, cell_xy[live], radius_m).T.tocsr()  # cells × candidates
+    inc = _incidence(cand_xy, cell_xy[live], radius_m) if incidence is None else incidence[:, live]
+    reach = inc.T.tocsr()  # cells × candidates
     first, total = _groups(reach, np.asarray(weight, dtype="float64")[live])
     cover = reach[first] if first else sparse.csr_matrix((0, len(cand_xy)))
     columns = np.flatnonzero(np.diff(cover.tocsc().indptr) > 0)
@@ -566,16 +579,52 @@ def solve_mclp(inst: MclpInstance, add: int, *, time_limit_s: float = EXACT_TIME
             "bound": None if bound is None or not np.isfinite(bound) else float(-bound), "solve_s": solve_s}
 
 
+def _route_incidence(cov: Coverage, cand_xy: np.ndarray, live: np.ndarray):
+    """CSR candidates × ``live`` cells: 1 where the cell's route to the candidate (the threshold's land or network
+    model) is within the threshold (bounded searches, one per candidate: ``geo.coverage.route_pairs``)."""
+    from scipy import sparse
+
+    t = cov.threshold
+    site, cell, path_m, minutes = route_pairs(cov.prepared, cand_xy[:, 0], cand_xy[:, 1], t, cells=live)
+    keep = t.within(path_m, minutes)
+    col = np.searchsorted(live, cell[keep])
+    return sparse.csr_matrix((np.ones(len(col)), (site[keep], col)), shape=(len(cand_xy), len(live)))
+
+
+def _screen_routed(cov: Coverage, cand_xy: np.ndarray, cand_cells: np.ndarray | None, weight: np.ndarray,
+                   limit: int = MAX_ROUTED_CANDIDATES) -> np.ndarray:
+    """The candidates a routed greedy looks at (indices, sorted): all, or the ``limit`` whose straight-line reach of
+    the threshold's time holds the most uncovered demand (an upper bound of what their routes reach)."""
+    if len(cand_xy) <= limit:
+        return np.arange(len(cand_xy))
+    t = cov.threshold
+    reach_m = t.straight_reach_m(t.limit_minutes())
+    if cand_cells is not None:  # grid cells: the demand raster convolved with the reach's disc (one FFT)
+        p = cov.prepared
+        bound = _GridModel(p, weight, cand_cells, reach_m, 0.0).gains[p.row[cand_cells], p.col[cand_cells]]
+    else:
+        g = cov.prepared.grid
+        live = np.flatnonzero(weight > 0)
+        bound = _incidence(cand_xy, np.column_stack([g.x[live], g.y[live]]), reach_m) @ weight[live]
+    best = np.argsort(-np.asarray(bound), kind="stable")[:limit]
+    return np.sort(best)
+
+
 def _exact(cov: Coverage, cand_xy, weight, add, min_spacing_m, time_limit_s, improve, restarts):
     """The exact solve over every candidate that adds demand; greedy on the same instance beside it (and
     instead of it, if the solver stops at the time limit with less)."""
     if len(cand_xy) > MAX_EXACT_CANDIDATES:  # hopeless: say so before building anything
         raise _too_large(f"{len(cand_xy):,} candidate sites; the exact solve takes at most {MAX_EXACT_CANDIDATES:,}")
+    if cov.threshold.routed and len(cand_xy) > MAX_ROUTED_CANDIDATES:
+        raise _too_large(f"{len(cand_xy):,} candidate sites; by route ({cov.threshold.model}) the exact solve takes "
+                         f"at most {MAX_ROUTED_CANDIDATES:,}")
     g = cov.prepared.grid
     live = np.flatnonzero(weight > 0)
     cell_xy = np.column_stack([g.x[live], g.y[live]])
     started = time.perf_counter()
-    inst = mclp_instance(cand_xy, cell_xy, weight[live], cov.radius_m, min_spacing_m, max_nonzeros=MAX_EXACT_NONZEROS)
+    inc = _route_incidence(cov, cand_xy, live) if cov.threshold.routed else None
+    inst = mclp_instance(cand_xy, cell_xy, weight[live], cov.radius_m, min_spacing_m, max_nonzeros=MAX_EXACT_NONZEROS,
+                         incidence=inc)
     if len(inst.columns) == 0:
         raise SitingError("no_candidates", "no candidate adds any uncovered demand", parameter="candidates")
     if inst.nonzeros > MAX_EXACT_NONZEROS:
@@ -588,7 +637,7 @@ def _exact(cov: Coverage, cand_xy, weight, add, min_spacing_m, time_limit_s, imp
         raise SitingError("infeasible", f"no way to place {k} new sites at least {min_spacing_m:g} m apart among "
                           f"the {len(inst.columns):,} candidates that add demand (the exact model is infeasible); "
                           "lower {add} or {min_spacing_m}", parameter="add")
-    model = _ListModel(cand_xy, cell_xy, weight[live], cov.radius_m, min_spacing_m)
+    model = _ListModel(cand_xy, cell_xy, weight[live], cov.radius_m, min_spacing_m, incidence=inc)
     greedy_sites, _, _ = _greedy(model, add, improve=improve, restarts=restarts)
     greedy_gain = model.covered_total()
     for site in greedy_sites:
@@ -692,6 +741,18 @@ def plan_sites(cov: Coverage, *, add: int, demand: str = "workers", min_spacing_
         picks, exact_info = _exact(cov, cand_xy, weight, add, min_spacing_m, time_limit_s, improve, restarts)
         if len(picks) < add:
             notes.append(f"the exact solve placed {len(picks)} of {add}: more sites add no uncovered demand")
+    elif cov.threshold.routed:  # catchments by route: a list model over the (screened) candidates
+        screen = _screen_routed(cov, cand_xy, cand_cells, weight)
+        if len(screen) < n_cand:
+            notes.append(f"by route ({cov.threshold.model}): the {len(screen):,} of {n_cand:,} candidates whose "
+                         "straight-line reach holds the most uncovered demand were routed")
+        live = np.flatnonzero(weight > 0)
+        model = _ListModel(cand_xy[screen], np.column_stack([g.x[live], g.y[live]]), weight[live], cov.radius_m,
+                           min_spacing_m, incidence=_route_incidence(cov, cand_xy[screen], live))
+        chosen, note, swaps = _greedy(model, add, improve=improve, restarts=restarts)
+        picks = [(int(screen[i]), gain) for i, gain in _rank_with(model, chosen)]
+        if note:
+            notes.append(f"placed {len(picks)} of {add} sites: {note}")
     else:
         if cand_cells is not None:
             model = _GridModel(p, weight, cand_cells, cov.radius_m, min_spacing_m)

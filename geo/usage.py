@@ -38,7 +38,8 @@ import numpy as np
 
 from geo.errors import ParameterError, Unprocessable
 from geo.hours import Hours, now_local
-from geo.planner_params import CITY_ADCODE, CITY_NAME, DISTRICT, MAX_VISITS
+from geo.planner_params import DISTRICT, MAX_VISITS
+from geo.regions import whole_region
 from geo.registry import Registry
 from geo.tabular import MAX_FILE_BYTES, RawRow, ReadError, decode_text, read_limited
 from geo.validate import _FALSE, _TRUE, Problem, _blank, _text
@@ -432,7 +433,7 @@ def open_hours(expr: str, workday_calendar: bool, day: date) -> float:
 
 def resolve_district(districts, value: str | None) -> str | None:
     """The adcode of a district given by adcode or name (None: the city)."""
-    if value in (None, "", CITY_ADCODE, CITY_NAME):
+    if value in (None, "", *whole_region()):
         return None
     code = districts.lookup.get(value)
     if code is None:
@@ -580,7 +581,7 @@ def usage_payload(usage: UsageData, facilities: Sequence, districts, flt: UsageF
         if any(r["profile"] is not None for r in rows) else np.zeros(24)
     total = float(city_hours.sum())
     return {"usage": describe_source(usage), "assumptions": usage_assumptions(flt), "sample": sample,
-            "city": _summary(CITY_ADCODE, CITY_NAME, rows),
+            "city": _summary(*whole_region(), rows),
             "districts": [_summary(c, districts.names.get(c, c), by_district.get(c, [])) for c in codes],
             "hours": [{"hour": f"{h:02d}:00", "visits_per_day": round(float(city_hours[h]), 1),
                        "share": None if total <= 0 else round(float(city_hours[h]) / total, 4)} for h in range(24)],

@@ -18,7 +18,8 @@ from typing import Any
 
 from geo import datum, hours
 from geo.geography import Districts
-from geo.model import ACCESS, AMENITIES, CITY_BOUNDS_TEXT, ENTRY, KINDS, STATUS, Facility, Label, in_city_bounds
+from geo.model import ACCESS, AMENITIES, ENTRY, KINDS, STATUS, Facility, Label, in_city_bounds
+from geo.regions import active_region
 from geo.tabular import RawRow
 
 __all__ = ["MAX_LEN", "Problem", "ValidationResult", "validate_facilities", "validate_rows"]
@@ -136,6 +137,12 @@ class _RowChecker:
         self.problems.append(Problem(self.row, fld, msg, "warning"))
 
 
+def _near() -> str:
+    """Where the region served lies, for a swapped-coordinates message ("Qingdao is near lon 120.4, lat 36.3")."""
+    r = active_region()
+    return f"{r.name_en} is near lon {r.center[0]:.1f}, lat {r.center[1]:.1f}"
+
+
 def _check_coords(v: dict, c: _RowChecker, crs: str) -> tuple[float, float, float | None, float | None]:
     raw_lon, raw_lat = v.get("lon"), v.get("lat")
     if _blank(raw_lon) or _blank(raw_lat):
@@ -155,10 +162,11 @@ def _check_coords(v: dict, c: _RowChecker, crs: str) -> tuple[float, float, floa
             c.error(
                 "lon/lat",
                 f"latitude and longitude look swapped: lon={lon}, lat={lat} "
-                f"(Qingdao is near lon 120.4, lat 36.3; swap the two columns)",
+                f"({_near()}; swap the two columns)",
             )
         else:
-            c.error("lon/lat", f"point lon={lon}, lat={lat} is outside Qingdao ({CITY_BOUNDS_TEXT})")
+            r = active_region()
+            c.error("lon/lat", f"point lon={lon}, lat={lat} is outside {r.name_en} ({r.bounds_text})")
         return math.nan, math.nan, None, None
     if crs == "wgs84":
         return lon, lat, None, None
@@ -250,7 +258,8 @@ def _check_row(raw: RawRow, districts: Districts, crs: str, problems: list[Probl
     if not math.isnan(lon):
         adcode = str(districts.locate(lon, lat)[0])
         if not adcode:
-            c.error("lon/lat", f"point lon={lon:.6f}, lat={lat:.6f} is not on land inside any Qingdao district")
+            c.error("lon/lat", f"point lon={lon:.6f}, lat={lat:.6f} is not on land inside any "
+                    f"{active_region().name_en} district")
     district_name = districts.name_of(adcode) if adcode else ""
     given_district = _text(v.get("district"))
     if adcode and given_district and given_district not in (district_name, adcode):

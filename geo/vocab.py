@@ -107,7 +107,8 @@ VOCABULARIES: dict[str, dict[str, dict[str, str]]] = {
 
 #: The box a Qingdao coordinate must fall in (WGS84), a little larger than the
 #: city's outline (119.51-121.06 E, 35.58-37.15 N) so that points on the coast pass
-#: here and are then checked against the district polygons.
+#: here and are then checked against the district polygons. Qingdao's (the default region);
+#: the bounds checked are the region's served (``geo.regions.Region.bounds``, ``geo.model.in_city_bounds``).
 CITY_BOUNDS = {"lon_min": 119.3, "lon_max": 121.3, "lat_min": 35.4, "lat_max": 37.3}
 CITY_BOUNDS_TEXT = (f"lon {CITY_BOUNDS['lon_min']}–{CITY_BOUNDS['lon_max']}, "
                     f"lat {CITY_BOUNDS['lat_min']}–{CITY_BOUNDS['lat_max']}")

@@ -55,7 +55,8 @@ def test_figures_match_the_geo_computation(client, app):
         cov = compute_coverage(st.demand, st.index, Threshold.minutes_by(10, "ebike"),
                                facility_filter=FacilityFilter(kinds=(), amenities=("microwave",)))
         expected = cov.district_table("370203")
-    body = client.get("/api/v1/coverage?mode=ebike&minutes=10&kind=any&amenity=microwave&district=市北区").get_json()
+    body = client.get("/api/v1/coverage?mode=ebike&minutes=10&kind=any&amenity=microwave&district=市北区"
+                      "&travel=straight").get_json()  # straight circles, as computed here
     assert body["districts"] == expected
     assert body["assumptions"]["district"] == "370203"
 

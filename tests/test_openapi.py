@@ -57,7 +57,7 @@ def _documented_paths(rule: str) -> set[str]:
 
 
 def _api_rules(app):
-    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(("/ogc", "/api/"))
+    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(("/ogc", "/api/", "/tiles/facilities/"))
             and rule.endpoint.split(".")[0] not in NOT_YET_DOCUMENTED]
 
 

@@ -220,7 +220,8 @@ FILTERS = [
 def test_coverage_counts_only_eligible_facilities(client, world, query, brute):
     grid, facilities, _, travel = world
     eligible = brute_eligible(facilities, **brute)
-    body = client.get("/api/v1/coverage?" + urlencode({"mode": "ebike", "minutes": "10", **query})).get_json()
+    circles = {"mode": "ebike", "minutes": "10", "travel": "straight"}  # straight circles, as brute force draws them
+    body = client.get("/api/v1/coverage?" + urlencode({**circles, **query})).get_json()
     assert body["assumptions"]["eligible_facilities"] == len(eligible)
     r = _radius(travel, 10, "ebike")
     dist = _brute_coverage(grid, eligible, r)
@@ -234,7 +235,7 @@ def test_coverage_counts_only_eligible_facilities(client, world, query, brute):
         assert abs(row["covered_workers"] - grid.workers[covered & m].sum()) <= grid.workers[band & m].sum() + 0.1
     if "open_at" in query:  # the 24-hour table's row for that hour says the same
         hours = client.get("/api/v1/coverage/hours?" + urlencode(
-            {"mode": "ebike", "minutes": "10", "date": DAY, **{k: v for k, v in query.items() if k != "open_at"}}))
+            {**circles, "date": DAY, **{k: v for k, v in query.items() if k != "open_at"}}))
         row = next(h for h in hours.get_json()["hours"] if h["hour"] == "02:00")
         assert row["open_facilities"] == len(eligible)
         assert row["covered_workers"] == city["covered_workers"]
@@ -244,7 +245,7 @@ def test_coverage_counts_only_eligible_facilities(client, world, query, brute):
 def test_sites_stay_inside_the_district_and_gain_what_brute_force_counts(client, world, district):
     grid, facilities, districts, travel = world
     body = {"mode": "walk", "minutes": 15, "kind": ["station"], "amenity": ["microwave"], "district": district,
-            "add": 4, "min_spacing_m": 300}
+            "add": 4, "min_spacing_m": 300, "travel": "straight"}
     plan = client.post("/api/v1/plan", json=body).get_json()
     frame = districts.frame
     polygon = frame.geometry[frame["name"] == district].iloc[0]

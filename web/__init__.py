@@ -8,9 +8,11 @@ from typing import Any
 
 from flask import Flask
 
-from geo.geography import load_districts
+from geo.errors import Conflict
+from geo.regions import activate, region_for
 from geo.settings import Settings
 from geo.store import open_store
+from geo.store.knn import DbRegistry, uses_database
 from web.assets import init_assets
 from web.errors import register_error_handlers
 from web.jsonio import OrjsonProvider
@@ -39,12 +41,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             overrides[key] = Path(overrides[key])
     settings = Settings.from_env(**overrides)
 
-    districts = load_districts(settings.districts_path)
+    region = activate(region_for(settings))  # WORKERMAP_REGION: the one region this process serves
+    districts = region.districts()
     store = open_store(settings, districts)
-    registry = store.load()
-    app_state = AppState(settings, districts, store, registry)
-    app_state.index  # noqa: B018 - build the index and load the demand grid now, not on a request
-    app_state.demand  # noqa: B018
+    # a large registry on PostGIS is queried there, never loaded whole into each worker (geo/store/knn.py)
+    database = uses_database(settings.query_mode, store, region_level=region.level)
+    registry = DbRegistry.at_head(store) if database else store.load()
+    app_state = AppState(settings, districts, store, registry, region=region)
+    if not database:
+        app_state.index  # noqa: B018 - build the index and load the demand grid now, not on a request
+    try:
+        app_state.demand  # noqa: B018
+    except Conflict as exc:  # a region without modelled demand: the planner says so until one is imported
+        log.warning("%s", exc)
     app.extensions["workermap"] = app_state
     log.info("registry loaded: %d facilities, version %s, from %s", len(registry), registry.version, store.where)
 
@@ -71,6 +80,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import search_api
 
     app.register_blueprint(search_api.bp)
+    from web import tiles
+
+    app.register_blueprint(tiles.bp)  # /tiles/streets.pmtiles: the imported extract's street basemap
+    from web import tiles_mvt
+
+    app.register_blueprint(tiles_mvt.bp)  # /tiles/facilities/{z}/{x}/{y}.mvt|.geojson: facilities by map tile
     from web import reports_api
 
     app.register_blueprint(reports_api.bp)

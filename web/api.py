@@ -66,6 +66,7 @@ def meta():
             "walk_kmh": st.settings.walk_kmh,
             "ebike_kmh": st.settings.ebike_kmh,
         },
+        "region": st.region.metadata(),  # WORKERMAP_REGION: what the service covers, whence its boundaries
     }
 
 

@@ -9,7 +9,8 @@ query parameters (all optional; :data:`geo.planner_params.COVERAGE`):
 ``kind`` (default station; comma list; ``any`` = every kind) · ``amenity`` (all of, comma list) ·
 ``worker`` outdoor_worker|member|employee · ``open_at`` ISO date-time|now|any (default any) ·
 ``open_24h`` (only 24/7 facilities) · ``include_closed`` · ``district`` (adcode or name) ·
-``detour_factor``, ``walk_kmh``, ``ebike_kmh``.
+``detour_factor``, ``walk_kmh``, ``ebike_kmh`` · ``travel`` straight|land|network (every answer states it:
+``assumptions.travel``; network without an imported extract is a 400 naming travel).
 
 The report takes the plan's parameters (GET: all but ``exclude`` and ``candidates``, which need the POST
 body), so the planner page's report shows the plan it shows. Every response states the demand source and
@@ -55,7 +56,7 @@ def planner_data() -> planner.PlannerData:
     """This request's registry version as the planner's data (its results cached per version)."""
     st = state()
     return planner.PlannerData(st.demand, st.index, st.districts, st.travel, st.registry.is_sample,
-                               st.planner_cache)
+                               st.planner_cache, st.travel_context)
 
 
 def _query(params_: Params) -> planner.PlannerOptions:

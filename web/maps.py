@@ -21,6 +21,23 @@ OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
 
+_REGIONAL_UI: dict[tuple[int, str], dict] = {}
+
+
+def regional_ui(ui: dict[str, dict[str, str]], region) -> dict[str, dict[str, str]]:
+    """A page's strings for the region served (``geo.regions.Region``): Qingdao's as written; for any other
+    region 青岛/Qingdao become its short name (山东, 全国 …) and English name, in titles and everywhere else."""
+    if region.districts_path is not None:  # Qingdao, shipped
+        return ui
+    key = (id(ui), region.adcode)
+    if key not in _REGIONAL_UI:
+        zh = "全国" if region.level == "country" else region.name.removesuffix("市").removesuffix("省")
+        _REGIONAL_UI[key] = {lang: {k: v.replace("青岛市", zh).replace("青岛", zh).replace("Qingdao", region.name_en)
+                                    if isinstance(v, str) else v for k, v in strings.items()}
+                             for lang, strings in ui.items()}
+    return _REGIONAL_UI[key]
+
+
 def local_assets(static_base: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """folium's ``default_js``/``default_css``: the vendored Leaflet files under their content-hashed names."""
     base = static_base.rstrip("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -9,9 +10,10 @@ from flask import Blueprint
 
 from geo import datum
 from geo.cn_calendar import CALENDAR_UNTIL
+from geo.errors import ParameterError
 from geo.inputs import lonlat_pairs
 from geo.nearest import Travel
-from geo.params import MAX_BATCH, NEAREST, NEAREST_BATCH, TRAVEL, parse_point
+from geo.params import MAX_BATCH, MAX_ROUTED_BATCH, NEAREST, NEAREST_BATCH, TRAVEL, parse_point
 from web import params, state
 from web.hitjson import iso_minutes
 from web.state import AppState
@@ -62,7 +64,8 @@ def _parsed_options(key: tuple, base_travel: Travel) -> dict[str, Any]:
     return {"k": o["k"], "radius_m": NEAREST["radius_m"].parse(args), "kinds": tuple(o["kind"]),
             "amenities": tuple(o["amenity"]), "worker": o["worker"], "open_at": o["open_at"],
             "include_closed": o["include_closed"], "open_24h": o["open_24h"], "crs": o["crs"],
-            "include_unknown_hours": o["include_unknown_hours"], "travel": travel_options(args, base_travel)}
+            "include_unknown_hours": o["include_unknown_hours"], "travel": travel_options(args, base_travel),
+            "travel_model": o["travel"]}
 
 
 def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
@@ -75,8 +78,24 @@ def _used(opts: dict, at) -> dict[str, Any]:
         "worker": opts["worker"], "open_at": None if opts["open_at"] is None else iso_minutes(at),
         "hours_filter": opts["open_at"] is not None, "include_closed": opts["include_closed"],
         "open_24h": opts["open_24h"], "include_unknown_hours": opts["include_unknown_hours"],
-        "crs": opts["crs"], **opts["travel"].as_dict(),
+        "crs": opts["crs"], **opts["travel"].as_dict(), "travel": opts["travel_model"],
     }
+
+
+def travel_object(st: AppState, opts: dict) -> dict[str, Any]:
+    """What an answer states about its travel model (``geo.travel.TravelContext.describe``: the walking trip; e-bike
+    minutes by the same model), kept with the parsed options (per travel context: one per app)."""
+    context = st.travel_context
+    kept = opts.get("travel_object")
+    if kept is None or kept[0] is not context:
+        kept = opts["travel_object"] = (context, context.describe(opts["travel_model"], "walk", opts["travel"]))
+    return kept[1]
+
+
+def _routing(st: AppState, opts: dict) -> dict[str, Any]:
+    """The travel-model arguments of ``FacilityIndex.query`` (nothing for straight: its path stays as it was)."""
+    model = opts["travel_model"]
+    return {} if model == "straight" else {"travel_model": model, "context": st.travel_context}
 
 
 #: The two calendar fields of an answer, for the days the calendar covers and for the others.
@@ -101,11 +120,13 @@ def nearest_payload(args: params.QueryArgs, st: AppState) -> dict[str, Any]:
     res = encoder.index.query(lon, lat, k=opts["k"], radius_m=opts["radius_m"], kinds=opts["kinds"],
                               amenities=opts["amenities"], worker=opts["worker"], open_at=opts["open_at"],
                               include_closed=opts["include_closed"], open_24h=opts["open_24h"],
-                              travel=opts["travel"], include_unknown_hours=opts["include_unknown_hours"])
+                              travel=opts["travel"], include_unknown_hours=opts["include_unknown_hours"],
+                              **_routing(st, opts))
     return {
         "query": {"lon": lon_in, "lat": lat_in, "crs": opts["crs"], "lon_wgs84": round(lon, 7),
                   "lat_wgs84": round(lat, 7)},
         "parameters": _used(opts, res.at),
+        "travel": travel_object(st, opts),
         "evaluated_at": iso_minutes(res.at),
         **_calendar(res.at),
         "eligible": res.eligible,
@@ -125,23 +146,46 @@ def nearest():
 def nearest_batch():
     """Batch form: ``{"points": [[lon, lat], ...], "k": 1, ...}`` -> per point ids and distances."""
     body = params.json_object(set(NEAREST_BATCH.names) | {"points"}, '{"points": [[120.38, 36.06]]}')
-    opts = _options(body_args(body, skip=("points",)), state().travel)
+    st = state()
+    opts = _options(body_args(body, skip=("points",)), st.travel)
     arr = lonlat_pairs(body.get("points"), "points", MAX_BATCH)
     lon, lat = arr[:, 0], arr[:, 1]
     if opts["crs"] != "wgs84":
         lon, lat = datum.convert(lon, lat, src=opts["crs"], dst="wgs84")
+    if opts["travel_model"] != "straight":
+        return _routed_batch(st, opts, lon, lat)
     travel = opts["travel"]
-    dist, fidx, when, eligible = state().index.query_batch(
+    dist, fidx, when, eligible = st.index.query_batch(
         lon, lat, k=opts["k"], kinds=opts["kinds"], amenities=opts["amenities"], worker=opts["worker"],
         open_at=opts["open_at"], include_closed=opts["include_closed"], open_24h=opts["open_24h"],
         include_unknown_hours=opts["include_unknown_hours"])
-    facilities = state().index.facilities
+    facilities = st.index.facilities
     walk, ebike = travel.minutes(dist, travel.walk_kmh), travel.minutes(dist, travel.ebike_kmh)
     results = [
         [{"id": facilities[i].id, "distance_m": round(float(dist[r, c]), 1), "walk_min": round(float(walk[r, c]), 1),
           "ebike_min": round(float(ebike[r, c]), 1)} for c, i in enumerate(row) if i >= 0]
         for r, row in enumerate(fidx)
     ]
-    return {"parameters": _used(opts, when), "evaluated_at": iso_minutes(when), **_calendar(when), "eligible": eligible,
-            "count": len(results), "distance": "planar EPSG:4549 (within 0.01 % of geodesic)",
-            "results": results}
+    return {"parameters": _used(opts, when), "travel": travel_object(st, opts), "evaluated_at": iso_minutes(when),
+            **_calendar(when), "eligible": eligible, "count": len(results),
+            "distance": "planar EPSG:4549 (within 0.01 % of geodesic)", "results": results}
+
+
+def _routed_batch(st: AppState, opts: dict, lon, lat) -> dict[str, Any]:
+    """The batch by a routed model: each point's k nearest by route (``FacilityIndex.query``, re-ranked)."""
+    if len(lon) > MAX_ROUTED_BATCH:
+        raise ParameterError("points", f"{len(lon)} points", f"at most {MAX_ROUTED_BATCH} points with travel="
+                             f"{opts['travel_model']} (each is re-ranked by route), or travel=straight")
+    index, results, res = st.index, [], None
+    for x, y in zip(lon.tolist(), lat.tolist(), strict=True):
+        res = index.query(x, y, k=opts["k"], kinds=opts["kinds"], amenities=opts["amenities"], worker=opts["worker"],
+                          open_at=opts["open_at"], include_closed=opts["include_closed"], open_24h=opts["open_24h"],
+                          travel=opts["travel"], include_unknown_hours=opts["include_unknown_hours"],
+                          **_routing(st, opts))
+        results.append([{"id": h.facility.id, "distance_m": round(h.distance_m, 1), "walk_min": round(h.walk_min, 1),
+                         "ebike_min": round(h.ebike_min, 1) if math.isfinite(h.ebike_min) else None}
+                        for h in res.hits])
+    when = res.at
+    return {"parameters": _used(opts, when), "travel": travel_object(st, opts), "evaluated_at": iso_minutes(when),
+            **_calendar(when), "eligible": res.eligible, "count": len(results),
+            "distance": f"route metres ({opts['travel_model']})", "results": results}

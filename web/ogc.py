@@ -41,6 +41,7 @@ from geo.model import CITY_BOUNDS, KINDS
 from geo.params import Params
 from geo.query import FacilityFilter
 from geo.registry_params import DEFAULT_LIMIT, DISTRICT_FILTERS, FACILITY_FILTERS, MAX_LIMIT, OGC_DOCUMENT, PAGING
+from geo.store.knn import DbRegistry
 from web import state
 from web.errors import ApiError
 from web.maps import OSM_ATTR, OSM_TILES
@@ -77,7 +78,10 @@ GEOJSON = "application/geo+json"
 @dataclass(frozen=True)
 class Page:
     features: list[dict[str, Any]]
-    number_matched: int
+    #: None when not counted (a registry queried in the database: ``numberMatched`` is left out).
+    number_matched: int | None
+    #: Whether another page follows (read as ``limit + 1`` rows when not counted).
+    more: bool = False
 
 
 class Source:
@@ -141,31 +145,44 @@ class FacilitySource(Source):
         self.params = FACILITY_FILTERS.without("kind") if kind else FACILITY_FILTERS
 
     def page(self, st, values, offset, limit):
+        if isinstance(st.registry, DbRegistry):  # a large registry: SQL, limit + 1 rows, never counted
+            rows, dist, more = st.registry.page(FacilityFilter.of(values, kind=self.kind), offset, limit)
+            features = feature_collection(rows)["features"]
+            for feat, d in zip(features, dist or (), strict=False):
+                feat["properties"]["distance_m"] = round(float(d), 1)
+            return Page(features, None, more)
         matches = st.facility_table.select(FacilityFilter.of(values, kind=self.kind))
         page = matches.page(offset, limit)
         features = feature_collection(page.facilities)["features"]
         if page.distances_m is not None:
             for feat, d in zip(features, page.distances_m, strict=True):
                 feat["properties"]["distance_m"] = round(float(d), 1)
-        return Page(features, len(matches))
+        return Page(features, len(matches), offset + len(features) < len(matches))
 
     def item(self, st, feature_id):
-        f = st.facility_table.get(feature_id)
+        f = st.registry.get(feature_id) if isinstance(st.registry, DbRegistry) else st.facility_table.get(feature_id)
         if f is None or (self.kind and f.kind != self.kind):
             return None
         return feature_collection([f])["features"][0]
 
     def example_id(self, st):
+        if isinstance(st.registry, DbRegistry):
+            return st.registry.example_id(self.kind)
         return next((f.id for f in st.facility_table.facilities
                      if f.status != "removed" and (self.kind is None or f.kind == self.kind)), None)
 
     def extent(self, st):
-        t = st.facility_table
-        live = t.status != "removed"
-        if self.kind:
-            live &= t.kind == self.kind
-        days = t.verified[live & ~np.isnat(t.verified)]
-        out: dict[str, Any] = {"spatial": {"bbox": [_bbox_of(t.lon[live], t.lat[live])], "crs": CRS84}}
+        if isinstance(st.registry, DbRegistry):  # one query per version, never the records
+            box, first, last = st.registry.extent(self.kind)
+            lon, lat = (np.array(box[0::2]), np.array(box[1::2])) if box else (np.empty(0), np.empty(0))
+            days = np.array([first, last] if first else [], dtype="datetime64[D]")
+        else:
+            t = st.facility_table
+            live = t.status != "removed"
+            if self.kind:
+                live &= t.kind == self.kind
+            lon, lat, days = t.lon[live], t.lat[live], t.verified[live & ~np.isnat(t.verified)]
+        out: dict[str, Any] = {"spatial": {"bbox": [_bbox_of(lon, lat)], "crs": CRS84}}
         if len(days):
             out["temporal"] = {"interval": [[_utc(days.min(), time(0)), _utc(days.max(), time(23, 59, 59))]],
                                "trs": GREGORIAN}
@@ -182,7 +199,7 @@ class DistrictSource(Source):
     def page(self, st, values, offset, limit):
         keep = query.district_mask(st.districts.frame, bbox=values["bbox"], districts=values["district"])
         selected = [f for f, k in zip(st.district_features, keep, strict=True) if k]
-        return Page(selected[offset:offset + limit], len(selected))
+        return Page(selected[offset:offset + limit], len(selected), offset + limit < len(selected))
 
     def item(self, st, feature_id):
         return next((f for f in st.district_features if f["id"] == feature_id), None)
@@ -383,7 +400,7 @@ def items(collection_id: str):
                        offset=at, f=fmt)
 
     links = _self_links(".items", html, GEOJSON, collection_id=coll.id)
-    if offset + len(page.features) < page.number_matched:
+    if page.more:
         links.append(_link(page_url(offset + limit), "next", media, "next page"))
     if offset > 0:
         links.append(_link(page_url(max(0, offset - limit)), "prev", media, "previous page"))
@@ -391,7 +408,7 @@ def items(collection_id: str):
                        "application/json", "the collection"))
     doc = {
         "type": "FeatureCollection",
-        "numberMatched": page.number_matched,
+        **({} if page.number_matched is None else {"numberMatched": page.number_matched}),
         "numberReturned": len(page.features),
         "timeStamp": _now(),
         "links": links,

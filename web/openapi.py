@@ -20,9 +20,10 @@ from geo.coverage import DEMANDS, MODES, WhatIf
 from geo.datum import DATUMS
 from geo.edits import EDITABLE
 from geo.export import DOWNLOAD_FORMATS, dumps_geojson
-from geo.model import ACCESS, AMENITIES, CITY_BOUNDS, ENTRY, FIELDS, KINDS, STATUS, VOCABULARIES, WORKER_TYPES
+from geo.model import ACCESS, AMENITIES, ENTRY, FIELDS, KINDS, STATUS, VOCABULARIES, WORKER_TYPES
 from geo.overlay import CLASSES
-from geo.params import MAX_BATCH, NEAREST, SEARCH, TRAVEL, Params
+from geo.params import MAX_BATCH, MAX_ROUTED_BATCH, NEAREST, SEARCH, TRAVEL, Params
+from geo.regions import active_region, whole_region
 from geo.registry_params import (
     AUDIT,
     EXPORT,
@@ -282,8 +283,8 @@ def _schemas() -> dict[str, Schema]:
                                metadata=_object(["sample", "count"], sample={"type": "boolean"}, count=count)),
                 _ref("schemas", "Gaps")]},
         "Meta": _object(
-            ["sample", "registry_version", "counts", *VOCABULARIES, "assumptions"], sample={"type": "boolean"},
-            registry_version={"type": "string"},
+            ["sample", "registry_version", "counts", *VOCABULARIES, "assumptions", "region"],
+            sample={"type": "boolean"}, registry_version={"type": "string"},
             counts=_object(
                 ["total", "by_kind", "by_status", "by_district", "stations_24_7", "sample_records"], total=count,
                 by_kind={"type": "object", "additionalProperties": count, "description": "by kind (removed too)"},
@@ -292,14 +293,25 @@ def _schemas() -> dict[str, Schema]:
                 stations_24_7={**count, "description": "live stations open 24/7"},
                 sample_records={**count, "description": "generated sample records"}),
             **{name: _object(list(table), **dict.fromkeys(table, label)) for name, table in VOCABULARIES.items()},
-            assumptions=_object(list(TRAVEL.names), **{name: {"type": "number"} for name in TRAVEL.names})),
+            assumptions=_object(list(TRAVEL.names), **{name: {"type": "number"} for name in TRAVEL.names}),
+            region=_object(  # geo.regions.Region.metadata
+                ["adcode", "name", "name_en", "level", "unit_level", "bounds", "modelled_demand", "boundaries"],
+                adcode={"type": "string", "description": "WORKERMAP_REGION"}, name={"type": "string"},
+                name_en={"type": "string"}, level=_enum(("country", "province", "prefecture", "county")),
+                unit_level=_enum(("province", "prefecture", "county")),
+                bounds=_object(["lon_min", "lon_max", "lat_min", "lat_max"],
+                               **dict.fromkeys(("lon_min", "lon_max", "lat_min", "lat_max"), {"type": "number"})),
+                modelled_demand={"type": "boolean", "description": "the shipped modelled grid covers it (Qingdao)"},
+                boundaries={"type": "object", "additionalProperties": {"type": "string"},
+                            "description": "source, licence, datum conversion of the boundaries"})),
         "NearestHit": hit,
+        "TravelModel": _travel_model(),
         "NearestResult": {
             "type": "object", "required": ["query", "parameters", "count", "hits"],
             "properties": {"query": _object(["lon", "lat", "crs", "lon_wgs84", "lat_wgs84"], lon={"type": "number"},
                                             lat={"type": "number"}, crs=_enum(DATUMS),
                                             lon_wgs84={"type": "number"}, lat_wgs84={"type": "number"}),
-                           "parameters": parameters,
+                           "parameters": parameters, "travel": _ref("schemas", "TravelModel"),
                            "evaluated_at": {"type": "string"}, **calendar, "eligible": {"type": "integer"},
                            "sample": {"type": "boolean"}, "count": {"type": "integer"},
                            "hits": {"type": "array", "items": _ref("schemas", "NearestHit")}},
@@ -308,8 +320,9 @@ def _schemas() -> dict[str, Schema]:
         "NearestBatchResult": {
             "type": "object", "required": ["count", "results"],
             "properties": {
-                "parameters": parameters, "evaluated_at": {"type": "string"}, **calendar,
-                "eligible": {"type": "integer"}, "count": {"type": "integer"}, "distance": {"type": "string"},
+                "parameters": parameters, "travel": _ref("schemas", "TravelModel"), "evaluated_at": {"type": "string"},
+                **calendar, "eligible": {"type": "integer"}, "count": {"type": "integer"},
+                "distance": {"type": "string"},
                 "results": {"type": "array", "description": "per point, its nearest facilities",
                             "items": {"type": "array", "items": {
                                 "type": "object", "required": ["id", "distance_m"],
@@ -356,12 +369,37 @@ def _nearest_get_parameters() -> list[Schema]:
     return [NEAREST["lon"].openapi(), NEAREST["lat"].openapi(), *_option_parameters(_nearest_options())]
 
 
+def _travel_model() -> Schema:
+    """What every nearest and planner answer states about its travel model (``geo.travel.TravelContext.describe``)."""
+    num, text = {"type": "number"}, {"type": "string"}
+    nullable = {"type": "string", "nullable": True}
+    return {
+        "type": "object", "required": ["model", "rule"],
+        "description": "The travel model the distances and minutes were measured by (the travel parameter): "
+                       "straight (straight line × detour_factor), land (shortest path over land, never across the "
+                       "sea) or network (along the imported OpenStreetMap roads; distance_m along the route).",
+        "properties": {
+            "model": {"type": "string", "enum": ["straight", "land", "network"]},
+            "mode": {"type": "string", "nullable": True, "description": "walk or ebike: the mode measured"},
+            "speed_kmh": {**num, "nullable": True}, "walk_kmh": {**num, "description": "walking speed (snap legs)"},
+            "detour_factor": {**num, "description": "straight and land: route = path × this (not for network)"},
+            "snap_cap_m": {**num, "description": "network: the longest snap leg to the road, metres"},
+            "land_cell_m": {**num, "description": "land: the land raster's cell size, metres"},
+            "max_overestimate_pct": {**num, "description": "land: how much longer than the straight line a raster "
+                                                          "path in open land may be, %"},
+            "osm": {"type": "object", "nullable": True, "description": "network: the imported extract",
+                    "properties": {"file": text, "osm_timestamp": nullable, "attribution": text,
+                                   "licence_url": text, "sha256": text, "imported_at": nullable}},
+            "rule": {**text, "description": "the model in one sentence"},
+        }}
+
+
 def _nearest_body() -> Schema:
-    b = CITY_BOUNDS
+    region = active_region()  # the region served (Qingdao: CITY_BOUNDS)
     props: dict[str, Schema] = {
         "points": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-                   "description": f"[lon, lat] pairs inside Qingdao (lon {b['lon_min']}–{b['lon_max']}, "
-                                  f"lat {b['lat_min']}–{b['lat_max']})",
+                   "description": f"[lon, lat] pairs inside {region.name_en} ({region.bounds_text}); at most "
+                                  f"{MAX_ROUTED_BATCH} with travel land or network",
                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}},
         **_option_properties({k: v for k, v in _nearest_options().items() if k not in BATCH_IGNORES}),
     }
@@ -380,7 +418,7 @@ _THRESHOLD_RULE = ("The threshold is minutes (by mode, default 15 min walk) or t
 
 def _district_schema(districts: tuple[str, ...]) -> Schema:
     """The planner's ``district``: the app's districts (adcodes and Chinese names) or the city."""
-    return _enum(dict.fromkeys((planner_params.CITY_ADCODE, planner_params.CITY_NAME, *districts)))
+    return _enum(dict.fromkeys((*whole_region(), *districts)))  # the region served (Qingdao: 370200, 青岛市)
 
 
 def _planner_options(districts: tuple[str, ...], params: Params) -> dict[str, tuple[Schema, str]]:
@@ -447,7 +485,7 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
     assumptions = {
         "type": "object", "required": ["mode", "minutes", "threshold_m", "speed_kmh", "detour_factor",
                                        "walk_kmh", "ebike_kmh", "radius_rule", "distance", "edge_rule",
-                                       "cell_m", "demand_source", "filter", "district"],
+                                       "travel", "cell_m", "demand_source", "filter", "district"],
         "description": "Everything the figures depend on; POST /plan adds the plan's settings, /gaps ranked_by.",
         "properties": {
             "mode": {"type": "string", "enum": [*MODES, None], "nullable": True,
@@ -455,7 +493,7 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
             "minutes": nullable_num, "threshold_m": num, "speed_kmh": nullable_num,
             "detour_factor": num, "walk_kmh": num, "ebike_kmh": num,
             "radius_rule": text, "distance": text, "edge_rule": text, "cell_m": integer,
-            "demand_source": text,
+            "travel": _ref("schemas", "TravelModel"), "demand_source": text,
             "eligible_facilities": {**integer, "description": "facilities counted (not in /coverage/hours)"},
             "filter": _object(
                 ["kind", "amenity", "worker", "open_at", "include_closed", "open_24h", "include_unknown_hours"],
@@ -1001,6 +1039,43 @@ def _report_schemas() -> dict[str, Schema]:
     }
 
 
+def _tile_paths() -> dict[str, Schema]:
+    """Facilities by map tile (web/tiles_mvt.py, geo/vector_tiles.py)."""
+    from geo.vector_tiles import MAX_ZOOM, POINT_ZOOM, TILE_FILTERS
+
+    axes = (("z", {"maximum": MAX_ZOOM}, "Zoom."), ("x", {}, "Column, 0 to 2^z - 1."),
+            ("y", {}, "Row, 0 to 2^z - 1 (XYZ)."))
+    zxy = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, **extra},
+            "description": text} for n, extra, text in axes]
+    params = zxy + TILE_FILTERS.openapi()
+    what = (f"The live facilities inside a Web Mercator tile (edges included) that pass the filters: from zoom "
+            f"{POINT_ZOOM} every facility (layer `facilities`: id, kind, name, name_en, district, status, access, "
+            "amenities joined with ';', opening_hours, workday_calendar); below it clusters (layer `clusters`: the "
+            "tile cut into an 8 × 8 grid in longitude and latitude, one point per non-empty cell at the mean position, "
+            "with `count`). Never the whole registry: the pages load a large registry by viewport with these.")
+    feature = {"type": "object", "required": ["type", "properties", "geometry"], "properties": {
+        "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string", "nullable": True},
+        "properties": {"type": "object", "description": "a facility's (amenities as a list) or a cluster's "
+                       "(`cluster`: true, `count`)"},
+        "geometry": {"type": "object", "description": "a GeoJSON Point (WGS84)"}}}
+    tile_json = {"type": "object", "required": ["type", "tile", "layer", "features"], "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "tile": {"type": "string", "example": "12/3418/1607"},
+        "layer": {"type": "string", "enum": ["facilities", "clusters"]},
+        "features": {"type": "array", "items": feature}}}
+    mvt = {"description": "A Mapbox Vector Tile (extent 4096; empty body when nothing is inside).",
+           "content": {"application/vnd.mapbox-vector-tile": {"schema": {"type": "string", "format": "binary"}}}}
+    return {
+        "/tiles/facilities/{z}/{x}/{y}.mvt": {"get": _op(
+            "facilityTileMvt", "Facilities API", "Facilities of one map tile (Mapbox Vector Tile)",
+            {"200": mvt, **_errors(400)}, parameters=params, description=what)},
+        "/tiles/facilities/{z}/{x}/{y}.geojson": {"get": _op(
+            "facilityTileGeojson", "Facilities API", "Facilities of one map tile (GeoJSON)",
+            {"200": _json(tile_json, "The tile's facilities or clusters.", "application/geo+json"), **_errors(400)},
+            parameters=params, description=what)},
+    }
+
+
 def _report_paths() -> dict[str, Schema]:
     tag, admin_tag = "Reports", "Admin (token)"
     err = _ref("schemas", "Error")
@@ -1282,7 +1357,7 @@ def build_spec(district_values: tuple[str, ...], legacy_districts: tuple[str, ..
         "paths": {**_ogc_paths(dict(example_ids)), **_api_paths(district_values),
                   **_coverage_paths(legacy_districts, dict(example_ids).get("station")),
                   **_access_paths(legacy_districts), **_admin_paths(),
-                  **_report_paths()},
+                  **_report_paths(), **_tile_paths()},
         "components": {
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "A token from `workermap token add NAME`."}},

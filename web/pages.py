@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from geo.hours import local_time, now_local
 from geo.hours import states as hours_states
 from geo.model import KINDS, VOCABULARIES, WORKER_TYPES
+from geo.osm import credit as osm_credit
 from geo.registry_params import NO_PARAMETERS, WORKER_HOURS
 from geo.report_params import MAX_TEXT, REPORT_KINDS
 from web import state
@@ -29,8 +30,11 @@ from web.maps import (
     QINGDAO_CENTER,
     local_assets,
     map_skeleton,
+    regional_ui,
 )
 from web.security import add_nonce
+from web.tiles import page_config as streets_config
+from web.tiles_mvt import viewport_config
 
 bp = Blueprint("pages", __name__)
 
@@ -67,6 +71,7 @@ UI: dict[str, dict[str, str]] = {
         "locating": "正在定位…",
         "shown": "地图显示 {n} / {total} 处", "m": "{n} 米", "km": "{n} 公里",
         "walk": "步行 {n} 分钟", "ebike": "电动车 {n} 分钟",
+        "est_straight": "直线距离估算", "est_land": "陆路估算", "est_network": "步行路线",
         "open_24": "24小时营业", "closes_at": "营业至{t}", "opens_at": "{t}开门", "closed": "已关门",
         "open": "营业中", "tomorrow": "明天", "nav": "导航", "nav_amap": "高德", "nav_baidu": "百度",
         "nav_apple": "Apple 地图", "nav_geo": "其他地图", "details": "详情", "close": "关闭",
@@ -107,6 +112,7 @@ UI: dict[str, dict[str, str]] = {
         "locating": "Locating…",
         "shown": "Map shows {n} of {total}", "m": "{n} m", "km": "{n} km",
         "walk": "{n} min walk", "ebike": "{n} min by e-bike",
+        "est_straight": "straight-line estimate", "est_land": "over land", "est_network": "by road",
         "open_24": "Open 24 hours", "closes_at": "Closes at {t}", "opens_at": "Opens at {t}", "closed": "Closed",
         "open": "Open", "tomorrow": "tomorrow", "nav": "Navigate", "nav_amap": "AMap", "nav_baidu": "Baidu",
         "nav_apple": "Apple Maps", "nav_geo": "Other app", "details": "Details", "close": "Close",
@@ -160,6 +166,9 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "lost": "情景中新失去覆盖的区域",
         "assume": "{mode} {min} 分钟（直线×{detour}，{speed} km/h），即直线 {m} 米内算覆盖；网格 {cell} 米",
         "mode_walk": "步行", "mode_ebike": "电动车",
+        "assume_route": "{mode} {min} 分钟（{speed} km/h），按路线所需时间算覆盖；网格 {cell} 米",
+        "travel_straight": "出行模型：直线距离估算", "travel_land": "出行模型：陆路最短路径（不跨海）",
+        "travel_network": "出行模型：沿道路的路线（OpenStreetMap）",
         "src_modelled": "需求人数为模型估算（按人口与就业分布推算，不是实地统计）",
         "src_imported": "需求人数来自导入的统计数据", "method_greedy": "逐个挑选新增覆盖最多的位置（贪心法）",
         "method_exact": "精确求解（整数规划）", "curve_x": "新增站点数（个）", "curve_y": "累计覆盖率（%）",
@@ -208,6 +217,10 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "assume": "{min} min {mode} (straight line × {detour}, {speed} km/h): covered within {m} m in a straight "
                   "line; {cell} m grid",
         "mode_walk": "walk", "mode_ebike": "by e-bike",
+        "assume_route": "{min} min {mode} ({speed} km/h) by route: covered when the route takes at most that; "
+                        "{cell} m grid",
+        "travel_straight": "travel model: straight-line estimate", "travel_land": "travel model: shortest path over "
+        "land (never across the sea)", "travel_network": "travel model: along the roads (OpenStreetMap)",
         "src_modelled": "Demand is modelled (estimated from population and employment, not counted on the ground)",
         "src_imported": "Demand comes from imported statistics",
         "method_greedy": "sites picked one at a time, each adding the most coverage (greedy)",
@@ -271,6 +284,10 @@ def _skeleton(static_base: str, tianditu_key: str | None, tiles: bool, offline_u
 def _page(template: str, ui: dict, *, zoom: int, center: tuple[float, float], extra: dict,
           facilities: str = "pages.facilities_light") -> Response:
     static_base = url_for("static", filename="")
+    region = state().region
+    ui = regional_ui(ui, region)  # titles name the region served (WORKERMAP_REGION)
+    if region.districts_path is None:  # a region other than Qingdao: the pages open on the whole of it
+        zoom, center = region.zoom, region.center_latlon
     skeleton = _skeleton(static_base, _tianditu_key(), state().settings.tiles == "on", url_for("basemap.basemap"),
                          zoom, center)
     js, css = local_assets(static_base)
@@ -281,6 +298,9 @@ def _page(template: str, ui: dict, *, zoom: int, center: tuple[float, float], ex
                  "nearest": url_for("nearest.nearest"),
                  "hours": url_for("pages.hours_state"),
                  "facilities": url_for(facilities), "facilities_full": url_for("api.facilities")},
+        "streets": streets_config(),  # the imported extract's street basemap (web/tiles.py), or null
+        "viewport": viewport_config(),  # a registry queried in the database: facilities by map tile, or null
+        "osm": osm_credit(state().settings),  # an imported extract's ODbL attribution (geo.osm), or null
         **extra,
     }
     html = render_template(template, t=ui["zh"], ui=ui, config=config, map_div=skeleton["div"],
@@ -338,8 +358,7 @@ def hours_state():
     at = WORKER_HOURS.parse(request.args)["at"]
     when = (now_local() if at == "now" else local_time(at)).replace(second=0)
     st = state()
-    found = hours_states(((f.opening_hours, f.workday_calendar) for f in st.registry.facilities
-                          if f.status != "removed"), when)
+    found = hours_states(st.hours_in_use, when)
     out = {wc: {e: {"open": is_open, "next_change": iso_minutes(nxt)} for e, (is_open, nxt) in by_expr.items()}
            for wc, by_expr in found.items()}
     resp = current_app.json.response({"at": iso_minutes(when), "version": st.registry.version, "hours": out[False],

@@ -14,10 +14,12 @@ from geo.export import districts_feature_collection, dumps_geojson, feature_coll
 from geo.geography import OUTLINE_TOLERANCE_M, Districts
 from geo.nearest import FacilityIndex, Travel
 from geo.query import FacilityTable
+from geo.regions import Region, region_for, search_entries
 from geo.registry import Registry, RegistryError
 from geo.search import Gazetteer, gazetteer
 from geo.settings import Settings
 from geo.store import RegistryStore, StoreUnavailable
+from geo.store.knn import BoundedDict, DbNearest, DbRegistry
 from web.hitjson import HitEncoder
 from web.maps import MAP_FIELDS, OVERVIEW_FIELDS, map_feature_collection
 
@@ -63,13 +65,33 @@ class Snapshot:
 
     @cached_property
     def hit_encoder(self) -> HitEncoder:
-        """Serialises nearest hits from :attr:`index` (keeps each facility's fixed JSON once)."""
-        return HitEncoder(self.index)
+        """Serialises nearest hits from :attr:`nearest_engine` (keeps each facility's fixed JSON once)."""
+        engine = self.nearest_engine
+        encoder = HitEncoder(engine)
+        if engine is not self.index:  # a large registry: keep the JSON of the recently answered facilities only
+            encoder._fixed = BoundedDict(5_000)
+        return encoder
+
+    @cached_property
+    def nearest_engine(self) -> FacilityIndex | DbNearest:
+        """What answers /api/v1/nearest: :attr:`index`, or PostGIS (KNN) for a registry read as a ``DbRegistry``."""
+        if isinstance(self.registry, DbRegistry):
+            return DbNearest(self.registry, travel=self._shared.travel)
+        return self.index
+
+    @cached_property
+    def hours_in_use(self) -> frozenset:
+        """The distinct ``(opening_hours, workday_calendar)`` pairs of the live facilities."""
+        if isinstance(self.registry, DbRegistry):
+            return self.registry.hours_in_use
+        return frozenset((f.opening_hours, f.workday_calendar) for f in self.registry.facilities
+                         if f.status != "removed")
 
     @cached_property
     def gazetteer(self) -> Gazetteer:
-        """The place search index of this version (its live facilities and their townships; built on first use)."""
-        return gazetteer(self.index.facilities)
+        """The place search index of this version (its live facilities and their townships, the landmarks of an
+        imported OpenStreetMap extract; built on first use)."""
+        return gazetteer(self.index.facilities, [*self._shared.region_entries, *self._shared.osm_landmarks])
 
     @cached_property
     def counts(self) -> dict:
@@ -128,11 +150,15 @@ class AppState:
     store: RegistryStore
     registry_at_start: InitVar[Registry]
     snapshot: Snapshot = field(init=False)
+    #: The region served (``geo.regions``; default: the one the settings name).
+    region: Region | None = None
     _checked_at: float = field(default=0.0, repr=False)
     _swap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self, registry_at_start: Registry):
         self.snapshot = Snapshot(registry_at_start, self)
+        if self.region is None:
+            self.region = region_for(self.settings)
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name == "snapshot":
@@ -154,6 +180,8 @@ class AppState:
 
     def adopt(self, registry: Registry) -> None:
         """Serve a registry this process has just written (the writing request reads it from now on)."""
+        if isinstance(self.snapshot.registry, DbRegistry):  # queried, not held: serve the new version's number
+            registry = DbRegistry.at_head(self.store)
         snap = self._swap_if_newer(registry)
         if snap is not None and has_request_context():
             g.workermap_snapshot = snap
@@ -173,7 +201,8 @@ class AppState:
         try:
             if str(self.store.head()) == current.version and not force:
                 return False
-            registry = self.store.load()
+            # a registry read as a DbRegistry (geo/store/knn.py) stays one: the new version's number, not its records
+            registry = DbRegistry.at_head(self.store) if isinstance(current, DbRegistry) else self.store.load()
         except (RegistryError, StoreUnavailable) as exc:
             log.error("registry changed but cannot be taken; keeping version %s: %s", current.version, exc)
             return False
@@ -186,6 +215,13 @@ class AppState:
     def travel(self) -> Travel:
         s = self.settings
         return Travel.from_settings(s)
+
+    @cached_property
+    def travel_context(self):
+        """What the ``land`` and ``network`` travel models measure with (``geo.travel``; built lazily, once)."""
+        from geo.travel import TravelContext
+
+        return TravelContext.for_settings(self.settings)
 
     @cached_property
     def district_outlines(self) -> bytes:
@@ -211,5 +247,23 @@ class AppState:
         from geo.demand import load_demand
 
         names = self.districts.names
+        if not self.region.modelled_demand and not self.settings.imported_demand_path.exists():
+            from geo.errors import Conflict
+
+            raise Conflict(f"no demand is loaded for {self.region.name_en} ({self.region.adcode}): the modelled "
+                           "census grid covers Qingdao only; import one with `workermap import-demand FILE` and "
+                           "restart the server", code="no_demand")
         return PreparedGrid(load_demand(self.settings.demand_path), names)
+
+    @cached_property
+    def region_entries(self) -> list:
+        """The region's units as place-search entries (``geo.regions.search_entries``)."""
+        return search_entries(self.region, self.districts)
+
+    @cached_property
+    def osm_landmarks(self) -> list:
+        """The imported OpenStreetMap extract's landmarks as place-search entries (``geo.osm``; none without one)."""
+        from geo.osm import landmark_entries
+
+        return landmark_entries(self.settings)
 

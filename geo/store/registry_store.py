@@ -209,19 +209,8 @@ class RegistryStore:
             raise StoreUnavailable(f"registry database {self.where}: {exc}") from exc
 
     def _select(self, conn, where: str = "", params: tuple = ()) -> list[tuple[int, Facility]]:
-        b = self.backend
-        sql = f"SELECT fid, {', '.join(COLUMNS)}, {b.select_point_sql} FROM facilities {where} ORDER BY fid"
-        out = []
-        n = len(COLUMNS)
-        for row in self._q(conn, sql, params).fetchall():
-            values = dict(zip(COLUMNS, row[1:n + 1], strict=True))
-            lon, lat = b.decode_point(tuple(row[n + 1:]))
-            for key in LIST_FIELDS:
-                values[key] = tuple(x for x in values[key].split(";") if x)
-            values["sample"] = bool(values["sample"])
-            values["workday_calendar"] = bool(values["workday_calendar"])
-            out.append((int(row[0]), Facility(lon=lon, lat=lat, **values)))
-        return out
+        sql = f"SELECT {select_list(self.backend)} FROM facilities {where} ORDER BY fid"
+        return [(int(row[0]), decode_row(self.backend, row)) for row in self._q(conn, sql, params).fetchall()]
 
     def _meta(self, conn, version: int) -> dict:
         row = self._q(conn, "SELECT meta FROM registry_versions WHERE version = ?", (version,)).fetchone()
@@ -442,6 +431,23 @@ class RegistryStore:
         """Record an action that is not a registry write (tokens, reports) in its own transaction."""
         with self.writing() as conn:
             self._audit(conn, actor=actor, action=action, extra=extra)
+
+
+def select_list(backend: Backend) -> str:
+    """The select list :func:`decode_row` reads: ``fid``, the columns, the point."""
+    return f"fid, {', '.join(COLUMNS)}, {backend.select_point_sql}"
+
+
+def decode_row(backend: Backend, row: tuple) -> Facility:
+    """The facility in a row selected with :func:`select_list` (columns after those are ignored)."""
+    n = len(COLUMNS)
+    values = dict(zip(COLUMNS, row[1:n + 1], strict=True))
+    lon, lat = backend.decode_point(tuple(row[n + 1:n + 1 + backend.point_columns]))
+    for key in LIST_FIELDS:
+        values[key] = tuple(x for x in values[key].split(";") if x)
+    values["sample"] = bool(values["sample"])
+    values["workday_calendar"] = bool(values["workday_calendar"])
+    return Facility(lon=lon, lat=lat, **values)
 
 
 def _row(f: Facility) -> tuple:

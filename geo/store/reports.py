@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from geo.errors import ParameterError, TooManyRequests
-from geo.model import in_city_bounds
+from geo.model import in_city_bounds, region_name
 from geo.registry import Registry
 from geo.report_params import MAX_TEXT, REPORT_KINDS
 from geo.store.registry_store import RegistryStore
@@ -92,15 +92,15 @@ class ReportStore:
                                  f"{'lat' if lon is None else 'lon'}")
         if kind == "new_site":
             if lon is None or not in_city_bounds(lon, lat) or not self.store.districts.locate(lon, lat)[0]:
-                raise ParameterError("lon/lat", f"{lon},{lat}", "a WGS84 position inside a Qingdao district for a "
-                                                                "new_site report")
+                raise ParameterError("lon/lat", f"{lon},{lat}", f"a WGS84 position inside a {region_name()} "
+                                                                "district for a new_site report")
             facility_id = None
         else:
             f = None if facility_id is None else self.store.load().get(facility_id)
             if f is None or f.status == "removed":
                 raise ParameterError("facility_id", facility_id, "the id of a facility in the registry")
             if lon is not None and not in_city_bounds(lon, lat):
-                raise ParameterError("lon/lat", f"{lon},{lat}", "a WGS84 position in Qingdao")
+                raise ParameterError("lon/lat", f"{lon},{lat}", f"a WGS84 position in {region_name()}")
         now = self.clock()
         row = (_iso(now), kind, facility_id, lon, lat, message, client_hash[:64], "open")
         with self.store.writing() as conn:

@@ -94,7 +94,8 @@ S = {  # the page's words in each language, as a worker reads them
     "zh": {"unknown": "营业时间未知", "h24": "24小时营业", "members": "仅限工会会员", "employees": "仅限本单位职工",
            "paused": "暂停开放", "opens": r"(明天 )?08:00开门", "set_here": "设为我的位置",
            "suggest": "在这里建议新站点", "moved": "位置已更改", "undo": "撤销", "sample": "示例数据",
-           "walk": "步行 {n} 分钟", "ebike": "电动车 {n} 分钟", "m": "{n} 米", "km": "{n} 公里", "report": "报告问题",
+           "walk": "步行 {n} 分钟", "ebike": "电动车 {n} 分钟", "est": "直线距离估算", "m": "{n} 米", "km": "{n} 公里",
+           "report": "报告问题",
            "full": "满了", "send": "提交", "thanks": "已收到", "rate": r"太频繁，请稍后再试（\d+ (秒|分钟)后）。",
            "error": "提交失败：", "reports": "{n} 条待处理", "verified": "最近核实", "sec_now": "现在营业",
            "sec_later": "已关门或限制进入", "pick": "请选择问题类型。", "switch": "现在营业", "dismiss": "关闭提示"},
@@ -102,7 +103,8 @@ S = {  # the page's words in each language, as a worker reads them
            "employees": "Employees of the host only", "paused": "Temporarily closed",
            "opens": r"Opens at (tomorrow )?08:00", "set_here": "Set my position here",
            "suggest": "Suggest a site here", "moved": "Position changed", "undo": "Undo", "sample": "Sample record",
-           "walk": "{n} min walk", "ebike": "{n} min by e-bike", "m": "{n} m", "km": "{n} km",
+           "walk": "{n} min walk", "ebike": "{n} min by e-bike", "est": "straight-line estimate", "m": "{n} m",
+           "km": "{n} km",
            "report": "Report a problem", "full": "Full", "send": "Send", "thanks": "Received",
            "rate": r"Too many reports; please try again in \d+ (s|min)\.", "error": "Could not send: ",
            "reports": "{n} open", "verified": "Last verified", "sec_now": "Open now",
@@ -290,7 +292,7 @@ def test_a_card_from_a_marker_has_distance_minutes_sample_badge_is_centred_and_h
     walk = math.ceil(dist * 1.3 / (4.8 * 1000 / 60))
     ebike = math.ceil(dist * 1.3 / (15 * 1000 / 60))
     assert card.locator(".card-distance").inner_text() == " · ".join(
-        [_distance_text(lang, dist), S[lang]["walk"].format(n=walk), S[lang]["ebike"].format(n=ebike)])
+        [_distance_text(lang, dist), S[lang]["walk"].format(n=walk), S[lang]["ebike"].format(n=ebike), S[lang]["est"]])
     assert card.locator(".badge.sample").inner_text() == S[lang]["sample"]
     # centred in the map the card leaves visible, and at most half the phone's screen
     box, notices = _box(page, "#card"), _box(page, "#notices")

@@ -163,13 +163,27 @@
     });
   }
 
+  /** A script of ours, loaded when first needed (the street renderer: only where an extract is imported). */
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src;
+      s.onload = resolve;
+      s.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(s);
+    });
+  }
+
   /**
    * The offline basemap: sea (the map's background), land (GSHHG shore, so the neighbours are not
    * sea), the districts with their boundaries, district and town names, and facility names at high
    * zoom, drawn on a canvas from shipped data (``url``: web/basemap.py) into ``group``, the empty
    * layer group the page's map skeleton put in the layer switcher. WGS84: nothing is shifted.
+   * With an imported OpenStreetMap extract (``streets``: the page config's entry, else null) its
+   * streets, water, green and names are drawn over the land (``WM.streetLayer``, js/streets.js: it and
+   * the renderer's script are loaded only then).
    */
-  function OfflineBasemap(map, group, url) {
+  function OfflineBasemap(map, group, url, streets) {
     var self = this;
     function pane(name, z) {
       if (!map.getPane(name)) {
@@ -190,6 +204,21 @@
     var facilities = null;
     var facilitiesLoading = null;
     self.drawn = false;
+    var streetsLoading = null;
+    self.streets = null;
+
+    function drawStreets() {
+      if (!streets || streetsLoading) { return; }
+      document.body.dataset.streets = "loading";
+      streetsLoading = Promise.all(streets.scripts.map(loadScript)).then(function () {
+        self.streets = WM.streetLayer(root.protomapsL, streets, pane("wmStreetPane", 160));
+        self.streets.on("load", function () { document.body.dataset.streets = "drawn"; });
+        group.addLayer(self.streets);
+      }, function () { document.body.dataset.streets = "failed"; });
+    }
+    i18n.onChange(function () {
+      if (self.streets) { self.streets.clearLayout(); self.streets.rerenderTiles(); }
+    });
 
     function text(p) { return i18n.lang === "en" ? (p.name_en || p.name) : p.name; }
 
@@ -289,6 +318,7 @@
           throw err;
         });
       } else { relabel(); }
+      drawStreets();
     }
     group.on("add", activate);
     group.on("remove", function () {
@@ -322,7 +352,11 @@
     basemaps.forEach(function (b) { b.layer = root[b.var]; b.loads = 0; b.errors = 0; byId[b.id] = b; });
     self.datum = "wgs84";
     self.id = null;
-    self.offline = byId.offline && byId.offline.layer ? new OfflineBasemap(map, byId.offline.layer, byId.offline.url) : null;
+    if (WM.cfg.osm && map.attributionControl) {  // an imported OpenStreetMap extract is in use: its ODbL credit
+      map.attributionControl.addAttribution(WM.cfg.osm.html);  // the streets layer's own: shown once with it
+    }
+    self.offline = byId.offline && byId.offline.layer ? new OfflineBasemap(map, byId.offline.layer, byId.offline.url,
+      WM.cfg.streets || null) : null;
     var quiet = true;  // choosing the first basemap: the page draws in its datum from the start
     var automatic = false;  // this code, not the person, is changing the basemap: not remembered
     function current(layer) {

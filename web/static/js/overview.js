@@ -100,7 +100,40 @@
   WM.i18n.apply();
   WM.fillKindIcons();
 
-  Promise.all([WM.getJSON(cfg.urls.facilities), WM.getJSON(cfg.urls.districts)]).then(function (r) {
+  // A large registry (cfg.viewport): the facilities of the view only, by map tile (web/static/js/viewport.js); the
+  // legend counts the whole registry from /api/v1/meta.
+  var viewport = cfg.viewport ? new WM.ViewportTiles(map, { url: cfg.viewport.tiles, pointZoom: cfg.viewport.point_zoom })
+    : null;
+  var serverClusters = viewport ? L.layerGroup().addTo(map) : null;
+  var clusterList = [];
+  function loadView() {
+    return viewport.load().then(function (got) {
+      if (!got) { return null; }
+      features = got.points.features;
+      clusterList = got.clusters;
+      draw();
+      return got;
+    });
+  }
+  if (viewport) {
+    counts = function () {
+      WM.getJSON(cfg.urls.meta).then(function (m) {
+        var by = m.counts.by_kind, total = 0;
+        document.querySelectorAll("[data-count]").forEach(function (n) { n.textContent = "(" + (by[n.dataset.count] || 0) + ")"; });
+        Object.keys(by).forEach(function (k) { total += by[k]; });
+        $("total").textContent = t("count", { n: total });
+      });
+    };
+    var drawPoints = draw;
+    draw = function () {
+      drawPoints();
+      viewport.drawClusters(serverClusters, clusterList, function (lon, lat) { return basemaps.toMap(lon, lat); },
+        function (n) { return t("cluster", { n: n }); });
+    };
+    map.on("moveend", function () { loadView(); });
+  }
+  Promise.all([viewport ? loadView().then(function () { return { features: features }; }) : WM.getJSON(cfg.urls.facilities),
+    WM.getJSON(cfg.urls.districts)]).then(function (r) {
     features = r[0].features;
     districts = r[1];
     draw();

@@ -128,8 +128,11 @@
   function assumptionText(a) {
     a = a || {};
     var dec = function (v) { return String(Math.round(Number(v) * 100) / 100); };
-    return t("assume", { mode: t("mode_" + (a.mode === "ebike" ? "ebike" : "walk")), min: dec(a.minutes),
-      detour: dec(a.detour_factor), speed: dec(a.speed_kmh), m: num(a.threshold_m), cell: num(a.cell_m) });
+    var model = (a.travel && a.travel.model) || "straight";
+    return t(model === "straight" ? "assume" : "assume_route", {
+      mode: t("mode_" + (a.mode === "ebike" ? "ebike" : "walk")), min: dec(a.minutes),
+      detour: dec(a.detour_factor), speed: dec(a.speed_kmh), m: num(a.threshold_m), cell: num(a.cell_m) })
+      + punct(";") + t("travel_" + model);
   }
   function punct(c) {
     if (WM.i18n.lang === "en") { return c + " "; }

@@ -168,6 +168,7 @@
   function onFiltersChanged() {
     WM.store.set("filters", JSON.stringify(readFilters()));
     applyMapFilter();
+    if (viewport && map.getZoom() < cfg.viewport.point_zoom) { loadView(); }  // the server's clusters count the filter
     if (app.position) { queryNearest({ fit: true }); }
   }
   $("filters").addEventListener("change", onFiltersChanged);
@@ -229,6 +230,7 @@
       applyMapFilter();
     }
     map.closePopup();
+    if (viewport && clusterLayer) { loadView(); }  // the clusters follow the datum too (the tiles are cached)
     drawDistricts();
     drawPosition();
     drawHits();
@@ -385,6 +387,7 @@
       app.calendarUntil = r[0].calendar_until || null;
       app.eligible = r[0].eligible;
       app.travel = r[0].parameters;
+      app.travelModel = (r[0].travel && r[0].travel.model) || "straight";
       renderList();
       return new Promise(function (done) {
         afterPaint(function () {
@@ -619,12 +622,15 @@
   }
   function minutes(n) { return Math.max(1, Math.ceil(n)); }
   function distanceText(fac) {
-    return [WM.distance(fac.distance_m), t("walk", { n: minutes(fac.walk_min) }), t("ebike", { n: minutes(fac.ebike_min) })].join(" · ");
+    // how it was measured: the answer's travel model, or (measured here) the straight line
+    var model = fac.fromApi && app.travelModel ? app.travelModel : "straight";
+    return [WM.distance(fac.distance_m), t("walk", { n: minutes(fac.walk_min) }), t("ebike", { n: minutes(fac.ebike_min) }),
+      t("est_" + model)].join(" · ");
   }
 
   function hitItem(h, i) {
     var fac = fromHit(h);
-    var sub = [vocab("kinds", h.kind), distanceText(h)].join(" · ");
+    var sub = [vocab("kinds", h.kind), distanceText(fac)].join(" · ");
     var main = el("button", { type: "button", class: "hit-main", "aria-haspopup": "dialog" }, [
       el("span", { class: "rank", "aria-hidden": "true", text: String(i + 1) }),
       kindIconEl(h.kind),
@@ -993,7 +999,26 @@
   var hoursP = loadHours();  // preloaded by the page
   // The map layer downloads alongside the list but is parsed (JSON.parse of ~700 KB holds a slow phone's main
   // thread for ~0.1 s) only once the list is shown.
-  var fcText = fetch(cfg.urls.facilities, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+  // A large registry (cfg.viewport): the facilities of the view only, by map tile (web/static/js/viewport.js).
+  var viewport = cfg.viewport ? new WM.ViewportTiles(map, { url: cfg.viewport.tiles, pointZoom: cfg.viewport.point_zoom,
+    query: clusterQuery }) : null;
+  var clusterLayer = viewport ? L.layerGroup().addTo(map) : null;
+  function clusterQuery() {
+    var f = readFilters(), q = [];
+    if (f.kinds.length) { q.push("kind=" + f.kinds.map(encodeURIComponent).join(",")); }
+    if (f.amenities.length) { q.push("amenity=" + f.amenities.map(encodeURIComponent).join(",")); }
+    if (f.worker) { q.push("worker=" + encodeURIComponent(f.worker)); }
+    return q.join("&");
+  }
+  function loadView() {
+    return viewport.load().then(function (got) {
+      if (!got) { return null; }
+      viewport.drawClusters(clusterLayer, got.clusters, function (lon, lat) { return bm().toMap(lon, lat); },
+        function (n) { return String(n); });
+      return got.points;
+    });
+  }
+  var fcText = viewport ? null : fetch(cfg.urls.facilities, { headers: { Accept: "application/json" }, credentials: "same-origin" })
     .then(function (r) {
       if (r.ok) { return r.blob(); }
       return r.json().catch(function () { return null; }).then(function (b) {
@@ -1027,7 +1052,11 @@
     districtsFc = fc;
     drawDistricts();
   }).catch(function () { /* outlines are decoration */ });
-  var dataP = Promise.all([listShown.then(function () { return fcText; }).then(function (b) { return b.text(); }),
+  var dataP = viewport ? Promise.all([listShown, hoursP]).then(function () { bm(); return loadView(); }).then(function (fc) {
+    mark("workermap-data");
+    map.on("moveend", function () { loadView().then(function (next) { if (next) { buildMarkers(next); } }); });
+    return fc || { features: [] };
+  }) : Promise.all([listShown.then(function () { return fcText; }).then(function (b) { return b.text(); }),
     hoursP]).then(function (r) {
     mark("workermap-data");
     return JSON.parse(r[0]);
