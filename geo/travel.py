@@ -694,6 +694,7 @@ class TravelContext:
         districts = Path(settings.districts_path).resolve()
         travel = Travel.from_settings(settings)
         cell_m = float(getattr(settings, "land_cell_m", LAND_CELL_M))
+        cell_m = int(cell_m) if cell_m.is_integer() else cell_m  # 100, not 100.0, in every answer
         key = ("context", str(districts), str(Path(settings.data_dir).resolve()), travel, cell_m)
 
         def land() -> LandGrid:

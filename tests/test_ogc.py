@@ -58,7 +58,8 @@ def serve(data_dir):
 
     from web import create_app
 
-    app = create_app({"WORKERMAP_DATA_DIR": data_dir})
+    # a 500 m land raster: the planner answers (land by default) of the fuzzing against this server stay quick
+    app = create_app({"WORKERMAP_DATA_DIR": data_dir, "WORKERMAP_LAND_CELL_M": 500})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -33,8 +33,9 @@ CHENGYANG = ("370214", "城阳区")
 DAY = "2026-11-25"  # a plain Wednesday: no holiday, no 调休 (brute_eligible knows no calendar)
 
 #: The planner form: e-bike 10 min, stations with a microwave, 城阳区, 5 sites 300 m apart (the issue's case).
-FORM = {"c-mode": "ebike", "c-minutes": "10", "c-kind": "station", "c-amenity": "microwave", "c-worker": "",
-        "c-open-at": "", "c-district": CHENGYANG[0], "p-add": "5", "p-demand": "workers", "p-spacing": "300"}
+FORM = {"c-mode": "ebike", "c-travel": "land", "c-minutes": "10", "c-kind": "station", "c-amenity": "microwave",
+        "c-worker": "", "c-open-at": "", "c-district": CHENGYANG[0], "p-add": "5", "p-demand": "workers",
+        "p-spacing": "300"}
 
 
 # --------------------------------------------------------------------------- the page's requests
@@ -42,7 +43,8 @@ FORM = {"c-mode": "ebike", "c-minutes": "10", "c-kind": "station", "c-amenity": 
 
 def page_params(form: dict) -> dict[str, str]:
     """planner.js ``params()``: the parameters shared by coverage, grid.png, hours, gaps, plan and report."""
-    q = {"mode": form["c-mode"], "minutes": form["c-minutes"] or "15", "kind": form["c-kind"]}
+    q = {"mode": form["c-mode"], "travel": form["c-travel"], "minutes": form["c-minutes"] or "15",
+         "kind": form["c-kind"]}
     if form["c-amenity"]:
         q["amenity"] = form["c-amenity"]
     if form["c-worker"]:

@@ -69,7 +69,7 @@ def _fuzz_app(tmp_path_factory, coarse_demand):
     data_dir = tmp_path_factory.mktemp("fuzz-instance")
     write_registry(data_dir / "facilities.geojson")
     shutil.copy(coarse_demand, Settings.from_env(data_dir=data_dir).imported_demand_path)
-    app = create_app({"TESTING": True, "WORKERMAP_DATA_DIR": data_dir})
+    app = create_app({"TESTING": True, "WORKERMAP_DATA_DIR": data_dir, "WORKERMAP_LAND_CELL_M": FUZZ_CELL_M // 2})
     return app, TokenStore(app.extensions["workermap"].store).add("fuzz")
 
 

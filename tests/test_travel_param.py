@@ -64,7 +64,8 @@ def test_every_endpoint_takes_travel_and_states_the_model(client, method, path, 
     assert default.status_code == straight.status_code == 200, straight.json
     stated = _stated(straight.json, where)
     assert stated["model"] == "straight" and stated["detour_factor"] == 1.3 and stated["rule"]
-    assert _stated(default.json, where)["model"] == "straight"  # the shipped defaults (see the README)
+    # the shipped defaults (see the README): straight for nearest, land for every planner answer
+    assert _stated(default.json, where)["model"] == ("straight" if path.endswith("/nearest") else "land")
     refused = _ask(client, method, path, args, "network")
     assert refused.status_code == 400
     error = refused.json["error"]
@@ -73,9 +74,14 @@ def test_every_endpoint_takes_travel_and_states_the_model(client, method, path, 
     assert bad.status_code == 400 and bad.json["error"]["parameter"] == "travel"
 
 
-def test_straight_answers_are_those_without_the_parameter(client):
-    for path in ("/api/v1/coverage?district=370203", "/api/v1/nearest?lon=120.3843&lat=36.062&open_at=any"):
-        a, b = client.get(path).json, client.get(path + "&travel=straight").json
+def test_default_answers_are_those_of_the_declared_default(client):
+    """Without ``travel`` an answer is that of the declared default: nearest's and the planner's."""
+    from geo.params import TRAVEL_MODEL
+    from geo.planner_params import PLANNER_TRAVEL
+
+    for path, model in (("/api/v1/coverage?district=370203", PLANNER_TRAVEL.default),
+                        ("/api/v1/nearest?lon=120.3843&lat=36.062&open_at=any", TRAVEL_MODEL.default)):
+        a, b = client.get(path).json, client.get(f"{path}&travel={model}").json
         for body in (a, b):
             body.pop("evaluated_at", None), body.get("grid", {}).pop("png", None)  # the time; the URL echoes the query
         assert a == b

@@ -183,7 +183,8 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "u_synthetic": "合成样例数据（演示用，不是实际到访记录）",
         "u_city": "全市利用率 {u}，夜间（22:00–06:00）到访占 {n}，高峰 {h}",
         "u_hours": "各时段日均到访", "recs": "建议及理由", "a_extend_24h": "延长为24小时", "a_merge": "合并",
-        "a_relocate": "迁址", "a_add_places": "增加座位",
+        "a_relocate": "迁址", "a_add_places": "增加座位", "travel": "路程算法",
+        "travel_opt_land": "陆路（不跨海）", "travel_opt_straight": "直线 × 绕行系数", "travel_opt_network": "沿道路",
     },
     "en": {
         "title": "Qingdao worker facilities · planner", "mode": "Travel mode", "walk": "Walk", "ebike": "E-bike",
@@ -238,7 +239,9 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "u_synthetic": "Synthetic sample (for the demo, not observed visits)",
         "u_city": "City utilisation {u}; night (22:00–06:00) visits {n}; busiest hour {h}",
         "u_hours": "Visits a day by hour", "recs": "Recommendations and reasons", "a_extend_24h": "Open 24 hours",
-        "a_merge": "Merge", "a_relocate": "Relocate", "a_add_places": "Add places",
+        "a_merge": "Merge", "a_relocate": "Relocate", "a_add_places": "Add places", "travel": "Distances",
+        "travel_opt_land": "Over land (never across the sea)", "travel_opt_straight": "Straight line × detour factor",
+        "travel_opt_network": "Along the roads",
     },
 }
 
@@ -337,11 +340,15 @@ def planner():
         "whatif": "/api/v1/whatif", "coverage_facilities": "/api/v1/coverage/facilities", "access": "/api/v1/access",
         "usage": "/api/v1/usage", "recommendations": "/api/v1/recommendations",
     }
-    from geo.planner_params import ADD, MIN_SPACING_M, MINUTES
+    from geo.planner_params import ADD, MIN_SPACING_M, MINUTES, PLANNER_TRAVEL
 
     limits = {p.name: [p.lo, p.hi] for p in (MINUTES, ADD, MIN_SPACING_M)}  # the form's ranges: the API's
+    snap = state().snapshot
+    travel = sorted((m for m in PLANNER_TRAVEL.allowed_values() if snap.travel_context.available(m)),  # network:
+                    key=lambda m: m != PLANNER_TRAVEL.default)  # once imported; the default first
     return _page("pages/planner.html", PLANNER_UI, zoom=9, center=QINGDAO_CENTER,
                  extra={"planner_urls": urls, "planner_limits": limits,
+                        "travel_models": travel, "travel_default": PLANNER_TRAVEL.default,
                         "report_kinds": {k: {"zh": v.zh, "en": v.en} for k, v in REPORT_KINDS.items()}})
 
 

@@ -106,11 +106,11 @@ def test_planner_reads_no_sideways_scroll_curve_pins_row_zoom(page, page_log, tr
     # assumptions in words, the demand source in words
     text = page.locator("#assumptions").inner_text()
     status = page.locator("#plan-status").inner_text()
-    if lang == "zh":
-        assert "步行 15 分钟（直线×1.3，4.8 km/h）" in text
+    if lang == "zh":  # the planner's default travel model: over land
+        assert "步行 15 分钟（4.8 km/h），按路线所需时间算覆盖" in text and "陆路最短路径（不跨海）" in text
         assert "模型估算" in text and "模型估算" in status and "贪心" in status
     else:
-        assert "15 min walk (straight line × 1.3, 4.8 km/h)" in text
+        assert "15 min walk (4.8 km/h) by route" in text and "over land (never across the sea)" in text
         assert "modelled" in text.lower() and "greedy" in status
     assert "=" not in text and "_" not in text
     assert "modelled ·" not in status and "需求来源:" not in status
@@ -280,7 +280,7 @@ def test_hot_spots_listed_and_below_floor_per_district(page, page_log, traffic, 
     below = {r["adcode"]: r["uncovered_workers"] for r in gaps["below_floor"]}
     for adcode, v in below.items():
         cell = page.locator(f"#district-table tbody tr[data-adcode='{adcode}'] td").last.inner_text()
-        assert cell == f"{round(v):,}"
+        assert cell == f"{math.floor(v + 0.5):,}"  # the page rounds half up (Math.round), Python's round to even
     # a popup of the layer: rank, place, district, workers
     p = gaps["features"][0]["properties"]
     items.first.click()

@@ -30,7 +30,7 @@ def test_planner_draws_districts_and_links_downloads(page, page_log, traffic, fl
                           ".map(a => [a.id, a.getAttribute('href')]))")
     assert hrefs["dl-fac-geojson"] == "/api/v1/export?format=geojson&layer=facilities"
     assert hrefs["dl-fac-csv"] == "/api/v1/export?format=csv&layer=facilities"
-    assert hrefs["dl-report"].startswith("/api/v1/report.zip?mode=walk&minutes=15&kind=station")
+    assert hrefs["dl-report"].startswith("/api/v1/report.zip?mode=walk&travel=land&minutes=15&kind=station")
     assert hrefs["dl-gaps"].startswith("/api/v1/gaps?")
     assert page.locator("#sample-notice").is_visible()
     page.screenshot(path=str(screenshots / "planner.png"), full_page=True)

@@ -65,6 +65,7 @@
   function params() {
     var q = new URLSearchParams();
     q.set("mode", $("c-mode").value);
+    if ($("c-travel")) { q.set("travel", $("c-travel").value); }
     q.set("minutes", $("c-minutes").value || "15");
     q.set("kind", $("c-kind").value);
     if ($("c-amenity").value) { q.set("amenity", $("c-amenity").value); }
@@ -199,7 +200,7 @@
 
   function gapsLayer(fc) {
     return geo(fc, { color: "#7f0000", weight: 1.5, fillColor: "#7f0000", fillOpacity: 0.12, dashArray: "3 2" }, {
-      onEachFeature: function (f, l) {
+      className: "wm-area", onEachFeature: function (f, l) {
         var p = f.properties || {};
         var div = el("div", {}, [el("b", { text: "#" + (p.rank || "") + " " + (p.place ? p.place + " · " : "") + (p.district || "") }),
           el("br"), document.createTextNode((p.area_km2 !== undefined ? p.area_km2 + " km² · " : "") + t("d_uncov") + " " + num(p.uncovered_workers))]);
@@ -412,7 +413,7 @@
     var b = a.grid.bounds;
     g.addLayer(trackImage(L.imageOverlay(a.grid.png, L.latLngBounds(basemaps.toMap(b[0][1], b[0][0]), basemaps.toMap(b[1][1], b[1][0])),
       { opacity: 0.8, interactive: false, className: "wm-access" })));
-    g.addLayer(geo(a.shortage, { color: "#a50026", weight: 2, fill: false }, { onEachFeature: function (f, l) {
+    g.addLayer(geo(a.shortage, { color: "#a50026", weight: 2, fill: false }, { className: "wm-area", onEachFeature: function (f, l) {
       var p = f.properties || {};
       l.bindPopup(el("div", {}, [el("b", { text: "#" + p.rank + " " + (p.place || "") + " · " + (p.district || "") }), el("br"),
         document.createTextNode(p.area_km2 + " km² · " + num(p.demand) + " · " + p.demand_per_place + " / " + t("access"))]));
@@ -683,7 +684,7 @@
     });
     table.hidden = false;
     var lost = w.newly_uncovered || { type: "FeatureCollection", features: [] };
-    var lay = geo(lost, { color: "#d73027", weight: 2, fillColor: "#d73027", fillOpacity: 0.35 }, { onEachFeature: function (f, l) {
+    var lay = geo(lost, { color: "#d73027", weight: 2, fillColor: "#d73027", fillOpacity: 0.35 }, { className: "wm-area", onEachFeature: function (f, l) {
       var p = f.properties || {};
       l.bindPopup(el("div", { text: t("w_lost", { place: p.place || "", district: p.district || "", w: num(p.uncovered_workers) }) }));
     } });
