@@ -62,7 +62,8 @@ from geo.registry import read_registry_file  # noqa: E402
 from geo.settings import SHIPPED_DATA  # noqa: E402
 from geo.siting import SitingError, _disk, plan_sites  # noqa: E402
 
-ROWS: list[list[str]] = []
+TABLE = timing.Table()
+row = TABLE.row
 
 
 RUNS = 3  # --runs: every row takes the best of this many runs, ours and the baseline's alike
@@ -112,24 +113,6 @@ def child_rss(grid) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
-def row(task, ours, baseline, baseline_name, target, ok, note=""):
-    ratio = "" if baseline is None or ours is None else f"{baseline / ours:,.1f}×"
-    ROWS.append([task, _fmt(ours), _fmt(baseline), baseline_name, ratio, target, "yes" if ok else "NO", note])
-
-
-def _fmt(v):
-    if v is None:
-        return "–"
-    if isinstance(v, str):
-        return v
-    return f"{v:.3f} s" if v < 100 else f"{v:.0f} s"
-
-
-def print_table():
-    header = ["task", "ours", "baseline", "baseline is", "ratio", "target", "met", "note"]
-    widths = [max(len(str(r[i])) for r in [header, *ROWS]) for i in range(len(header))]
-    for r in [header, ["-" * w for w in widths], *ROWS]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 # --------------------------------------------------------------------------- baselines
@@ -409,7 +392,7 @@ def main() -> None:
         "ad860d8's approach (KD query per hour set, overlay map per image)", "≤ 0.3 s", ours_s <= 0.3, note)
 
     print()
-    print_table()
+    TABLE.print()
 
 
 def page_parameter_set() -> tuple[float, float, str]:

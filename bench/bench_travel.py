@@ -49,7 +49,8 @@ from geo.registry import read_registry_file  # noqa: E402
 from geo.settings import SHIPPED_DATA, Settings  # noqa: E402
 from geo.travel import LandGrid, TravelContext, route_distances  # noqa: E402
 
-ROWS: list[list[str]] = []
+TABLE = timing.Table()
+row = TABLE.row
 RUNS = 3
 T = Travel()
 
@@ -58,25 +59,6 @@ def best_of(fn, n=None):
     return timing.best_of(fn, RUNS if n is None else n)
 
 
-def row(task, ours, baseline, baseline_name, target, ok, note=""):
-    ratio = "" if baseline is None or ours is None else f"{baseline / ours:,.1f}×"
-    ROWS.append([task, _fmt(ours), _fmt(baseline), baseline_name, ratio, target,
-                 "–" if ok is None else "yes" if ok else "NO", note])
-
-
-def _fmt(v):
-    if v is None:
-        return "–"
-    if isinstance(v, str):
-        return v
-    return f"{v:.3f} s" if v < 100 else f"{v:.0f} s"
-
-
-def print_table():
-    header = ["task", "ours", "baseline", "baseline is", "ratio", "target", "met", "note"]
-    widths = [max(len(str(r[i])) for r in [header, *ROWS]) for i in range(len(header))]
-    for r in [header, ["-" * w for w in widths], *ROWS]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 # --------------------------------------------------------------------------- the synthetic city network
@@ -278,7 +260,7 @@ def main() -> None:
             row(f"OSM import of a {size_mb:.0f} MB PBF ({args.pbf_nodes:,} nodes)", took, None, "–", "≤ 60 s",
                 took <= 60.0, f"{modes}; street tiles: {prov['tiles'] or 'none'} "
                 f"{'; '.join(prov['warnings'])}; the PBF written by pyosmium in {made:.0f} s (not timed)")
-    print_table()
+    TABLE.print()
 
 
 if __name__ == "__main__":
