@@ -68,7 +68,7 @@ class Snapshot:
         """Serialises nearest hits from :attr:`nearest_engine` (keeps each facility's fixed JSON once)."""
         engine = self.nearest_engine
         encoder = HitEncoder(engine)
-        if engine is not self.index:  # a large registry: keep the JSON of the recently answered facilities only
+        if isinstance(engine, DbNearest):  # a large registry: keep the JSON of the recently answered facilities only
             encoder._fixed = BoundedDict(5_000)
         return encoder
 
