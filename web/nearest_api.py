@@ -72,14 +72,21 @@ def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
     return (lon, lat) if crs == "wgs84" else datum.convert(lon, lat, src=crs, dst="wgs84")
 
 
-def _used(opts: dict, at) -> dict[str, Any]:
-    return {
-        "k": opts["k"], "radius_m": opts["radius_m"], "kind": opts["kinds"], "amenity": opts["amenities"],
-        "worker": opts["worker"], "open_at": None if opts["open_at"] is None else iso_minutes(at),
-        "hours_filter": opts["open_at"] is not None, "include_closed": opts["include_closed"],
-        "open_24h": opts["open_24h"], "include_unknown_hours": opts["include_unknown_hours"],
-        "crs": opts["crs"], **opts["travel"].as_dict(), "travel": opts["travel_model"],
-    }
+def _used(opts: dict, at_text: str) -> dict[str, Any]:
+    """The parameters an answer states: built once per option set (kept with the parsed options), then per
+    request only the time the hours were evaluated at."""
+    kept = opts.get("used")
+    if kept is None:
+        kept = opts["used"] = {
+            "k": opts["k"], "radius_m": opts["radius_m"], "kind": opts["kinds"], "amenity": opts["amenities"],
+            "worker": opts["worker"], "open_at": None, "hours_filter": opts["open_at"] is not None,
+            "include_closed": opts["include_closed"], "open_24h": opts["open_24h"],
+            "include_unknown_hours": opts["include_unknown_hours"], "crs": opts["crs"], **opts["travel"].as_dict(),
+            "travel": opts["travel_model"]}
+    used = kept.copy()  # the kept one is shared by requests: never handed out
+    if opts["open_at"] is not None:
+        used["open_at"] = at_text
+    return used
 
 
 def travel_object(st: AppState, opts: dict) -> dict[str, Any]:
@@ -122,12 +129,13 @@ def nearest_payload(args: params.QueryArgs, st: AppState) -> dict[str, Any]:
                               include_closed=opts["include_closed"], open_24h=opts["open_24h"],
                               travel=opts["travel"], include_unknown_hours=opts["include_unknown_hours"],
                               **_routing(st, opts))
+    at_text = iso_minutes(res.at)
     return {
         "query": {"lon": lon_in, "lat": lat_in, "crs": opts["crs"], "lon_wgs84": round(lon, 7),
                   "lat_wgs84": round(lat, 7)},
-        "parameters": _used(opts, res.at),
+        "parameters": _used(opts, at_text),
         "travel": travel_object(st, opts),
-        "evaluated_at": iso_minutes(res.at),
+        "evaluated_at": at_text,
         **_calendar(res.at),
         "eligible": res.eligible,
         "sample": st.registry.is_sample,
@@ -166,7 +174,8 @@ def nearest_batch():
           "ebike_min": round(float(ebike[r, c]), 1)} for c, i in enumerate(row) if i >= 0]
         for r, row in enumerate(fidx)
     ]
-    return {"parameters": _used(opts, when), "travel": travel_object(st, opts), "evaluated_at": iso_minutes(when),
+    at_text = iso_minutes(when)
+    return {"parameters": _used(opts, at_text), "travel": travel_object(st, opts), "evaluated_at": at_text,
             **_calendar(when), "eligible": eligible, "count": len(results),
             "distance": "planar EPSG:4549 (within 0.01 % of geodesic)", "results": results}
 
@@ -186,6 +195,7 @@ def _routed_batch(st: AppState, opts: dict, lon, lat) -> dict[str, Any]:
                          "ebike_min": round(h.ebike_min, 1) if math.isfinite(h.ebike_min) else None}
                         for h in res.hits])
     when = res.at
-    return {"parameters": _used(opts, when), "travel": travel_object(st, opts), "evaluated_at": iso_minutes(when),
+    at_text = iso_minutes(when)
+    return {"parameters": _used(opts, at_text), "travel": travel_object(st, opts), "evaluated_at": at_text,
             **_calendar(when), "eligible": res.eligible, "count": len(results),
             "distance": f"route metres ({opts['travel_model']})", "results": results}

@@ -51,6 +51,7 @@ class Snapshot:
         self.registry = registry
         self._shared = shared
         self.travel = shared.travel  # read on every nearest request: a plain attribute, not __getattr__
+        self.travel_context = shared.travel_context  # so is this (built lazily: the land raster on first use)
 
     def __getattr__(self, name: str):
         """What does not depend on the version (settings, districts, store, travel, demand …) is shared."""
