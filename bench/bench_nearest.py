@@ -281,7 +281,7 @@ def parse_wrk(out: str) -> dict:
 
 
 #: Rounds per configuration (interleaved); each result is the round with the median req/s.
-ROUNDS = 3
+ROUNDS = 5
 
 
 def median_run(runs: list[dict]) -> dict:

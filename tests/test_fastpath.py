@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 import numpy as np
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client
 
+from geo.nearest import Hit
 from web.fastpath import FAST_PATH, RequestPipeline
+from web.hitjson import query_fields, query_fields_dict
 
 
 def _both(app, url: str, method: str = "GET"):
@@ -92,3 +100,20 @@ def test_fast_path_sees_registry_changes_from_another_process(app, data_dir, dis
                                      actor="test", action="update", facility_id=first)
     monkeypatch.setattr(app.extensions["workermap"], "_checked_at", 0.0)  # as if 0.5 s had passed
     assert c.get(url).get_json()["hits"][0]["id"] != first
+
+
+_NUMBER = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 1e5),
+                    st.integers(0, 10**6).map(lambda i: i / 20),
+                    st.sampled_from([0.05, 0.15, 2.675, 359.96, 1e15, 1e16]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(d=_NUMBER, b=_NUMBER, w=_NUMBER, e=_NUMBER, within=st.booleans(), is_open=st.sampled_from([True, False, None]),
+       change=st.one_of(st.none(), st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31))))
+def test_hit_query_fields_are_what_orjson_writes(d, b, w, e, within, is_open, change):
+    """The hand-formatted per-query fields of a hit (web.hitjson.query_fields) are byte for byte orjson's JSON of
+    them rounded to 0.1, for any number (non-finite and huge ones included: orjson writes those)."""
+    hit = Hit(None, d, b, within, is_open, change, w, e, 0)
+    assert query_fields(hit) == orjson.dumps(query_fields_dict(hit))[1:-1]
+    parsed = orjson.loads(b"{" + query_fields(hit) + b"}")
+    assert parsed["distance_m"] == (round(d, 1) if math.isfinite(d) else None)

@@ -4,7 +4,8 @@ A hit is the facility's fixed fields (name, address, amenities …, its position
 requested datum) plus the per-query ones (distance, minutes, open state, navigation from
 the query point). The fixed part is serialised on first use, per registry version
 (one :class:`HitEncoder` per :class:`~geo.nearest.FacilityIndex`) and output datum, and
-joined with the per-query part as an ``orjson.Fragment``.
+joined with the per-query part (formatted directly: :func:`query_fields`); the hits of an answer go
+into it as one ``orjson.Fragment``.
 """
 
 from __future__ import annotations
@@ -65,23 +66,54 @@ class HitEncoder:
             self._fixed[key] = parts  # a racing thread may store the same bytes again: harmless
         return parts
 
-    def hit(self, h: Hit, crs: str, origin: bytes) -> orjson.Fragment:
+    def hit(self, h: Hit, crs: str, origin: bytes) -> bytes:
         """One hit as a JSON object: the fixed fields, then the per-query ones (``origin``: the
         Baidu link's ``origin=…&`` part, see :meth:`hits`)."""
         prefix, nav_head, nav_tail = self._fixed_parts(h.index, crs)
-        query_part = orjson.dumps({
-            "distance_m": round(h.distance_m, 1),
-            "bearing_deg": round(h.bearing_deg, 1),
-            "walk_min": round(h.walk_min, 1),
-            "ebike_min": round(h.ebike_min, 1),
-            "within_radius": h.within_radius,
-            "open_now": h.open_now,  # None: the hours are unknown (next_change is None too)
-            "closes_at": iso_minutes(h.next_change) if h.open_now else None,
-            "opens_at": None if h.open_now else iso_minutes(h.next_change),
-        })
-        return orjson.Fragment(b"".join((prefix, query_part[1:-1], nav_head, origin, nav_tail)))
+        return b"".join((prefix, query_fields(h), nav_head, origin, nav_tail))
 
-    def hits(self, hits: list[Hit], crs: str, origin: tuple[float, float]) -> list[orjson.Fragment]:
-        """The hits as JSON; navigation links start from WGS84 ``origin`` (the query point)."""
+    def hits(self, hits: list[Hit], crs: str, origin: tuple[float, float]) -> orjson.Fragment:
+        """The hits as one JSON array; navigation links start from WGS84 ``origin`` (the query point)."""
         start = baidu_origin(origin).encode()  # ASCII: digits and percent-escapes, nothing to escape in JSON
-        return [self.hit(h, crs, start) for h in hits]
+        return orjson.Fragment(b"[" + b",".join([self.hit(h, crs, start) for h in hits]) + b"]")
+
+
+#: JSON of a hit's ``open_now`` (None: the hours are unknown).
+_JSON = {True: "true", False: "false", None: "null"}
+
+#: Below this a float's ``{:.1f}`` is the JSON orjson writes for it rounded to 0.1 (both the shortest
+#: correctly rounded decimal); from 1e16 on orjson would switch to an exponent.
+_PLAIN_LIMIT = 1e15
+
+
+def _minutes_json(dt) -> str:
+    return "null" if dt is None else f'"{iso_minutes(dt)}"'  # ASCII digits, "-", ":" and "+": nothing to escape
+
+
+def query_fields(h: Hit) -> bytes:
+    """A hit's per-query fields as the members of a JSON object (no braces), as :func:`orjson.dumps` writes the
+    dict of them with the numbers rounded to 0.1 — formatted directly, the busiest route's cost (a non-finite or
+    huge number falls back to orjson, which writes ``null`` for infinity)."""
+    d, b, w, e = h.distance_m, h.bearing_deg, h.walk_min, h.ebike_min
+    if not (-_PLAIN_LIMIT < d < _PLAIN_LIMIT and -_PLAIN_LIMIT < b < _PLAIN_LIMIT
+            and -_PLAIN_LIMIT < w < _PLAIN_LIMIT and -_PLAIN_LIMIT < e < _PLAIN_LIMIT):
+        return orjson.dumps(query_fields_dict(h))[1:-1]
+    is_open = h.open_now
+    return (f'"distance_m":{d:.1f},"bearing_deg":{b:.1f},"walk_min":{w:.1f},"ebike_min":{e:.1f},'
+            f'"within_radius":{_JSON[h.within_radius]},"open_now":{_JSON[is_open]},'
+            f'"closes_at":{_minutes_json(h.next_change) if is_open else "null"},'
+            f'"opens_at":{"null" if is_open else _minutes_json(h.next_change)}').encode()
+
+
+def query_fields_dict(h: Hit) -> dict[str, Any]:
+    """A hit's per-query fields (the reference :func:`query_fields` writes as JSON)."""
+    return {
+        "distance_m": round(h.distance_m, 1),
+        "bearing_deg": round(h.bearing_deg, 1),
+        "walk_min": round(h.walk_min, 1),
+        "ebike_min": round(h.ebike_min, 1),
+        "within_radius": h.within_radius,
+        "open_now": h.open_now,  # None: the hours are unknown (next_change is None too)
+        "closes_at": iso_minutes(h.next_change) if h.open_now else None,
+        "opens_at": None if h.open_now else iso_minutes(h.next_change),
+    }
