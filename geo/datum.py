@@ -141,11 +141,19 @@ def _invert(forward, target_lon, target_lat, lon, lat, tol_deg: float, max_iter:
 def gcj02_to_bd09(lon, lat):
     """GCJ-02 -> BD-09 (Baidu)."""
     xp = _xp(lon, lat)
-    scalar = xp is _ScalarMath or _is_scalar(lon)
-    x, y = (float(lon), float(lat)) if xp is _ScalarMath else _as_arrays(lon, lat)
-    z = xp.sqrt(x * x + y * y) + 0.00002 * xp.sin(y * _X_PI)
-    theta = xp.arctan2(y, x) + 0.000003 * xp.cos(x * _X_PI)
-    return _out(z * xp.cos(theta) + 0.0065, z * xp.sin(theta) + 0.006, scalar)
+    if xp is _ScalarMath:
+        return _gcj02_to_bd09_point(float(lon), float(lat))
+    scalar = _is_scalar(lon)
+    x, y = _as_arrays(lon, lat)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return _out(z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006, scalar)
+
+
+def _gcj02_to_bd09_point(x: float, y: float) -> tuple[float, float]:
+    z = math.sqrt(x * x + y * y) + 0.00002 * math.sin(y * _X_PI)
+    theta = math.atan2(y, x) + 0.000003 * math.cos(x * _X_PI)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
 
 
 def _bd09_to_gcj02_approx(lon, lat, xp=np):
@@ -168,6 +176,9 @@ def bd09_to_gcj02(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30):
 
 def wgs84_to_bd09(lon, lat):
     """WGS84 -> BD-09 (through GCJ-02)."""
+    if type(lon) is float and type(lat) is float:  # one point (each nearest answer's Baidu origin): no dispatch
+        dlon, dlat = _gcj_offset(lon, lat, _ScalarMath)
+        return _gcj02_to_bd09_point(lon + dlon, lat + dlat)
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 

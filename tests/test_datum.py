@@ -176,3 +176,17 @@ def test_convert_dispatches_and_identity():
     assert datum.convert(120.1, 36.2, src="wgs84", dst="bd09") == datum.wgs84_to_bd09(120.1, 36.2)
     lon, lat = datum.convert(np.array([120.1]), np.array([36.2]), src="bd09", dst="bd09")
     assert lon.tolist() == [120.1] and lat.tolist() == [36.2]
+
+
+@pytest.mark.parametrize(("ours", "theirs"), CASES, ids=[c[0] for c in CASES])
+def test_one_point_agrees_with_prcoords_and_the_array_path(points, ours, theirs):
+    """Plain floats take the scalar path (one point: a nearest answer's Baidu origin): the array path's numbers
+    to within 1e-12° and prcoords' to within the tolerance."""
+    lon, lat = points
+    ref_lon, ref_lat = _reference(theirs, lon[:50], lat[:50])
+    arr_lon, arr_lat = getattr(datum, ours)(lon[:50], lat[:50])
+    for i, (x, y) in enumerate(zip(lon[:50].tolist(), lat[:50].tolist(), strict=True)):
+        got = getattr(datum, ours)(x, y)
+        assert all(type(v) is float for v in got)
+        assert abs(got[0] - arr_lon[i]) < 1e-12 and abs(got[1] - arr_lat[i]) < 1e-12
+        assert abs(got[0] - ref_lon[i]) < TOL_DEG and abs(got[1] - ref_lat[i]) < TOL_DEG
