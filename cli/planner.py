@@ -73,18 +73,31 @@ class _Context:
     """Everything a planner command needs, loaded once: the planner's data and the options given."""
 
     def __init__(self, ctx: click.Context, params, values: dict, **structured):
-        from geo import planner
+        from geo import city_planner, planner
         from geo.coverage import PreparedGrid
         from geo.demand import build_demand_grid, load_demand
         from geo.nearest import FacilityIndex, Travel
+        from geo.regions import active_region
         from geo.travel import TravelContext
 
         s = settings(ctx)
         cell_m, self.as_json = values.pop("cell_m", None), values.pop("as_json", False)
+        # a geo.errors.ParameterError from here on is one line naming the option (cli.base)
+        parsed = params.parse({**given(params, values), **structured}, check_unknown=False)
+        region = active_region()
+        city = city_planner.resolve_city(region, parsed["city"])
         registry_store = store(ctx)
-        self.districts = registry_store.districts
         self.registry = registry_store.load()
         travel = Travel.from_settings(s)
+        if city_planner.needs_city(region):  # a province or the nation: the city's own data (geo.city_planner)
+            if cell_m:
+                raise click.BadParameter("the modelled demand grid is Qingdao's; run with WORKERMAP_REGION=370200",
+                                         param_hint="--cell-m")
+            self.data = city_planner.city_data(city[0], self.registry, s, travel=travel)
+            self.districts = self.data.districts
+            self.opts = planner.from_values(self.data, parsed)
+            return
+        self.districts = registry_store.districts
         grid = load_demand(s.demand_path)
         if cell_m:
             if grid.source != "modelled":
@@ -94,9 +107,8 @@ class _Context:
         self.data = planner.PlannerData(PreparedGrid(grid, self.districts.names),
                                         FacilityIndex(self.registry.facilities, travel=travel), self.districts,
                                         travel, self.registry.is_sample,
-                                        travel_context=TravelContext.for_settings(s))
-        # a geo.errors.ParameterError from here on is one line naming the option (cli.base)
-        self.opts = planner.options(self.data, params, {**given(params, values), **structured}, check_unknown=False)
+                                        travel_context=TravelContext.for_settings(s), city=city)
+        self.opts = planner.from_values(self.data, parsed)
 
     @property
     def prepared(self):

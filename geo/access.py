@@ -60,7 +60,7 @@ from geo.errors import ParameterError, Unprocessable
 from geo.nearest import FacilityIndex
 from geo.overlay import Overlay, encode_png, overlay_bounds, resample
 from geo.params import Params
-from geo.planner import PlannerData, PlannerOptions, csv_bytes, from_values
+from geo.planner import PlannerData, PlannerOptions, as_city_row, csv_bytes, from_values, scope_of
 from geo.planner_params import DECAYS, DEMANDS, MAX_ACCESS_PAIRS
 from geo.regions import whole_region
 
@@ -587,10 +587,10 @@ def access_payload(data: PlannerData, opts: AccessOptions) -> dict[str, Any]:
     eligible facility's ratio, and the grid overlay's bounds and legend (the PNG: :func:`access_grid`)."""
     acc = run_access(data, opts)
     o, t = opts.planner, opts.threshold_for(acc)
-    a = {**acc.assumptions(opts.max_demand_per_place), "district": o.district}
+    a = {**acc.assumptions(opts.max_demand_per_place), **scope_of(data, o.district)}
     b = acc.bounds(o.district)
     return {"assumptions": a, "demand_source": data.prepared.source, "sample": data.sample,
-            "city": acc.city_row(t), "districts": acc.district_table(t, o.district),
+            "city": as_city_row(data.city, acc.city_row(t)), "districts": acc.district_table(t, o.district),
             "shortage": shortage_collection(shortage(data, opts, acc)), "facilities": acc.facility_table(o.district),
             "grid": {"bounds": [list(b[0]), list(b[1])], "cell_m": data.prepared.cell_m, "legend": acc.legend(t)}}
 

@@ -89,22 +89,33 @@ class Districts:
 
 
 def simplified_outlines(polygons, tolerance_m: float = OUTLINE_TOLERANCE_M, *,
-                        grid_deg: float = OUTLINE_GRID_DEG) -> np.ndarray:
+                        grid_deg: float = OUTLINE_GRID_DEG, crs: str | None = None,
+                        min_island_m2: float = 0.0) -> np.ndarray:
     """WGS84 (multi)polygons of a coverage (no overlaps, shared edges), simplified as a whole in metres.
 
     Neighbours keep one shared border (no gaps or overlaps between the simplified districts), every
     part (island) and hole is kept, and each outline stays within ``tolerance_m`` of the original
     (Hausdorff distance, plus the rounding to ``grid_deg``): the borders are cut into arcs between
     the points where three districts (or two and the sea) meet, the arcs are simplified together
-    in EPSG:4549 with GEOS's topology-preserving Douglas-Peucker (arc ends stay, no arc crosses
-    another), and the faces they enclose are given back to the district they cover.
+    in ``crs`` (metres; default EPSG:4549, Qingdao's; another region's: ``geo.regions.Region.metric_crs``)
+    with GEOS's topology-preserving Douglas-Peucker (arc ends stay, no arc crosses another), and the
+    faces they enclose are given back to the district they cover. ``min_island_m2`` > 0: islands (parts
+    touching no other district) smaller than this (m², in ``crs``) are left out, with their outlines.
     """
     from geo.crs import to_lonlat, to_metric
+
+    if crs is not None:
+        from pyproj import Transformer
+
+        to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform
+        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform
 
     def projected(fn):
         return lambda xy: np.column_stack(fn(xy[:, 0], xy[:, 1]))
 
     metric = shapely.transform(np.asarray(polygons, dtype=object), projected(to_metric))
+    if min_island_m2 > 0:
+        metric = _without_islets(metric, min_island_m2)
     arcs = shapely.line_merge(shapely.union_all(shapely.boundary(metric)))  # noded at the junctions
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(
         shapely.simplify(arcs, tolerance_m, preserve_topology=True))))
@@ -115,11 +126,47 @@ def simplified_outlines(polygons, tolerance_m: float = OUTLINE_TOLERANCE_M, *,
         if a > owner.get(f, (0.0, -1))[0]:
             owner[f] = (a, p)
     parts: list[list] = [[] for _ in metric]
+    taken = set()
     for f, (a, p) in owner.items():
         if a > 0.5 * faces[f].area:  # a hole or the sea between districts belongs to none
             parts[p].append(faces[f])
+            taken.add(f)
+    _keep_islands(metric, faces, parts, taken)
     simplified = np.array([shapely.coverage_union_all(ps) for ps in parts], dtype=object)
     return shapely.set_precision(shapely.transform(simplified, projected(to_lonlat)), grid_deg)
+
+
+def _without_islets(metric: np.ndarray, min_area: float) -> np.ndarray:
+    """``metric`` without the parts smaller than ``min_area`` that touch no other polygon (the largest part of
+    each polygon always stays)."""
+    parts, owner = shapely.get_parts(metric, return_index=True)
+    area = shapely.area(parts)
+    small = np.flatnonzero(area < min_area)
+    near_part, near_poly = shapely.STRtree(metric).query(parts[small], predicate="intersects")
+    touching = {small[i] for i, p in zip(near_part.tolist(), near_poly.tolist(), strict=True) if p != owner[small[i]]}
+    out = []
+    for p, geom in enumerate(metric):
+        mine = np.flatnonzero(owner == p)
+        keep = [i for i in mine.tolist() if area[i] >= min_area or i in touching or area[i] == area[mine].max()]
+        out.append(geom if len(keep) == len(mine) else shapely.multipolygons(parts[keep]))
+    return np.array(out, dtype=object)
+
+
+def _keep_islands(metric, faces, parts: list[list], taken: set) -> None:
+    """Give back an island whose simplified face overlaps it by half or less (a small island simplified to a
+    sliver at a coarse tolerance) and so went to no polygon: each part of a polygon that no face of the polygon
+    touches gets the free face that overlaps it most."""
+    tree = shapely.STRtree(faces)
+    for p, geom in enumerate(metric):
+        mine = shapely.union_all(parts[p]) if parts[p] else None
+        for island in shapely.get_parts(geom):
+            if mine is not None and shapely.intersects(island, mine):
+                continue
+            free = [f for f in tree.query(island, predicate="intersects").tolist() if f not in taken]
+            if free:
+                best = max(free, key=lambda f: shapely.area(shapely.intersection(faces[f], island)))
+                parts[p].append(faces[best])
+                taken.add(best)
 
 
 def load_districts(path: str | Path | None = None) -> Districts:

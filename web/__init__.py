@@ -41,6 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             overrides[key] = Path(overrides[key])
     settings = Settings.from_env(**overrides)
 
+    from geo.city_planner import needs_city
+
     region = activate(region_for(settings))  # WORKERMAP_REGION: the one region this process serves
     districts = region.districts()
     store = open_store(settings, districts)
@@ -50,8 +52,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app_state = AppState(settings, districts, store, registry, region=region)
     if not database:
         app_state.index  # noqa: B018 - build the index and load the demand grid now, not on a request
-    try:
-        app_state.demand  # noqa: B018
+    try:  # a province or the nation plans per city (geo.city_planner): a city's demand is read when asked for
+        if not needs_city(region):
+            app_state.demand  # noqa: B018
     except Conflict as exc:  # a region without modelled demand: the planner says so until one is imported
         log.warning("%s", exc)
     app.extensions["workermap"] = app_state

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 
 from geo import planner_params
+from geo.city_planner import needs_city
 from geo.coverage import DEMANDS, MODES, WhatIf
 from geo.datum import DATUMS
 from geo.edits import EDITABLE
@@ -164,7 +165,9 @@ def _schemas() -> dict[str, Schema]:
     hit = _facility_properties(with_coordinates=True)
     hit["properties"].update({
         "distance_m": {"type": "number"}, "bearing_deg": {"type": "number"},
-        "walk_min": {"type": "number"}, "ebike_min": {"type": "number"},
+        "walk_min": {"type": "number"},
+        "ebike_min": {"type": "number", "nullable": True,
+                      "description": "null: by travel=land or network no e-bike route reaches it (walking does)"},
         "within_radius": {"type": "boolean"}, "available": {"type": "boolean"},
         "open_now": {"type": "boolean", "nullable": True, "description": "null: the hours are unknown"},
         "closes_at": {"type": "string", "nullable": True}, "opens_at": {"type": "string", "nullable": True},
@@ -328,7 +331,7 @@ def _schemas() -> dict[str, Schema]:
                                 "type": "object", "required": ["id", "distance_m"],
                                 "properties": {"id": {"type": "string"}, "distance_m": {"type": "number"},
                                                "walk_min": {"type": "number"},
-                                               "ebike_min": {"type": "number"}}}}},
+                                               "ebike_min": {"type": "number", "nullable": True}}}}},
             },
         },
     }
@@ -417,7 +420,10 @@ _THRESHOLD_RULE = ("The threshold is minutes (by mode, default 15 min walk) or t
 
 
 def _district_schema(districts: tuple[str, ...]) -> Schema:
-    """The planner's ``district``: the app's districts (adcodes and Chinese names) or the city."""
+    """The planner's ``district``: the app's districts (adcodes and Chinese names) or the city; where the planner
+    answers per ``city`` (a province, the nation: ``geo.city_planner``) a county of that city."""
+    if needs_city(active_region()):
+        return {"type": "string", "maxLength": 100, "description": "a county of the city (adcode or name)"}
     return _enum(dict.fromkeys((*whole_region(), *districts)))  # the region served (Qingdao: 370200, 青岛市)
 
 
@@ -505,6 +511,8 @@ def _planner_schemas(districts: tuple[str, ...]) -> dict[str, Schema]:
                 include_closed={"type": "boolean"}, open_24h={"type": "boolean"},
                 include_unknown_hours={"type": "boolean"}),
             "district": {"type": "string", "nullable": True, "description": "adcode, null = the city"},
+            "city": {"type": "string", "description": "adcode of the prefecture-level city (or the region served) "
+                                                      "the figures are for (parameter city)"},
             "ranked_by": {"type": "string", "description": "/gaps: uncovered workers or uncovered residents"},
             "hot_spots": _object(
                 ["demand", "min_density_km2", "min_per_cell", "max_area_km2", "grouping", "place"],

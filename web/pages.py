@@ -13,7 +13,8 @@ All JavaScript and CSS come from ``web/static``; no CDN.
 from __future__ import annotations
 
 import os
-from functools import cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
@@ -185,6 +186,7 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "u_hours": "各时段日均到访", "recs": "建议及理由", "a_extend_24h": "延长为24小时", "a_merge": "合并",
         "a_relocate": "迁址", "a_add_places": "增加座位", "travel": "路程算法",
         "travel_opt_land": "陆路（不跨海）", "travel_opt_straight": "直线 × 绕行系数", "travel_opt_network": "沿道路",
+        "city_pick": "城市", "no_demand": "这个城市还没有需求数据，无法计算覆盖。",
     },
     "en": {
         "title": "Qingdao worker facilities · planner", "mode": "Travel mode", "walk": "Walk", "ebike": "E-bike",
@@ -242,6 +244,7 @@ PLANNER_UI: dict[str, dict[str, str]] = {
         "a_merge": "Merge", "a_relocate": "Relocate", "a_add_places": "Add places", "travel": "Distances",
         "travel_opt_land": "Over land (never across the sea)", "travel_opt_straight": "Straight line × detour factor",
         "travel_opt_network": "Along the roads",
+        "city_pick": "City", "no_demand": "No demand is loaded for this city, so coverage cannot be computed.",
     },
 }
 
@@ -346,10 +349,44 @@ def planner():
     snap = state().snapshot
     travel = sorted((m for m in PLANNER_TRAVEL.allowed_values() if snap.travel_context.available(m)),  # network:
                     key=lambda m: m != PLANNER_TRAVEL.default)  # once imported; the default first
+    cities, default_city = _planner_cities()
+    urls["city_districts"] = url_for("pages.planner_city_districts")
     return _page("pages/planner.html", PLANNER_UI, zoom=9, center=QINGDAO_CENTER,
                  extra={"planner_urls": urls, "planner_limits": limits,
                         "travel_models": travel, "travel_default": PLANNER_TRAVEL.default,
+                        "planner_cities": cities, "planner_city_default": default_city,
                         "report_kinds": {k: {"zh": v.zh, "en": v.en} for k, v in REPORT_KINDS.items()}})
+
+
+def _planner_cities() -> tuple[list[dict[str, str]], str | None]:
+    """The planner's city choice and its default (``geo.city_planner.city_choice``); none in a city's region."""
+    from geo.city_planner import city_choice
+
+    st = state()
+    return city_choice(st.region, st.districts.frame, imported_demand=st.settings.imported_demand_path.exists())
+
+
+@lru_cache(maxsize=16)  # a few cities' outlines (~100 KB each)
+def _city_outlines(adcode: str, districts_path, cache_dir) -> bytes:
+    from geo.regions import load_region, outline_geojson
+
+    region = load_region(adcode, districts_path)
+    return outline_geojson(region, region.districts(), cache_dir)
+
+
+@bp.get("/planner/districts.geojson")
+def planner_city_districts():
+    """The county outlines of the planner's ``city`` (the region's own where it is a city), as
+    ``/worker/districts.geojson`` draws the region's units: the planner page's boundaries, district list and
+    map bounds for the city chosen."""
+    from geo.city_planner import resolve_city
+    from geo.params import Params
+    from geo.planner_params import CITY
+
+    st = state()
+    adcode, _ = resolve_city(st.region, Params(CITY).parse(request.args)["city"])
+    return geojson_response(_city_outlines(adcode, st.settings.districts_path, Path(st.settings.data_dir) / "cache"),
+                            max_age=3600)
 
 
 @bp.get("/worker/hours")

@@ -4,7 +4,8 @@ Each view parses its query with the declarations of :mod:`geo.planner_params` (`
 ``USAGE``, ``RECOMMEND``), calls one function of :mod:`geo.access`, :mod:`geo.usage` or :mod:`geo.recommend`
 (through the per-registry-version cache) and returns what it gives; ``workermap access``, ``usage show`` and
 ``recommend`` call the same functions. Bad parameters are a 400 in the one error shape; a catchment that reaches
-too many cells is a 422.
+too many cells is a 422. In a province or the nation access and recommendations answer for the ``city`` the query
+names, as the coverage endpoints do (``web.coverage_api.planner_data``, ``geo.city_planner``).
 """
 
 from __future__ import annotations

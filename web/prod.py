@@ -126,6 +126,9 @@ class _Gunicorn(BaseApplication):
 
         configure_json_logging()
         app = create_app(self.app_config)
+        # The display outlines too (another region's: from the data directory, else computed once in a child
+        # process, geo.regions.outline_geojson): the workers share them, no request waits for them.
+        app.extensions["workermap"].district_outlines  # noqa: B018
         # The master loaded the registry; each forked worker opens its own database connections.
         app.extensions["workermap"].store.close()
         gc.collect()

@@ -7,14 +7,15 @@ import threading
 import time
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from flask import g, has_request_context
 
 from geo.export import districts_feature_collection, dumps_geojson, feature_collection
-from geo.geography import OUTLINE_TOLERANCE_M, Districts
+from geo.geography import Districts
 from geo.nearest import FacilityIndex, Travel
 from geo.query import FacilityTable
-from geo.regions import Region, region_for, search_entries
+from geo.regions import Region, outline_geojson, region_for, search_entries
 from geo.registry import Registry, RegistryError
 from geo.search import Gazetteer, gazetteer
 from geo.settings import Settings
@@ -136,6 +137,14 @@ class Snapshot:
 
         return LruCache(48)
 
+    @cached_property
+    def city_planners(self):
+        """The planner data of the last few cities asked for where the region is a province or the nation
+        (``geo.city_planner.CityPlanners``; this version's: a new version recomputes)."""
+        from geo.city_planner import CityPlanners
+
+        return CityPlanners()
+
 
 @dataclass
 class AppState:
@@ -226,9 +235,9 @@ class AppState:
 
     @cached_property
     def district_outlines(self) -> bytes:
-        """District outlines simplified for drawing on the pages (``Districts.outline_frame``), as GeoJSON."""
-        return _geojson_bytes(districts_feature_collection(self.districts.outline_frame(),
-                                                           {"tolerance_m": OUTLINE_TOLERANCE_M}))
+        """District outlines simplified for drawing on the pages (``geo.regions.outline_geojson``: Qingdao's
+        ``Districts.outline_frame``; another region's computed once, kept in ``<data_dir>/cache``), as GeoJSON."""
+        return outline_geojson(self.region, self.districts, Path(self.settings.data_dir) / "cache")
 
     @cached_property
     def districts_geojson(self) -> bytes:

@@ -122,6 +122,7 @@
 
   var OFFLINE_STYLE = {
     sea: "#aad3df",
+    beyond: "#d9d9d9",  // a region's basemap knows nothing beyond its own land (not necessarily sea)
     land: { stroke: true, color: "#9cb9c6", weight: 1, fill: true, fillColor: "#e4e0d6", fillOpacity: 1 },
     district: { stroke: true, color: "#7d6aa8", weight: 1.5, dashArray: "6 4", fill: true, fillOpacity: 1 },
     districtFills: ["#f6f1e4", "#efeadb"]
@@ -224,6 +225,7 @@
 
     function draw(doc) {
       var land = [], places = [];
+      if (doc.beyond === "unknown") { background = OFFLINE_STYLE.beyond; map.getContainer().style.backgroundColor = background; }
       doc.features.forEach(function (f) {
         var layer = f.properties.layer;
         if (layer === "land") { land.push(f); } else if (layer === "district") { districts.push(f); } else { places.push(f); }
@@ -260,7 +262,7 @@
       var named = {};
       labels.forEach(function (l) {
         l.marker.label.textContent = text(l.props);
-        var show = z >= LABEL_ZOOM[l.kind];
+        var show = z >= (l.props.min_zoom != null ? l.props.min_zoom : LABEL_ZOOM[l.kind]);
         if (show !== fixed.hasLayer(l.marker)) { if (show) { fixed.addLayer(l.marker); } else { fixed.removeLayer(l.marker); } }
         if (show && l.kind === "district" && seen.contains(l.marker.getLatLng())) { named[l.props.adcode] = true; }
       });
@@ -304,8 +306,9 @@
     }
 
     var ownZoomLimit = false;
+    var background = OFFLINE_STYLE.sea;  // until the basemap says otherwise (a region's: OFFLINE_STYLE.beyond)
     function activate() {
-      map.getContainer().style.backgroundColor = OFFLINE_STYLE.sea;
+      map.getContainer().style.backgroundColor = background;
       if (map.options.maxZoom === undefined) {  // tile layers set the map's zoom range; marker clusters need one
         map.options.maxZoom = MAX_ZOOM;
         ownZoomLimit = true;

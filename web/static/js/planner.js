@@ -64,6 +64,7 @@
   }
   function params() {
     var q = new URLSearchParams();
+    if ($("c-city")) { q.set("city", $("c-city").value); }  // a province or the nation: the planner answers per city
     q.set("mode", $("c-mode").value);
     if ($("c-travel")) { q.set("travel", $("c-travel").value); }
     q.set("minutes", $("c-minutes").value || "15");
@@ -328,6 +329,7 @@
     setDownloads();
     body.dataset.coverage = "loading";
     $("coverage-status").textContent = t("loading");
+    $("coverage-status").className = "status";
     var box = $("controls-title").parentNode;
     busy(box, true);
     var gq = new URLSearchParams(q);
@@ -352,7 +354,8 @@
     }).catch(function (err) {
       busy(box, false);
       if (mine !== seq) { return; }
-      $("coverage-status").textContent = (err.status === 404 ? t("missing") + " " : t("error")) + err.message;
+      // a city without demand (409 no_demand): said in the page's language, then the API's message (the city, the fix)
+      $("coverage-status").textContent = (err.status === 404 ? t("missing") + " " : err.status === 409 ? t("no_demand") + " " : t("error")) + err.message;
       $("coverage-status").className = "status error";
       body.dataset.coverage = err.status === 404 ? "missing" : "error";
     });
@@ -717,6 +720,7 @@
   // -- operations: usage against capacity, busiest hours, night use; recommendations with their reasons ------
   function loadUsage() {
     var q = new URLSearchParams();
+    if ($("c-city")) { q.set("city", $("c-city").value); }
     if ($("c-district").value) { q.set("district", $("c-district").value); }
     var rq = params();
     var box = $("usage");
@@ -793,14 +797,59 @@
   // -- start ------------------------------------------------------------------------------------------
   setDownloads();
   WM.getJSON(cfg.urls.meta).then(function (m) { $("sample-notice").hidden = !m.sample; }).catch(function () { /* optional */ });
-  WM.getJSON(cfg.urls.districts).then(function (fc) {  // the display outlines (exports keep the full ones)
-    data.districts = fc;
-    var sel = $("c-district");
-    fc.features.forEach(function (f) {
-      sel.appendChild(el("option", { value: f.properties.adcode, text: f.properties.name }));
+  // The district outlines and list: the region's units; in a province or the nation the chosen city's counties
+  // (GET /planner/districts.geojson?city=…), the map fitted to them.
+  function loadDistricts() {
+    var city = $("c-city") ? $("c-city").value : null;
+    var url = city ? urls.city_districts + "?city=" + encodeURIComponent(city) : cfg.urls.districts;
+    body.dataset.districts = "loading";
+    return WM.getJSON(url).then(function (fc) {  // the display outlines (exports keep the full ones)
+      if (city && city !== $("c-city").value) { return; }  // another city was chosen meanwhile
+      data.districts = fc;
+      var sel = $("c-district");
+      while (sel.options.length > 1) { sel.remove(1); }
+      fc.features.forEach(function (f) {
+        sel.appendChild(el("option", { value: f.properties.adcode, text: f.properties.name }));
+      });
+      redraw();
+      if (city) {
+        var b = geo(fc, {}).getBounds();
+        if (b.isValid()) { map.fitBounds(b); }
+      }
+      body.dataset.districts = "ready";
+    }).catch(function () { body.dataset.districts = "error"; /* decoration */ });
+  }
+  app.loadDistricts = loadDistricts;
+
+  // -- the city (a province or the nation): kept in the URL (?city=); a new city clears the last one's results --
+  if ($("c-city")) {
+    var wanted = new URLSearchParams(window.location.search).get("city");
+    if (wanted && Array.prototype.some.call($("c-city").options, function (o) { return o.value === wanted; })) {
+      $("c-city").value = wanted;
+    }
+    $("c-city").addEventListener("change", function () {
+      var u = new URLSearchParams(window.location.search);
+      u.set("city", $("c-city").value);
+      window.history.replaceState(null, "", window.location.pathname + "?" + u.toString());
+      $("c-district").value = "";
+      app.coverage = app.gaps = app.plan = app.whatif = app.access = app.hoursRows = app.usage = app.recs = null;
+      scenario.close = []; scenario.made24 = []; scenario.add = [];
+      counted.any = counted.now = null;
+      ["grid", "gaps", "access", "lost"].forEach(function (n) { place(n, null); });
+      $("access-legend").hidden = true;
+      renderCoverage(); renderLegend(); renderHours([]); renderHotspots(); renderPlan(); renderWhatif(); renderChanges();
+      $("plan-status").textContent = ""; $("assumptions").textContent = "";
+      $("dl-sites").hidden = $("dl-sites-csv").hidden = true;
+      $("usage-status").textContent = ""; $("usage-city").textContent = ""; $("usage-hours").textContent = "";
+      $("usage-table").hidden = true; $("recs").textContent = ""; $("usage-note").hidden = true;
+      redraw();
+      loadDistricts();
+      runCoverage();
+      if ($("w-edit").checked) { loadCounted(); }
     });
-    redraw();
-  }).catch(function () { /* decoration */ });
+  }
+
+  loadDistricts();
   loadReports();
   body.dataset.state = "ready";
   runCoverage();
