@@ -18,8 +18,11 @@ A city's registry (Qingdao: 1,676 records) is held whole by every worker process
 * **bbox pages** (:meth:`DbRegistry.page`): the OGC API's filters as SQL, ``LIMIT limit + 1``:
   whether a next page exists is known without counting the table.
 * **vector tiles** (:meth:`DbRegistry.tile`): ``ST_AsMVT`` of the facilities in a Web Mercator tile.
+* **place search** (:meth:`DbRegistry.search_facilities`): the live facilities whose name, English name or
+  address holds the query (``ILIKE``, the query's wildcards literal), exact names first; ranked with the places
+  by ``geo.search.QueriedGazetteer``.
 
-Whatever needs every record (coverage, siting, search, exports) still reads the whole registry
+Whatever needs every record (coverage, siting, exports) still reads the whole registry
 (:attr:`DbRegistry.facilities`, loaded on first use in the process that needs it).
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
@@ -256,6 +260,34 @@ class DbRegistry:
                                 "WHERE status <> 'removed'")
         return frozenset((h, bool(w)) for h, w in rows)
 
+    # -- place search ----------------------------------------------------------------------------
+    def search_facilities(self, query: str, limit: int) -> list[Facility]:
+        """At most ``limit`` live facilities whose name, English name or address contains ``query``
+        (case-insensitive ``ILIKE``, its ``%``, ``_`` and backslash taken literally; NFKC, whitespace collapsed):
+        exact names first, then names beginning with it, names and English names holding it, addresses; then the
+        shorter name, registry order. ``geo.search.QueriedGazetteer`` scores and ranks them with the places."""
+        text = " ".join(unicodedata.normalize("NFKC", query).split())
+        if not text or limit < 1:
+            return []
+        lit = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        inside = f"%{lit}%"
+        return self._rows("WHERE status <> 'removed' AND (name ILIKE ? OR name_en ILIKE ? OR address ILIKE ?)",
+                          (inside, inside, inside, lit, f"{lit}%", inside, inside, limit),
+                          "ORDER BY CASE WHEN name ILIKE ? THEN 0 WHEN name ILIKE ? THEN 1 WHEN name ILIKE ? THEN 2 "
+                          "WHEN name_en ILIKE ? THEN 3 ELSE 4 END, length(name), fid LIMIT ?")
+
+    @cached_property
+    def _townships(self) -> dict[tuple[str, str], tuple[float, float, int, str]]:
+        rows = _run(self.store, "SELECT district_adcode, township, min(district), avg(ST_X(geom)), avg(ST_Y(geom)), "
+                                "count(*) FROM facilities WHERE township <> '' AND status <> 'removed' "
+                                "GROUP BY 1, 2 ORDER BY 1, 2")
+        return {(code, town): (float(lon), float(lat), int(n), district) for code, town, district, lon, lat, n in rows}
+
+    def township_positions(self) -> dict[tuple[str, str], tuple[float, float, int, str]]:
+        """(district adcode, township) -> mean lon, mean lat, count and district of the live facilities there (as
+        ``geo.search`` computes them from a registry held whole; one grouped query per version)."""
+        return self._townships
+
     # -- OGC API pages and tiles -----------------------------------------------------------------
     def page(self, flt, offset: int, limit: int) -> tuple[list[Facility], list[float] | None, bool]:
         """``(facilities, geodesic distances or None, more)`` of a ``geo.query.FacilityFilter``: the ``limit``
@@ -444,6 +476,9 @@ class DbNearest:
             prepared = self._sql[key] = (sf, self.store.backend.sql(self._knn_sql.format(where=where)))
         sf, sql = prepared
         states = self._states(at)
+        eligible = self.eligible(sf, at, at_filter, open_24h, include_unknown_hours)
+        if not eligible:  # nothing passes: the index walk would read the whole table to find nothing
+            return NearestResult([], at, 0)
         lon, lat = float(lon), float(lat)
         inv = geodesic_inverse_point
         hc, cc = self._hours_column, self._calendar_column
@@ -489,7 +524,7 @@ class DbNearest:
             is_open, nxt, _ = self._state(states, (f.opening_hours, f.workday_calendar), at)
             hits.append(Hit(f, dist, az % 360.0, radius_m is None or dist <= radius_m, is_open, nxt,
                             dist * walk, dist * ebike, fid))
-        return NearestResult(hits, at, self.eligible(sf, at, at_filter, open_24h, include_unknown_hours))
+        return NearestResult(hits, at, eligible)
 
     def _hours_clause(self, at: datetime, at_filter: bool, open_24h: bool, unknown_ok: bool) -> tuple[str, tuple]:
         """The hours filters as SQL: the expressions (per working calendar) that pass at minute ``at``, as two
