@@ -6,6 +6,9 @@ Below it a tile carries clusters (layer ``clusters``): the tile cut into :data:`
 cells in longitude and latitude, one feature per non-empty cell at the mean position of its facilities,
 with their ``count`` — so a national view never ships 186,100 points.
 
+A registry of more than :data:`VIEWPORT_FACILITIES` live facilities is too large for a page to download whole,
+whatever the store: the worker page and ``/map`` then load these tiles for their view (:func:`loads_by_viewport`).
+
 Two encodings: Mapbox Vector Tiles (``mapbox-vector-tile`` here for a registry held in memory;
 ``ST_AsMVT`` on PostGIS, ``geo.store.knn.DbRegistry.tile``) and GeoJSON (the pages' viewport loading).
 """
@@ -13,6 +16,9 @@ Two encodings: Mapbox Vector Tiles (``mapbox-vector-tile`` here for a registry h
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +26,8 @@ import numpy as np
 
 from geo.params import AMENITY, KIND, WORKER, Param, Params
 
-__all__ = ["EXTENT", "GRID", "MAX_ZOOM", "POINT_ZOOM", "TILE_FILTERS", "TileFilter", "encode_mvt", "mercator_bounds",
-           "memory_features", "tile_bounds", "tile_filter"]
+__all__ = ["EXTENT", "GRID", "MAX_ZOOM", "POINT_ZOOM", "TILE_FILTERS", "VIEWPORT_FACILITIES", "TileFilter",
+           "encode_mvt", "loads_by_viewport", "mercator_bounds", "memory_features", "tile_bounds", "tile_filter"]
 
 POINT_ZOOM = 12
 GRID = 8
@@ -29,6 +35,16 @@ EXTENT = 4096
 MAX_ZOOM = 22
 _R = 6378137.0
 _HALF = math.pi * _R
+#: Above this many live facilities the pages load facilities by viewport (tiles), never the whole layer. The
+#: whole layer (``/worker/facilities.geojson``) costs ~22 bytes a facility on the wire (Brotli; a
+#: Shandong-sized 17,102: 372 KB), and the rest of the worker page's first load is ~190 KB, so the 300 KB first-load
+#: budget (issue 16) leaves ~110 KB, ~5,000 facilities; 4,000 keeps a margin for gzip-only clients and richer
+#: records. Qingdao's registry (1,676 with the shipped sample) stays well below: its pages keep the whole layer.
+VIEWPORT_FACILITIES = 4000
+#: How many filters' lon-sorted arrays :func:`memory_features` keeps per index (each 24 bytes a facility).
+_SORTED_FILTERS = 8
+_sorted: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_sorted_lock = threading.Lock()
 #: The properties of a point feature (``amenities`` joined with ';' in a vector tile).
 POINT_FIELDS = ("id", "kind", "name", "name_en", "district", "status", "access", "amenities", "opening_hours",
                 "workday_calendar")
@@ -93,19 +109,48 @@ def point_feature(f) -> dict[str, Any]:
     return {"lon": f.lon, "lat": f.lat, "properties": props}
 
 
+def loads_by_viewport(live_facilities: int) -> bool:
+    """Whether the pages load a registry of ``live_facilities`` by viewport (more than :data:`VIEWPORT_FACILITIES`).
+
+    >>> loads_by_viewport(1676), loads_by_viewport(17102)
+    (False, True)
+    """
+    return live_facilities > VIEWPORT_FACILITIES
+
+
+def _by_lon(index, flt: TileFilter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indices, lon, lat) of the facilities passing ``flt``, sorted by longitude (kept per index and filter)."""
+    with _sorted_lock:  # the app's threads share it
+        per_index = _sorted.setdefault(index, OrderedDict())
+        hit = per_index.get(flt)
+        if hit is not None:
+            per_index.move_to_end(flt)
+            return hit
+        idx = index.eligible(kinds=flt.kinds, amenities=flt.amenities, worker=flt.worker,
+                             include_closed=flt.include_closed)
+        idx = idx[np.argsort(index.lon[idx], kind="stable")]
+        hit = per_index[flt] = (idx, index.lon[idx], index.lat[idx])
+        if len(per_index) > _SORTED_FILTERS:
+            per_index.popitem(last=False)
+        return hit
+
+
 def memory_features(index, z: int, x: int, y: int, flt: TileFilter) -> tuple[str, list[dict[str, Any]]]:
     """(layer, features) of tile ``z/x/y`` from a ``geo.nearest.FacilityIndex``: each feature ``{"lon", "lat",
-    "properties"}``; points from :data:`POINT_ZOOM`, else clusters (``properties``: ``count``)."""
+    "properties"}``; points from :data:`POINT_ZOOM` (in index order), else clusters (``properties``: ``count``).
+
+    Only the tile's longitude band is read (a binary search in the lon-sorted arrays), so a tile of a 200,000
+    facility registry costs about what the band holds, not a scan of the registry."""
     check_tile(z, x, y)
     bounds = tile_bounds(z, x, y)
     west, south, east, north = bounds
-    idx = index.eligible(kinds=flt.kinds, amenities=flt.amenities, worker=flt.worker,
-                         include_closed=flt.include_closed)
-    lon, lat = index.lon[idx], index.lat[idx]
-    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    idx, lon, lat = _by_lon(index, flt)
+    lo, hi = int(np.searchsorted(lon, west, side="left")), int(np.searchsorted(lon, east, side="right"))
+    idx, lon, lat = idx[lo:hi], lon[lo:hi], lat[lo:hi]
+    inside = (lat >= south) & (lat <= north)
     idx, lon, lat = idx[inside], lon[inside], lat[inside]
     if z >= POINT_ZOOM:
-        return "facilities", [point_feature(index.facilities[i]) for i in idx.tolist()]
+        return "facilities", [point_feature(index.facilities[i]) for i in np.sort(idx).tolist()]
     return "clusters", clusters(lon, lat, bounds)
 
 
@@ -115,12 +160,11 @@ def clusters(lon: np.ndarray, lat: np.ndarray, bounds) -> list[dict[str, Any]]:
         return []
     col, row = cell_of(lon, lat, bounds)
     key = row * GRID + col
-    out = []
-    for k in np.unique(key).tolist():
-        sel = key == k
-        out.append({"lon": float(lon[sel].mean()), "lat": float(lat[sel].mean()),
-                    "properties": {"count": int(sel.sum())}})
-    return out
+    count = np.bincount(key, minlength=GRID * GRID)
+    sum_lon = np.bincount(key, weights=lon, minlength=GRID * GRID)
+    sum_lat = np.bincount(key, weights=lat, minlength=GRID * GRID)
+    return [{"lon": float(sum_lon[k] / count[k]), "lat": float(sum_lat[k] / count[k]),
+             "properties": {"count": int(count[k])}} for k in np.flatnonzero(count).tolist()]
 
 
 def encode_mvt(layer: str, features: list[dict[str, Any]], z: int, x: int, y: int) -> bytes:

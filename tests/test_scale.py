@@ -3,7 +3,8 @@
 A few thousand synthetic facilities (tests/scale_registry.py) in the test PostGIS: KNN nearest with every filter
 equals the in-memory FacilityIndex; OGC bbox paging visits every facility once and never counts; a vector tile
 decodes (mapbox-vector-tile) to exactly the facilities inside its bounds; the national configuration starts with
-one environment variable and answers nearest.
+one environment variable and answers nearest. Without a database: the in-memory tiles equal a brute-force scan,
+and only a registry above ``geo.vector_tiles.VIEWPORT_FACILITIES`` makes the pages load by viewport.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+import geo.vector_tiles
 from geo.errors import ParameterError
 from geo.geography import load_districts
 from geo.nearest import FacilityIndex
 from geo.store.knn import DbNearest, DbRegistry
-from geo.vector_tiles import POINT_ZOOM, TileFilter, mercator_bounds, tile_bounds
+from geo.vector_tiles import POINT_ZOOM, TileFilter, memory_features, mercator_bounds, tile_bounds
 from tests.conftest import open_test_store
 from tests.scale_registry import fill_store, scatter
 from tests.tools import need_module
@@ -74,6 +76,43 @@ def test_knn_equals_the_in_memory_index_with_every_filter(scale_db):
                     for h in a.hits] == \
                    [(h.facility, h.distance_m, h.bearing_deg, h.within_radius, h.open_now, h.next_change, h.walk_min)
                     for h in b.hits], kw
+    finally:
+        store.close()
+
+
+def test_a_filter_nothing_passes_answers_without_walking_the_index(scale_db):
+    """No eligible facility (counted per filter, as the answer states it): no KNN query (it would read the whole
+    table to find nothing); and the planner has statistics on the amenity expression (migration 0005), without
+    which it scanned and sorted the table for every amenity filter."""
+    import itertools
+
+    from geo.model import AMENITIES, KINDS
+
+    url, data_dir, registry = scale_db
+    mem = FacilityIndex(registry.facilities)
+    nothing = next(dict(kinds=(kind,), amenities=pair, open_24h=True)
+                   for kind in KINDS for pair in itertools.combinations(AMENITIES, 2)
+                   if mem.query(120.4, 36.1, k=1, kinds=(kind,), amenities=pair, open_24h=True).eligible == 0)
+    store = open_test_store(data_dir, url)
+    try:
+        db = DbNearest(DbRegistry.at_head(store))
+        db.query(120.4, 36.1, k=1, **nothing)  # counts the eligible once per filter
+        statements: list[str] = []
+        conn = store._conn()
+        original = type(conn).execute
+
+        def spy(self, sql, *args, **kw):
+            statements.append(str(sql))
+            return original(self, sql, *args, **kw)
+
+        type(conn).execute = spy
+        try:
+            got = db.query(120.41, 36.11, k=5, **nothing)
+        finally:
+            type(conn).execute = original
+        assert got.hits == [] and got.eligible == 0 and statements == []
+        assert store._conn().execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = "
+                                     "'facilities_amenity_items'").fetchone()[0] == 1
     finally:
         store.close()
 
@@ -269,3 +308,56 @@ def test_national_configuration_starts_with_one_variable_and_answers_nearest(pg_
     finally:
         activate(load_region("370200"))
         pg_server.drop_database(url)
+
+
+def _page_config(client, path: str) -> dict:
+    import json
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    return json.loads(re.search(r'id="wm-config">(.*?)</script>', html, re.S).group(1))
+
+
+def test_qingdao_pages_keep_the_whole_layer_and_a_larger_registry_loads_by_viewport(sample_app, monkeypatch):
+    live = len(sample_app.extensions["workermap"].index.facilities)
+    assert 1000 < live <= geo.vector_tiles.VIEWPORT_FACILITIES  # Qingdao's shipped registry (1,676)
+    client = sample_app.test_client()
+    for path in ("/", "/map"):
+        assert _page_config(client, path)["viewport"] is None  # the pages load their one whole layer
+    monkeypatch.setattr(geo.vector_tiles, "VIEWPORT_FACILITIES", live - 1)  # the same store, one facility too many
+    for path in ("/", "/map"):
+        assert _page_config(client, path)["viewport"] == {"tiles": "/tiles/facilities/{z}/{x}/{y}.geojson",
+                                                          "point_zoom": POINT_ZOOM}
+
+
+def test_memory_tiles_equal_a_brute_force_scan_edges_included():
+    import dataclasses
+
+    facilities = scatter(1200, load_districts(), seed=7)
+    z, x, y = 13, 6835, 3215  # a tile over urban Qingdao (五四广场): put facilities on its four edges and corners
+    west, south, east, north = tile_bounds(z, x, y)
+    mid_lon, mid_lat = (west + east) / 2, (south + north) / 2
+    edges = [(west, mid_lat), (east, mid_lat), (mid_lon, south), (mid_lon, north), (west, south), (east, north)]
+    facilities += [dataclasses.replace(facilities[i], id=f"edge-{i}", lon=lo, lat=la, status="open")
+                   for i, (lo, la) in enumerate(edges)]
+    index = FacilityIndex(facilities)
+    live = [f for f in facilities if f.status != "removed"]
+    for flt in (TileFilter(), TileFilter(("station",), (), "member", False)):
+        allowed = {"member": {"outdoor_workers", "members"}}.get(flt.worker)
+        chosen = [f for f in live if (not flt.kinds or f.kind in flt.kinds)
+                  and (flt.include_closed or f.status == "open") and (allowed is None or f.access in allowed)]
+        for tz, tx, ty in ((z, x, y), (12, x // 2, y // 2), (14, 2 * x + 1, 2 * y), (9, x // 16, y // 16),
+                           (4, 13, 6), (0, 0, 0)):
+            w, s_, e, n = tile_bounds(tz, tx, ty)
+            inside = [f for f in chosen if w <= f.lon <= e and s_ <= f.lat <= n]
+            layer, feats = memory_features(index, tz, tx, ty, flt)
+            if tz >= POINT_ZOOM:
+                assert layer == "facilities"
+                assert [f["properties"]["id"] for f in feats] == [f.id for f in inside]  # index order
+            else:
+                assert layer == "clusters" and sum(f["properties"]["count"] for f in feats) == len(inside)
+                for c in feats:  # each cluster at the mean of its facilities, inside the tile
+                    assert w <= c["lon"] <= e and s_ <= c["lat"] <= n
+        if flt == TileFilter():
+            ids = {f["properties"]["id"] for f in memory_features(index, z, x, y, flt)[1]}
+            assert {f"edge-{i}" for i in range(len(edges))} <= ids

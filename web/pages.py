@@ -305,7 +305,7 @@ def _page(template: str, ui: dict, *, zoom: int, center: tuple[float, float], ex
                  "hours": url_for("pages.hours_state"),
                  "facilities": url_for(facilities), "facilities_full": url_for("api.facilities")},
         "streets": streets_config(),  # the imported extract's street basemap (web/tiles.py), or null
-        "viewport": viewport_config(),  # a registry queried in the database: facilities by map tile, or null
+        "viewport": viewport_config(),  # a large registry (any store): facilities by map tile, or null
         "osm": osm_credit(state().settings),  # an imported extract's ODbL attribution (geo.osm), or null
         **extra,
     }

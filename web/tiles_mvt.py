@@ -3,9 +3,10 @@
 What a page or a GIS client needs for one view, never the whole registry (``geo.vector_tiles``: points from
 zoom 12, clusters with counts below it). On PostGIS with a registry queried in the database
 (``geo.store.knn``) the points come from ``ST_AsMVT``; a registry held in memory is encoded with
-``mapbox-vector-tile``. The worker page and ``/map`` load the GeoJSON form by viewport for such a registry
-(``viewport`` in their config); a city's pages keep loading their one small layer. Cacheable for a minute,
-then revalidated by ETag.
+``mapbox-vector-tile``. The worker page and ``/map`` load the GeoJSON form by viewport (``viewport`` in their
+config) for a registry queried in the database or one of more than ``geo.vector_tiles.VIEWPORT_FACILITIES``
+live facilities in any store (a province's in the GeoPackage); a city's pages keep loading their one small
+layer. Cacheable for a minute, then revalidated by ETag.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from geo.vector_tiles import (
     TileFilter,
     check_tile,
     encode_mvt,
+    loads_by_viewport,
     memory_features,
     tile_filter,
 )
@@ -47,8 +49,10 @@ def _tile(z: str, x: str, y: str) -> tuple[int, int, int, TileFilter]:
 
 
 def viewport_config() -> dict | None:
-    """What the pages need to load facilities by viewport (a registry queried in the database), else None."""
-    if not isinstance(state().registry, DbRegistry):
+    """What the pages need to load facilities by viewport (a registry queried in the database, or one too large
+    to send whole: ``geo.vector_tiles.loads_by_viewport``), else None (the pages load their whole layer)."""
+    st = state()
+    if not isinstance(st.registry, DbRegistry) and not loads_by_viewport(len(st.index.facilities)):
         return None
     return {"tiles": "/tiles/facilities/{z}/{x}/{y}.geojson", "point_zoom": POINT_ZOOM}
 

@@ -204,6 +204,7 @@
     var loading = null;
     var facilities = null;
     var facilitiesLoading = null;
+    var viewTiles = null;  // a large registry (WM.cfg.viewport): the view's tiles for the facility labels
     self.drawn = false;
     var streetsLoading = null;
     self.streets = null;
@@ -299,7 +300,15 @@
     }
 
     function loadFacilities() {
-      var furl = WM.cfg.urls && WM.cfg.urls.facilities;
+      var furl = WM.cfg.urls && WM.cfg.urls.facilities, vp = WM.cfg.viewport;
+      if (vp) {  // a large registry: label the view's point tiles (viewport.js caches them), never the whole layer
+        if (!WM.ViewportTiles) { facilities = []; return; }  // a page without viewport loading: no facility labels
+        viewTiles = viewTiles || new WM.ViewportTiles(map, { url: vp.tiles, pointZoom: vp.point_zoom });
+        viewTiles.load().then(function (got) {
+          if (got) { facilities = got.points.features; relabel(); facilities = null; }
+        }, function () { /* labels are decoration */ });
+        return;
+      }
       if (facilitiesLoading || !furl) { return; }
       facilitiesLoading = WM.getJSON(furl).then(function (fc) { facilities = fc.features; relabel(); },
         function () { facilities = []; });

@@ -1,13 +1,15 @@
 // Facilities by viewport, for a registry too large to send whole (cfg.viewport, set by web/tiles_mvt.py):
 // the tiles of the current view from /tiles/facilities/{z}/{x}/{y}.geojson — every facility from the
 // point zoom on (cached per tile URL, so panning back asks again only after a reload), server-side
-// clusters with counts below it. The worker page and /map draw what load() gives them; a city's
-// registry never uses this file (its pages load their one small layer).
+// clusters with counts below it. The worker page and /map draw what load() gives them, and the offline
+// basemap's facility labels (common.js) read the same cached tiles; a city's registry never uses this file
+// (its pages load their one small layer).
 (function () {
   "use strict";
   var WM = window.WM;
   var MAX_CACHED = 256;
   var MAX_LAT = 85.0511;
+  var cache = {}, order = [];  // tile URL -> its promise, shared by every ViewportTiles of the page
 
   function tileRange(bounds, z) {
     var n = Math.pow(2, z);
@@ -23,19 +25,16 @@
   function ViewportTiles(map, opts) {
     this.map = map;
     this.opts = opts;
-    this.cache = {};
-    this.order = [];
     this.seq = 0;
   }
   ViewportTiles.prototype.get = function (url) {
-    var self = this;
-    if (!this.cache[url]) {
-      this.cache[url] = WM.getJSON(url);
-      this.cache[url].catch(function () { delete self.cache[url]; });
-      this.order.push(url);
-      if (this.order.length > MAX_CACHED) { delete this.cache[this.order.shift()]; }
+    if (!cache[url]) {
+      cache[url] = WM.getJSON(url);
+      cache[url].catch(function () { delete cache[url]; });
+      order.push(url);
+      if (order.length > MAX_CACHED) { delete cache[order.shift()]; }
     }
-    return this.cache[url];
+    return cache[url];
   };
   /** The view's facilities ({points: FeatureCollection, clusters: [Feature]}), or null if a newer view was asked. */
   ViewportTiles.prototype.load = function () {
