@@ -14,7 +14,10 @@ provenance in ``data/README.md``): the 10 districts, the 141 townships and the G
 its Chinese name and short form (市南区, 市南), their pinyin (made with pypinyin's phrase dictionary at build
 time: 长江路 is chang, 大场 chang) and English names. Then the registry's live facilities (name, English name,
 address) and its townships (:func:`gazetteer`). Other entries — the landmarks of an OpenStreetMap extract —
-are passed as ``extra`` :class:`Entry` objects: their pinyin is spelled here (:func:`spell`).
+are passed as ``extra`` :class:`Entry` objects: their pinyin is spelled here (:func:`spell`). A registry
+queried in a database, not held (a province's or the nation's: ``geo.store.knn.DbRegistry``), is searched by
+:class:`QueriedGazetteer`: places indexed here, facilities found by the database (a literal part of the name,
+English name or address) and scored and ranked here with the places.
 
 **Where a township is.** No township geometry exists openly. A township is at its GeoNames town seat when
 GeoNames has one of the same name in the same district (南村镇 at Nancun; ``position`` ``geonames:<id>`` in
@@ -56,9 +59,10 @@ from pathlib import Path
 
 from geo.params import DEFAULT_SEARCH_LIMIT
 
-__all__ = ["DISTRICT_SUFFIXES", "GAZETTEER_COLUMNS", "GAZETTEER_FILE", "MIN_SCORE", "PINYIN_FILE", "TOWNSHIP_SUFFIXES",
-           "TYPES", "TYPE_WEIGHT", "Entry", "Gazetteer", "Result", "compact", "csv_entries", "facility_entries",
-           "gazetteer", "place_entries", "short_name", "shipped_rows", "spell", "street"]
+__all__ = ["CANDIDATES_PER_RESULT", "DISTRICT_SUFFIXES", "GAZETTEER_COLUMNS", "GAZETTEER_FILE", "MIN_SCORE",
+           "PINYIN_FILE", "TOWNSHIP_SUFFIXES", "TYPES", "TYPE_WEIGHT", "Entry", "Gazetteer", "QueriedGazetteer",
+           "Result", "compact", "csv_entries", "facility_entries", "gazetteer", "place_entries", "ranked",
+           "short_name", "shipped_rows", "spell", "street"]
 
 #: The shipped gazetteer (in the shipped data folder) and its columns.
 GAZETTEER_FILE = "gazetteer_qingdao.csv"
@@ -238,6 +242,10 @@ class Gazetteer:
 
     def search(self, query: str, limit: int = DEFAULT_SEARCH_LIMIT) -> list[Result]:
         """The ``limit`` best entries for ``query``, best first (none for a query with nothing to compare)."""
+        return ranked(self.scores(query), limit)
+
+    def scores(self, query: str) -> list[tuple[float, Entry, int]]:
+        """``(score, entry, position)`` of every entry matching ``query`` (unweighted, in no order)."""
         q = compact(query)
         best: dict[int, float] = {}
         if not q:
@@ -258,16 +266,7 @@ class Gazetteer:
             _literal(q, self._latin, offer, 1.0)
             if len(q) >= 4:
                 _typos(q, self._latin, offer)
-        ranked = []
-        for e, score in best.items():
-            entry = self.entries[e]
-            ranked.append((-round(score * TYPE_WEIGHT[entry.type], 3), TYPES.index(entry.type), len(entry.name),
-                           entry.name, e))
-        ranked.sort()
-        if ranked:
-            least = max(MIN_SCORE, -ranked[0][0] * RELATIVE_SCORE)
-            ranked = [r for r in ranked if -r[0] >= least]
-        return [_result(self.entries[e], -neg) for neg, *_, e in ranked[:limit]]
+        return [(score, self.entries[e], e) for e, score in best.items()]
 
     def _pairs_shared(self, q: str, offer) -> None:
         """Chinese keys holding most (≥ 60 %) of the query's pairs of Chinese characters, in any order."""
@@ -282,6 +281,18 @@ class Gazetteer:
             share = n / len(pairs)
             if share >= 0.6:
                 offer(self._cjk, k, (0.6 if self._cjk.kind[k] == NAME else 0.5) * share)
+
+
+def ranked(scored: Iterable[tuple[float, Entry, int]], limit: int) -> list[Result]:
+    """The ``limit`` best of ``(score, entry, position)`` (:meth:`Gazetteer.scores`; positions unique): each
+    score times its type's weight, those below :data:`MIN_SCORE` or half the best dropped, ties by type, then
+    the shorter name, then the position."""
+    order = sorted((-round(score * TYPE_WEIGHT[e.type], 3), TYPES.index(e.type), len(e.name), e.name, pos, e)
+                   for score, e, pos in scored)
+    if order:
+        least = max(MIN_SCORE, -order[0][0] * RELATIVE_SCORE)
+        order = [r for r in order if -r[0] >= least]
+    return [_result(r[-1], -r[0]) for r in order[:limit]]
 
 
 def _literal(q: str, keys: _Keys, offer, factor: float) -> None:
@@ -364,11 +375,12 @@ def _township_positions(facilities: Iterable) -> dict[tuple[str, str], tuple[flo
     return {k: (lon / n, lat / n, n, district) for k, (lon, lat, n, district) in sums.items()}
 
 
-def place_entries(facilities: Sequence = ()) -> list[Entry]:
+def place_entries(facilities: Sequence = (), townships: dict | None = None) -> list[Entry]:
     """Districts, townships and places: the shipped gazetteer, with each township that has no GeoNames seat
     at the mean of ``facilities`` there (left out if none), and the townships of ``facilities`` the
-    gazetteer does not know."""
-    seen = _township_positions(facilities)
+    gazetteer does not know. ``townships``: those means given instead ((district adcode, township) -> mean
+    lon, mean lat, count, district: a registry queried in a database, ``DbRegistry.township_positions``)."""
+    seen = dict(townships) if townships is not None else _township_positions(facilities)
     out = []
     for row in shipped_rows():
         if row["lon"]:
@@ -404,3 +416,36 @@ def gazetteer(facilities: Sequence = (), extra: Iterable[Entry] = ()) -> Gazette
     """The search index over the shipped places, the registry's ``facilities`` (and their townships) and
     ``extra`` entries (landmarks): build it once per registry version."""
     return Gazetteer([*place_entries(facilities), *facility_entries(facilities), *extra])
+
+
+#: A registry queried in a database is asked for this many facility candidates per result wanted.
+CANDIDATES_PER_RESULT = 4
+
+
+class QueriedGazetteer:
+    """Place search over a registry queried in a database, not held (``geo.store.knn.DbRegistry``: a province's
+    or the nation's): the places (as :func:`gazetteer`, townships at the means the database computes) and
+    ``extra`` entries are indexed here; the facilities come from ``registry.search_facilities(query, n)`` —
+    the live ones whose name, English name or address contains the query (case-insensitive; whitespace and
+    width normalised), at most :data:`CANDIDATES_PER_RESULT` × ``limit``, exact names first — scored here as
+    :class:`Gazetteer` scores them and ranked with the places in one list (:func:`ranked`). Unlike the city's
+    index, a facility is found only by a literal part of its name or address (not by pinyin, a typo or
+    scattered pairs of characters: those would need every record)."""
+
+    def __init__(self, registry, extra: Iterable[Entry] = ()):
+        self.registry = registry
+        self.places = Gazetteer([*place_entries(townships=registry.township_positions()), *extra])
+
+    def __len__(self) -> int:
+        return len(self.places) + len(self.registry)
+
+    def search(self, query: str, limit: int = DEFAULT_SEARCH_LIMIT) -> list[Result]:
+        """The ``limit`` best places and facilities for ``query``, best first (as :meth:`Gazetteer.search`)."""
+        if not compact(query):
+            return []
+        scored = self.places.scores(query)
+        found = self.registry.search_facilities(query, CANDIDATES_PER_RESULT * limit)
+        if found:
+            first = len(self.places)
+            scored += [(score, e, first + pos) for score, e, pos in Gazetteer(facility_entries(found)).scores(query)]
+        return ranked(scored, limit)
