@@ -255,11 +255,17 @@ def search(ctx, query, as_json, **values):
     import json
 
     from cli.table import table
-    from geo.search import gazetteer
+    from geo.osm import landmark_entries
+    from geo.regions import active_region, search_entries
+    from geo.search import search_index
+    from geo.store.knn import DbRegistry, uses_database
 
     o = parsed(SEARCH, {**values, "q": query})
-    reg = store(ctx).load()
-    results = gazetteer(reg.facilities).search(o["q"], limit=o["limit"])
+    s, st, region = settings(ctx), store(ctx), active_region()
+    # as the server's: a province's or the nation's registry is queried in the database, not loaded
+    reg = DbRegistry.at_head(st) if uses_database(s.query_mode, st, region_level=region.level) else st.load()
+    extra = [*search_entries(region, region.districts()), *landmark_entries(s)]
+    results = search_index(reg, extra).search(o["q"], limit=o["limit"])
     if as_json:
         click.echo(json.dumps({"query": o["q"], "count": len(results), "results": [r.as_dict() for r in results]},
                               ensure_ascii=False, indent=1))

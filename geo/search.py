@@ -62,7 +62,7 @@ from geo.params import DEFAULT_SEARCH_LIMIT
 __all__ = ["CANDIDATES_PER_RESULT", "DISTRICT_SUFFIXES", "GAZETTEER_COLUMNS", "GAZETTEER_FILE", "MIN_SCORE",
            "PINYIN_FILE", "TOWNSHIP_SUFFIXES", "TYPES", "TYPE_WEIGHT", "Entry", "Gazetteer", "QueriedGazetteer",
            "Result", "compact", "csv_entries", "facility_entries", "gazetteer", "place_entries", "ranked",
-           "short_name", "shipped_rows", "spell", "street"]
+           "search_index", "short_name", "shipped_rows", "spell", "street"]
 
 #: The shipped gazetteer (in the shipped data folder) and its columns.
 GAZETTEER_FILE = "gazetteer_qingdao.csv"
@@ -449,3 +449,12 @@ class QueriedGazetteer:
             first = len(self.places)
             scored += [(score, e, first + pos) for score, e, pos in Gazetteer(facility_entries(found)).scores(query)]
         return ranked(scored, limit)
+
+
+def search_index(registry, extra: Iterable[Entry] = ()) -> Gazetteer | QueriedGazetteer:
+    """The search index of one registry version with ``extra`` entries (the region's units, landmarks): a registry
+    queried in a database (one that can ``search_facilities``: ``geo.store.knn.DbRegistry``) keeps its facilities
+    there (:class:`QueriedGazetteer`); a registry held in memory is indexed whole (:func:`gazetteer`)."""
+    if hasattr(registry, "search_facilities"):
+        return QueriedGazetteer(registry, extra)
+    return gazetteer([f for f in registry.facilities if f.status != "removed"], extra)

@@ -171,3 +171,22 @@ def test_the_registry_is_never_read_whole(national):
     assert "index" not in vars(snap) and "gazetteer" in vars(snap)
     with pytest.raises(AssertionError, match="read whole"):
         _ = snap.registry.facilities  # the patch holds: a search reading it would have failed
+
+
+def test_the_command_line_searches_the_database_as_the_api_does(national):
+    """`workermap search` on the national configuration: the same answer as GET /api/v1/search, the registry never
+    read whole (DbRegistry.facilities raises in this fixture)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    app, facilities = national
+    s = app.extensions["workermap"].settings
+    name = facilities[20].name
+    got = CliRunner().invoke(main, ["--data-dir", str(s.data_dir), "--database-url", s.database_url,
+                                    "search", name, "--json"], env={"WORKERMAP_REGION": "100000"})
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.output)["results"] == _search(app, name, limit=10)["results"]
+    assert json.loads(got.output)["results"][0]["id"] == facilities[20].id

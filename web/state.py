@@ -17,7 +17,7 @@ from geo.nearest import FacilityIndex, Travel
 from geo.query import FacilityTable
 from geo.regions import Region, outline_geojson, region_for, search_entries
 from geo.registry import Registry, RegistryError
-from geo.search import Gazetteer, QueriedGazetteer, gazetteer
+from geo.search import Gazetteer, QueriedGazetteer, search_index
 from geo.settings import Settings
 from geo.store import RegistryStore, StoreUnavailable
 from geo.store.knn import BoundedDict, DbNearest, DbRegistry
@@ -93,10 +93,7 @@ class Snapshot:
     def gazetteer(self) -> Gazetteer | QueriedGazetteer:
         """The place search index of this version (its live facilities and their townships, the landmarks of an
         imported OpenStreetMap extract; built on first use); a ``DbRegistry``'s facilities are queried, not held."""
-        extra = [*self._shared.region_entries, *self._shared.osm_landmarks]
-        if isinstance(self.registry, DbRegistry):
-            return QueriedGazetteer(self.registry, extra)
-        return gazetteer(self.index.facilities, extra)
+        return search_index(self.registry, [*self._shared.region_entries, *self._shared.osm_landmarks])
 
     @cached_property
     def counts(self) -> dict:
