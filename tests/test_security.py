@@ -51,6 +51,13 @@ def test_which_media_types_get_the_policy(content_type, policed):
 
 def test_cors_allows_reads_only(client, data_dir):
     assert client.get("/api/v1/facilities").headers.get("Access-Control-Allow-Origin") == "*"
+    # a cross-origin page's preflight learns the methods; the read itself needs only the origin (Fetch standard)
+    pre = client.options("/api/v1/nearest", headers={"Origin": "https://example.org",
+                                                     "Access-Control-Request-Method": "GET"})
+    assert pre.headers.get("Access-Control-Allow-Origin") == "*"
+    assert pre.headers.get("Access-Control-Allow-Methods") == "GET, HEAD, OPTIONS"
+    near = client.get("/api/v1/nearest?lon=120.38&lat=36.07", headers={"Origin": "https://example.org"})
+    assert near.status_code == 200 and near.headers.get("Access-Control-Allow-Origin") == "*"
     r = client.post("/api/v1/admin/facilities", json={})
     assert "Access-Control-Allow-Origin" not in r.headers
     r = client.get("/api/v1/admin/audit")

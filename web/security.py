@@ -40,8 +40,10 @@ _CSP_REST = ("; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: htt
 #: Headers every response gets (unless the view set them): the policy here is the one without a nonce.
 FIXED_HEADERS = (("Content-Security-Policy", "default-src 'self'; script-src 'self'" + _CSP_REST),
                  ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
-#: Headers for reads of the public API from any origin (see :func:`cors_readable`).
-CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"))
+#: Headers for reads of the public API from any origin (see :func:`cors_readable`); a preflight (OPTIONS) also
+#: gets :data:`PREFLIGHT_HEADERS` (the Fetch standard reads ``Access-Control-Allow-Methods`` only there).
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),)
+PREFLIGHT_HEADERS = (("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),)
 
 
 #: Media types a browser may render as a document (scripts can run in it) or start as a worker.
@@ -78,6 +80,8 @@ def response_headers(method: str, path: str, nonce: str | None = None, *,
         out.append((key, value))
     if cors_readable(method, path):
         out.extend(CORS_HEADERS)
+        if method == "OPTIONS":
+            out.extend(PREFLIGHT_HEADERS)
     return out
 
 
