@@ -14,6 +14,7 @@ every /api and /ogc error is the one JSON error shape (:func:`error_shape_proble
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import random
 import string
@@ -78,6 +79,16 @@ def routes(app) -> list[tuple[str, str]]:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             out.append((method, rule.rule))
     return sorted(out)
+
+
+def decoded(body: bytes, encoding: str | None) -> bytes:
+    """A response body as the client reads it: Brotli or gzip undone (a client that sends Accept-Encoding, as
+    schemathesis does, gets large answers — an error echoing a long value — compressed)."""
+    if encoding == "br":
+        import brotli
+
+        return brotli.decompress(body)
+    return gzip.decompress(body) if encoding == "gzip" else body
 
 
 def error_shape_problem(path: str, status: int, body: bytes) -> str | None:
@@ -200,7 +211,8 @@ def schemathesis_fuzz(schema, *, headers: dict | None = None, admin_only: bool =
             def send(case):
                 r = case.call(headers=headers)
                 counts[f"{r.status_code // 100}xx"] = counts.get(f"{r.status_code // 100}xx", 0) + 1
-                problem = error_shape_problem(case.path, r.status_code, r.content)
+                encoding = (r.headers.get("content-encoding") or [None])[0]  # schemathesis: lower-case, lists
+                problem = error_shape_problem(case.path, r.status_code, decoded(r.content, encoding))
                 if problem:
                     failures.append((problem, case.method, case.formatted_path, str(case.query)[:200],
                                      r.status_code, r.content[:300]))
