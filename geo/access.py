@@ -60,9 +60,8 @@ from geo.errors import ParameterError, Unprocessable
 from geo.nearest import FacilityIndex
 from geo.overlay import Overlay, encode_png, overlay_bounds, resample
 from geo.params import Params
-from geo.planner import PlannerData, PlannerOptions, as_city_row, csv_bytes, from_values, scope_of
+from geo.planner import PlannerData, PlannerOptions, csv_bytes, from_values, scope_of
 from geo.planner_params import DECAYS, DEMANDS, MAX_ACCESS_PAIRS
-from geo.regions import whole_region
 
 __all__ = ["ACCESS_CLASSES", "Access", "AccessOptions", "AccessTooLarge", "ShortageArea", "access_grid",
            "access_options", "access_payload", "catchment_pairs", "cells_csv", "compute_access", "decay_weights",
@@ -324,7 +323,7 @@ class Access:
         }
 
     def city_row(self, max_demand_per_place: float) -> dict:
-        return self._row(*whole_region(), None, self.short(max_demand_per_place), max_demand_per_place)
+        return self._row(*self.prepared.scope, None, self.short(max_demand_per_place), max_demand_per_place)
 
     def district_table(self, max_demand_per_place: float, district: str | None = None) -> list[dict]:
         """One row per district (or only ``district``), by adcode."""
@@ -590,7 +589,7 @@ def access_payload(data: PlannerData, opts: AccessOptions) -> dict[str, Any]:
     a = {**acc.assumptions(opts.max_demand_per_place), **scope_of(data, o.district)}
     b = acc.bounds(o.district)
     return {"assumptions": a, "demand_source": data.prepared.source, "sample": data.sample,
-            "city": as_city_row(data.city, acc.city_row(t)), "districts": acc.district_table(t, o.district),
+            "city": acc.city_row(t), "districts": acc.district_table(t, o.district),
             "shortage": shortage_collection(shortage(data, opts, acc)), "facilities": acc.facility_table(o.district),
             "grid": {"bounds": [list(b[0]), list(b[1])], "cell_m": data.prepared.cell_m, "legend": acc.legend(t)}}
 

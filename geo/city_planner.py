@@ -236,7 +236,7 @@ def city_demand(region, districts, settings) -> PreparedGrid:
         grid = _clip(grid, districts)
     if len(grid) == 0:
         raise _no_demand(region.adcode, region.name)
-    return PreparedGrid(grid, districts.names)
+    return PreparedGrid(grid, districts.names, scope=(region.adcode, region.name))  # its rows: the city's
 
 
 def _clip(grid, districts):

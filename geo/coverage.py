@@ -305,13 +305,17 @@ class PreparedGrid:
     """A demand grid with what coverage needs precomputed: district codes, totals, raster positions.
 
     ``row``/``col``: each cell's position on the ``shape`` raster (row 0 = southernmost), whose
-    lower-left corner is ``(origin_x, origin_y)`` in EPSG:4549.
+    lower-left corner is ``(origin_x, origin_y)`` in EPSG:4549. ``scope``: ``(adcode, name)`` of the area the
+    grid covers, its whole-area rows' name (default: the region served, ``geo.regions.whole_region``; a city
+    of a province: the city, ``geo.city_planner``).
     """
 
-    def __init__(self, grid: DemandGrid, names: Mapping[str, str] | None = None):
+    def __init__(self, grid: DemandGrid, names: Mapping[str, str] | None = None, *,
+                 scope: tuple[str, str] | None = None):
         if len(grid) == 0:
             raise ValueError("the demand grid has no cells")
         self.grid = grid
+        self._scope = scope
         names = dict(names or {})
         raw = np.asarray(grid.adcode, dtype=str)
         # rows come in runs of one district: unique over the run starts, then a binary search
@@ -362,9 +366,14 @@ class PreparedGrid:
             raise ParameterError("demand", which, f"one of {', '.join(DEMANDS)}")
         return self.grid.workers if which == "workers" else self.grid.residents
 
+    @property
+    def scope(self) -> tuple[str, str]:
+        """``(adcode, name)`` of the whole area (Qingdao: 370200, 青岛市)."""
+        return self._scope or whole_region()
+
     def district_code(self, district: str | None) -> int | None:
-        """The code of a district given by adcode or name (None for the whole city)."""
-        if district is None or district in ("", *whole_region()):  # the region served (Qingdao: 370200, 青岛市)
+        """The code of a district given by adcode or name (None for the whole area, :attr:`scope`)."""
+        if district is None or district in ("", *self.scope):
             return None
         if district in self.adcodes:
             return self.adcodes.index(district)
@@ -768,7 +777,7 @@ class Coverage:
     def city_row(self) -> dict:
         p = self.prepared
         cells, res, wrk = self._by_district
-        return summary_row(*whole_region(), len(p), int(round(cells.sum())), p.residents_by_district.sum(),
+        return summary_row(*p.scope, len(p), int(round(cells.sum())), p.residents_by_district.sum(),
                            res.sum(), p.workers_by_district.sum(), wrk.sum(), p.grid.cell_area_km2)
 
     def facility_table(self) -> list[dict]:
@@ -837,7 +846,7 @@ def hourly_coverage(prepared: PreparedGrid, index: FacilityIndex, threshold: Thr
     x, y, lon, lat = g.x[sel], g.y[sel], g.lon[sel], g.lat[sel]
     res, wrk = g.residents[sel], g.workers[sel]
     code = prepared.district_code(district)
-    adcode, name = whole_region() if code is None else (prepared.adcodes[code], prepared.names[code])
+    adcode, name = prepared.scope if code is None else (prepared.adcodes[code], prepared.names[code])
     # the facilities open at some hour are among those of the filter at any hour: their cell pairs, found once,
     # give each hour's coverage by a mask (the distances are measured per hour only for a long threshold)
     anytime = facility_filter.at(None).indices(index)

@@ -73,12 +73,11 @@ from geo.planner_params import (
     WHATIF,
     WHATIF_QUERY,
 )
-from geo.regions import whole_region
 from geo.siting import Plan, plan_sites
 
 __all__ = [
     "COVERAGE", "GAPS", "HOURS", "PLAN", "REPORT", "REPORT_QUERY", "WHATIF", "WHATIF_QUERY",
-    "PlannerData", "PlannerOptions", "ReportData", "Table", "as_city_row", "coverage", "coverage_grid",
+    "PlannerData", "PlannerOptions", "ReportData", "Table", "coverage", "coverage_grid",
     "coverage_hours", "coverage_summary", "coverage_tables", "csv_bytes", "facilities_served", "gaps", "options",
     "plan_payload", "report", "run_plan", "run_whatif", "scope_of", "sites_download", "travel_text", "whatif_payload",
 ]
@@ -189,8 +188,7 @@ def from_values(data: PlannerData, values: Mapping[str, Any]) -> PlannerOptions:
                              include_closed=bool(values.get("include_closed")),
                              open_24h=bool(values.get("open_24h")),
                              include_unknown_hours=bool(values.get("include_unknown_hours")))
-    district = values.get("district")
-    code = None if data.city is not None and district in data.city else data.prepared.district_code(district)
+    code = data.prepared.district_code(values.get("district"))
     out: dict[str, Any] = {"threshold": threshold, "facility_filter": ffilter,
                            "district": None if code is None else data.prepared.adcodes[code]}
     add = values.get("add")
@@ -231,14 +229,6 @@ def scope_of(data: PlannerData, district: str | None) -> dict[str, Any]:
     return {"district": district} if data.city is None else {"district": district, "city": data.city[0]}
 
 
-def as_city_row(city: tuple[str, str] | None, row: dict) -> dict:
-    """A whole-region row (``geo.regions.whole_region``: the process's region) as the city's where the figures are
-    a city's of a province or the nation (``geo.city_planner``)."""
-    if city is None or row.get("adcode") != whole_region()[0] or row["adcode"] == city[0]:
-        return row
-    return {**row, "adcode": city[0], "name": city[1]}
-
-
 def _meta(data: PlannerData, cov: Coverage, district: str | None) -> dict[str, Any]:
     return {"assumptions": {**cov.assumptions(), **scope_of(data, district)}, "demand_source": cov.prepared.source,
             "sample": data.sample}
@@ -247,7 +237,7 @@ def _meta(data: PlannerData, cov: Coverage, district: str | None) -> dict[str, A
 def coverage_tables(data: PlannerData, opts: PlannerOptions) -> dict[str, Any]:
     """Coverage of the city and by district (or of the one district), with the assumptions."""
     cov = coverage(data, opts)
-    return {**_meta(data, cov, opts.district), "city": as_city_row(data.city, cov.city_row()),
+    return {**_meta(data, cov, opts.district), "city": cov.city_row(),
             "districts": cov.district_table(opts.district)}
 
 
@@ -279,7 +269,7 @@ def _hour_rows(data: PlannerData, opts: PlannerOptions, day: date) -> list[dict]
 def coverage_hours(data: PlannerData, opts: PlannerOptions) -> dict[str, Any]:
     """Coverage at each full hour of ``opts.day`` (default: the date of open_at, else today, Qingdao)."""
     day = opts.report_day()
-    rows = [as_city_row(data.city, r) for r in _hour_rows(data, opts, day)]
+    rows = _hour_rows(data, opts, day)
     anytime = opts.facility_filter.at(None)
     a = {**assumptions(opts.threshold, data.prepared, anytime), **scope_of(data, opts.district)}
     a["filter"]["open_at"] = "each full hour of the date"
@@ -413,7 +403,7 @@ def whatif_payload(data: PlannerData, opts: PlannerOptions, result: WhatIf | Non
             "scenario": {"added": result.added, "removed": result.removed, "closed": result.closed,
                          "notes": result.notes, "eligible_today": today.eligible,
                          "eligible_scenario": result.scenario.eligible},
-            "rows": [as_city_row(data.city, r) for r in result.table(opts.district)],
+            "rows": result.table(opts.district),
             "newly_uncovered": {"type": "FeatureCollection", "features": gap_features(lost_areas(
                 today, result.scenario, places(data), district=opts.district, limit=MAX_LOST_AREAS))}}
 
@@ -518,12 +508,10 @@ class ReportData:
     demand_source: str
     districts_fc: dict
     spots: HotSpots | None = None  # how ``gaps`` were made, and the demand below their floor
-    #: (adcode, name) of the city the figures are for (``PlannerData.city``).
-    city_scope: tuple[str, str] | None = None
 
     @property
     def city(self) -> dict:
-        return as_city_row(self.city_scope, self.coverage.city_row())
+        return self.coverage.city_row()
 
     @property
     def district_rows(self) -> list[dict]:
@@ -657,7 +645,7 @@ def report(data: PlannerData, opts: PlannerOptions) -> ReportData:
 
     cov = coverage(data, opts)
     day = opts.report_day()
-    hours = [as_city_row(data.city, r) for r in _hour_rows(data, opts, day)]
+    hours = _hour_rows(data, opts, day)
     spots = _hot_spots(data, opts)
     a = {**cov.assumptions(), **scope_of(data, opts.district), "report_date": day.isoformat(),
          "generated_at": now_local().isoformat(timespec="minutes") + "+08:00", "sample_registry": data.sample}
@@ -668,10 +656,10 @@ def report(data: PlannerData, opts: PlannerOptions) -> ReportData:
                         if k in ("add", "demand", "min_spacing_m", "method", "candidates")},
                      "placed": len(plan.sites), "notes": plan.notes}
     table = cov.district_table(opts.district)
-    scope = f"{data.city[1] if data.city else '青岛市'} city" if opts.district is None else table[0]["name"]
+    scope = f"{data.prepared.scope[1]} city" if opts.district is None else table[0]["name"]
     served = sorted(cov.facility_table(), key=lambda r: -r["workers_served"])
     frame = data.districts.frame
     districts_fc = data.cached(("district-outlines",), lambda: districts_feature_collection(frame))
     return ReportData(opts, cov, plan, spots.areas, hours, coverage_grid(data, opts), served, a, day, scope,
-                      data.sample, data.prepared.source, districts_fc, spots, data.city)
+                      data.sample, data.prepared.source, districts_fc, spots)
 
