@@ -253,6 +253,13 @@
       document.body.dataset.offlineBasemap = "drawn";
     }
 
+    /** Whether the map's container point ``pt`` is on screen and not under the page's own bars or panels. */
+    function uncovered(pt) {
+      var box = map.getContainer().getBoundingClientRect();
+      var hit = document.elementFromPoint(box.left + pt.x, box.top + pt.y);
+      return !!hit && map.getContainer().contains(hit);
+    }
+
     /** Labels for this zoom and view, in the page's language. */
     function relabel() {
       if (!self.drawn || !map.hasLayer(group)) { return; }
@@ -265,14 +272,17 @@
         l.marker.label.textContent = text(l.props);
         var show = z >= (l.props.min_zoom != null ? l.props.min_zoom : LABEL_ZOOM[l.kind]);
         if (show !== fixed.hasLayer(l.marker)) { if (show) { fixed.addLayer(l.marker); } else { fixed.removeLayer(l.marker); } }
-        if (show && l.kind === "district" && seen.contains(l.marker.getLatLng())) { named[l.props.adcode] = true; }
+        if (show && l.kind === "district" && seen.contains(l.marker.getLatLng()) &&
+            uncovered(map.latLngToContainerPoint(l.marker.getLatLng()))) { named[l.props.adcode] = true; }
       });
-      // A district whose label point is out of that part is named where it is seen (the upper middle
-      // first), so the district around the user is always named.
+      // A district whose label point is out of that part, or under the page's own bars, is named where it
+      // is seen (the upper middle first), so the district around the user is always named.
       floating.clearLayers();
       if (z >= LABEL_ZOOM.district) {
-        [[0.5, 0.3], [0.5, 0.5], [0.2, 0.2], [0.8, 0.2], [0.2, 0.5], [0.8, 0.5]].forEach(function (f) {
-          var ll = map.containerPointToLatLng([size.x * f[0], size.y * f[1]]);
+        [[0.5, 0.3], [0.5, 0.5], [0.2, 0.2], [0.8, 0.2], [0.2, 0.5], [0.8, 0.5], [0.5, 0.6]].forEach(function (f) {
+          var pt = L.point(size.x * f[0], size.y * f[1]);
+          if (!uncovered(pt)) { return; }
+          var ll = map.containerPointToLatLng(pt);
           districts.forEach(function (d) {
             var p = d.properties;
             if (named[p.adcode] || !insidePolygon(d.geometry, ll.lng, ll.lat)) { return; }
