@@ -1,13 +1,17 @@
-"""Benchmark: the national registry (186,100 stations) on PostGIS, queried there (geo/store/knn.py), against the
-Qingdao deployment as it is, in one run.
+"""Benchmark: the national registry (186,100 stations) on PostGIS — nearest from the resident index every worker
+shares (geo/store/resident.py), OGC items and tiles queried there (geo/store/knn.py) — against the Qingdao deployment
+as it is, in one run.
 
-    python bench/bench_scale.py [--seconds 8] [--all-kinds] [--no-embedded] [--no-browser]
+    python bench/bench_scale.py [--seconds 8] [--all-kinds] [--no-embedded] [--no-browser] [--no-knn]
 
 Servers (each `workermap serve --prod`, gunicorn 2 gevent workers, on a free 127.0.0.1 port):
 
 * **national / PostGIS**: ``WORKERMAP_REGION=100000`` on a throwaway PostgreSQL + PostGIS (tests/pgserver.py) holding
   the 186,100 stations of the national synthetic sample (``geo.sample.national_sample``; ``--all-kinds``: every kind,
-  397,837 records): the region makes ``query_mode=auto`` answer nearest, OGC items and tiles from the database;
+  397,837 records): the region makes ``query_mode=auto`` answer OGC items and tiles from the database, nearest
+  from the resident index read from it once in the gunicorn master;
+* **national / PostGIS KNN** (``--no-knn`` to skip): the same database, nearest answered by a KNN query per
+  request (``WORKERMAP_NEAREST_ENGINE=knn``) instead of the resident index every worker shares (geo/store/resident.py);
 * **Qingdao** (the baseline): the default configuration, the shipped 1,676-record sample in the GeoPackage, the whole
   registry in each worker;
 * **national / GeoPackage** (the embedded store on the same registry, the second baseline, ``--no-embedded`` to
@@ -134,6 +138,17 @@ class Server:
                         out.append(int(line.split()[1]) / 1024)
         return out
 
+    def pss_mb(self) -> list[float]:
+        """Each gunicorn worker's proportional share of its resident memory (Pss: shared pages divided among the
+        processes that map them), MB."""
+        out = []
+        for pid in self.workers():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        out.append(int(line.split()[1]) / 1024)
+        return out
+
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         if proc is None:
@@ -255,6 +270,7 @@ def main(argv=None) -> int:
     ap.add_argument("--all-kinds", action="store_true", help="every kind of the national sample, not its stations")
     ap.add_argument("--no-embedded", action="store_true", help="skip the national registry on the GeoPackage")
     ap.add_argument("--no-browser", action="store_true", help="skip the worker page's first load")
+    ap.add_argument("--no-knn", action="store_true", help="skip the PostGIS server answering nearest by KNN")
     ap.add_argument("--count", type=int, default=None, help="stations (default all 186,100; smaller: a trial run)")
     args = ap.parse_args(argv)
     if not shutil.which("wrk"):
@@ -283,6 +299,10 @@ def main(argv=None) -> int:
             pg_server = Server("national / PostGIS", work / "pg", work,
                                {"WORKERMAP_REGION": "100000", "WORKERMAP_DATABASE_URL": url}).start()
             servers.append(pg_server)
+            if not args.no_knn:  # the same, nearest answered by a PostGIS KNN query per request
+                servers.append(Server("national / PostGIS KNN", work / "pg", work,
+                                      {"WORKERMAP_REGION": "100000", "WORKERMAP_DATABASE_URL": url,
+                                       "WORKERMAP_NEAREST_ENGINE": "knn"}).start())
             qd_server = Server("Qingdao (baseline)", work / "qd", work, {}).start()
             servers.append(qd_server)
             log(f"servers up: PostGIS {pg_server.start_s:.0f} s, Qingdao {qd_server.start_s:.0f} s")
@@ -335,6 +355,7 @@ def main(argv=None) -> int:
                                 results.setdefault((s.label, t_name, conns), []).append(
                                     wrk(s.url, script, conns, args.seconds))
             rss = {s.label: s.rss_mb() for s in servers}  # after the nearest and tile load
+            pss = {s.label: s.pss_mb() for s in servers}
             rss_page: dict[str, list[float]] = {}
             pages = {}
             if not args.no_browser:
@@ -378,10 +399,10 @@ def main(argv=None) -> int:
                       [[k, f"{v['bytes'] / 1024:.1f}", v["requests"], f"{v['ready_s']:.2f}", v["markers"],
                         ", ".join(f"{p} {b / 1024:.0f}K" for p, b in v["largest"][:3])] if "bytes" in v
                        else [k, v["error"], "", "", "", ""] for k, v in pages.items()])
-            table("Resident memory per gunicorn worker (VmRSS, MB)", ["server", "after nearest + tiles",
-                                                                       "after the worker page too"],
-                  [[k, ", ".join(f"{m:.0f}" for m in v), ", ".join(f"{m:.0f}" for m in rss_page.get(k, []))]
-                   for k, v in rss.items()])
+            table("Resident memory per gunicorn worker (VmRSS, MB; Pss: shared pages divided among the processes)",
+                  ["server", "after nearest + tiles", "Pss then", "after the worker page too"],
+                  [[k, ", ".join(f"{m:.0f}" for m in v), ", ".join(f"{m:.0f}" for m in pss.get(k, [])),
+                    ", ".join(f"{m:.0f}" for m in rss_page.get(k, []))] for k, v in rss.items()])
 
             pgl, qdl = pg_server.label, qd_server.label
             one = med[(pgl, "open now", 1)]["p50"]

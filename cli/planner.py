@@ -216,10 +216,11 @@ def gaps(ctx: click.Context, show_hours: bool, out: Path | None, **values):
     hours = planner.coverage_hours(c.data, c.opts)["hours"] if show_hours else None
     if out is not None:
         from geo.export import polygon_layer_export
-        from geo.gaps import UNCOVERED_TITLE
+        from geo.gaps import uncovered_title
 
         fmt = out.suffix.lower().lstrip(".")
-        write_output(out, polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE))
+        title = uncovered_title(fc["assumptions"].get("city"))
+        write_output(out, polygon_layer_export(fc, fmt, layer="uncovered", title=title))
     if c.as_json:
         click.echo(json.dumps({"assumptions": fc["assumptions"], "demand_source": tables["demand_source"],
                                "sample": tables["sample"], "city": tables["city"], "districts": tables["districts"],

@@ -125,14 +125,22 @@ def import_(ctx: click.Context, file: Path, replace: bool, dry_run: bool):
 def show(ctx: click.Context, as_json: bool, **values):
     """Utilisation against capacity, busiest hours and night use (GET /api/v1/usage)."""
     from cli.table import table
+    from geo import city_planner
     from geo import usage as core
+    from geo.regions import active_region
 
     registry_store = store(ctx)
+    values = parsed(USAGE, values)
+    region = active_region()
+    city, _ = city_planner.resolve_city(region, values["city"])  # a bad --city: one line, exit 2
     registry = registry_store.load()
-    flt = core.usage_filter(registry_store.districts, parsed(USAGE, values))
+    districts, facilities = registry_store.districts, registry.facilities
+    if city_planner.needs_city(region):  # a province or the nation: the city's facilities and counties (as the API)
+        scope = city_planner.city_data(city, registry, settings(ctx))
+        districts, facilities = scope.districts, scope.index.facilities
+    flt = core.usage_filter(districts, values)
     data = core.current_usage(registry_store, registry, settings(ctx).shipped_dir)
-    payload = core.usage_payload(data, registry.facilities, registry_store.districts, flt,
-                                 sample=registry.is_sample)
+    payload = core.usage_payload(data, facilities, districts, flt, sample=registry.is_sample)
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
         return

@@ -39,7 +39,7 @@ from geo.planner_params import CITY
 from geo.regions import QINGDAO, load_region, prefectures
 
 __all__ = ["CITY_CACHE_SIZE", "CityPlanners", "city_choice", "city_data", "city_demand", "city_facilities",
-           "needs_city", "planner_data", "resolve_city"]
+           "city_live_facilities", "needs_city", "planner_data", "resolve_city"]
 
 #: How many cities' planner data a snapshot keeps (each: facilities, demand grid, index, results cache).
 CITY_CACHE_SIZE = 4
@@ -99,6 +99,7 @@ class CityPlanners:
 
     def __init__(self, size: int = CITY_CACHE_SIZE):
         self._cache = LruCache(size)
+        self._layers = LruCache(size)  # the planner page's facility layer per city (bytes: web.pages)
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         #: How many times a city's data was built (a test's proxy for "served from the cache").
@@ -114,6 +115,10 @@ class CityPlanners:
             lock = self._locks.setdefault(city, threading.Lock())
         with lock:
             return self._cache.get_or_compute(city, counted)
+
+    def layer(self, city: str, build) -> bytes:
+        """The city's facility layer for the planner page, built by ``build()`` once (this version's)."""
+        return self._layers.get_or_compute(city, build)
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -195,6 +200,13 @@ def city_facilities(registry, districts) -> list:
             f = replace(f, district_adcode=str(code), district=districts.names[code])
         out.append(f)
     return out
+
+
+def city_live_facilities(registry, adcode: str, settings) -> list:
+    """The live facilities of the city ``adcode``: the ones its planner answers count (:func:`city_facilities`,
+    read for the city only), without building its demand (the planner page's facility layer)."""
+    districts = load_region(adcode, settings.districts_path).districts()
+    return [f for f in city_facilities(registry, districts) if f.status != "removed"]
 
 
 # --------------------------------------------------------------------------- demand

@@ -70,8 +70,8 @@ from geo.planner_params import (
     MIN_AREA_KM2,
 )
 
-__all__ = ["MAX_GAPS", "Gap", "HotSpots", "Places", "gaps_feature_collection", "hot_spots", "town_places",
-           "uncovered_areas"]
+__all__ = ["MAX_GAPS", "UNCOVERED_TITLE", "Gap", "HotSpots", "Places", "gaps_feature_collection", "hot_spots",
+           "town_places", "uncovered_areas", "uncovered_title"]
 
 _DENSIFY_M = 2000.0
 #: Names that are the city, not a place in it (the GeoNames seat "Qingdao" lies in 市南区).
@@ -414,8 +414,17 @@ def _rounded(geom: shapely.Geometry, decimals: int = 6) -> dict:
     return shapely.geometry.mapping(shapely.transform(geom, lambda c: np.round(c, decimals)))
 
 
-#: Title of the uncovered-areas layer in exported files.
+#: Title of the uncovered-areas layer in exported files (Qingdao's; another city's: :func:`uncovered_title`).
 UNCOVERED_TITLE = "青岛职工服务未覆盖区域 / Qingdao worker services: uncovered areas"
+
+
+def uncovered_title(city: str | None = None) -> str:
+    """The uncovered-areas layer's title for the city (adcode: a gaps answer's ``assumptions.city``) it is of:
+    :data:`UNCOVERED_TITLE` for Qingdao or none, else naming the city (``geo.kml.city_title``)."""
+    from geo.kml import city_title
+
+    return city_title(UNCOVERED_TITLE, city, "{zh}职工服务未覆盖区域 / ", "{en} worker services: uncovered areas",
+                      "Worker services: uncovered areas")
 
 
 def gap_features(gaps: list[Gap]) -> list[dict]:

@@ -24,11 +24,43 @@ from typing import Any
 from geo.export import DISTRICT_FIELDS, rfc7946_shape
 from geo.model import FIELDS, KINDS, LIST_FIELDS, Facility
 
-__all__ = ["districts_kml", "facilities_kml"]
+__all__ = ["DISTRICTS_TITLE", "FACILITIES_TITLE", "city_names", "city_title", "districts_kml", "facilities_kml"]
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 _TYPES = {"capacity": "int", "sample": "bool", "source_lon": "double", "source_lat": "double",
           "lon": "double", "lat": "double", "distance_m": "double"}
+
+
+#: Document titles as Qingdao's files have always had them; for another city (a planner answer's in a province or
+#: the nation) :func:`city_title` names that city instead.
+FACILITIES_TITLE = "青岛职工服务设施 / Qingdao worker facilities"
+DISTRICTS_TITLE = "青岛市区（市）/ Qingdao districts"
+_QINGDAO = "370200"
+
+
+def city_names(city: str | None) -> tuple[str, str] | None:
+    """(Chinese name without 市, English/pinyin name or "") of the prefecture-level city ``city`` (an adcode, as a
+    planner answer's ``assumptions.city``) from the region data; None for Qingdao or no city (titles as written)."""
+    if city in (None, "", _QINGDAO):
+        return None
+    from geo.regions import load_region
+
+    region = load_region(city)
+    return region.name.removesuffix("市") or region.name, (region.name_en or "").strip()
+
+
+def city_title(qingdao: str, city: str | None, zh: str, en: str, en_alone: str) -> str:
+    """A title for the city ``city``: ``qingdao`` as written for Qingdao (or none); else ``zh`` with ``{zh}`` its
+    Chinese name, then ``en`` with ``{en}`` its English name, or ``en_alone`` (no city in it) when it has none.
+
+    >>> city_title(FACILITIES_TITLE, None, "{zh}职工服务设施 / ", "{en} worker facilities", "Worker facilities")
+    '青岛职工服务设施 / Qingdao worker facilities'
+    """
+    names = city_names(city)
+    if names is None:
+        return qingdao
+    name, name_en = names
+    return zh.format(zh=name) + (en.format(en=name_en) if name_en else en_alone)
 
 
 def _num(v: float) -> str:
@@ -84,8 +116,11 @@ def _serialise(kml: ET.Element) -> bytes:
 
 
 def facilities_kml(facilities: Sequence[Facility], *, extra_columns: dict[str, list] | None = None,
-                   title: str = "青岛职工服务设施 / Qingdao worker facilities") -> bytes:
-    """Facilities as a KML document of point placemarks (UTF-8 bytes)."""
+                   title: str | None = None, city: str | None = None) -> bytes:
+    """Facilities as a KML document of point placemarks (UTF-8 bytes); titled ``title``, else for the ``city``
+    (adcode) they are of (:func:`city_title`; none: Qingdao's)."""
+    if title is None:
+        title = city_title(FACILITIES_TITLE, city, "{zh}职工服务设施 / ", "{en} worker facilities", "Worker facilities")
     extra = extra_columns or {}
     columns = [c for c in FIELDS if c not in ("lon", "lat")] + list(extra)
     kml, folder = _document(title, "facilities", columns)
@@ -108,8 +143,12 @@ def _polygon(parent: ET.Element, poly) -> None:
         _text(ring, "coordinates", _coords(hole.coords))
 
 
-def districts_kml(frame, *, title: str = "青岛市区（市）/ Qingdao districts") -> bytes:
-    """District polygons (a :class:`geo.geography.Districts` frame) as a KML document (UTF-8 bytes)."""
+def districts_kml(frame, *, title: str | None = None, city: str | None = None) -> bytes:
+    """District polygons (a :class:`geo.geography.Districts` frame) as a KML document (UTF-8 bytes); titled
+    ``title``, else for the ``city`` (adcode) they are of (:func:`city_title`; none: Qingdao's)."""
+    if title is None:
+        title = city_title(DISTRICTS_TITLE, city, "{zh}区县 / ", "{en} districts and counties",
+                           "Districts and counties")
     kml, folder = _document(title, "districts", DISTRICT_FIELDS)
     for _, row in frame.iterrows():
         pm = _placemark(folder, str(row["name"]), "districts", {c: str(row[c]) for c in DISTRICT_FIELDS})

@@ -127,6 +127,9 @@ def _check_values(name: str, values: Iterable[str], allowed) -> tuple[str, ...]:
 class FacilityIndex:
     """An immutable spatial index over the live facilities of one registry version."""
 
+    #: What a batch answer's ``distance_m`` is (``/api/v1/nearest`` POST says it).
+    BATCH_DISTANCE = "planar EPSG:4549 (within 0.01 % of geodesic)"
+
     def __init__(self, facilities: Sequence[Facility], *, travel: Travel | None = None):
         self.facilities: tuple[Facility, ...] = tuple(f for f in facilities if f.status != "removed")
         self.travel = travel or Travel()
@@ -160,6 +163,9 @@ class FacilityIndex:
 
     def __len__(self) -> int:
         return len(self.facilities)
+
+    def facility_id(self, i: int) -> str:
+        return self.facilities[i].id
 
     # -- eligibility -------------------------------------------------------
     def _hours_at(self, when: datetime) -> tuple[np.ndarray, list, list[bool | None]]:

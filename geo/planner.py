@@ -79,7 +79,8 @@ __all__ = [
     "COVERAGE", "GAPS", "HOURS", "PLAN", "REPORT", "REPORT_QUERY", "WHATIF", "WHATIF_QUERY",
     "PlannerData", "PlannerOptions", "ReportData", "Table", "coverage", "coverage_grid",
     "coverage_hours", "coverage_summary", "coverage_tables", "csv_bytes", "facilities_served", "gaps", "options",
-    "plan_payload", "report", "run_plan", "run_whatif", "scope_of", "sites_download", "travel_text", "whatif_payload",
+    "plan_payload", "report", "report_title", "run_plan", "run_whatif", "scope_of", "sites_download", "travel_text",
+    "whatif_payload",
 ]
 
 SITE_COLUMNS = ["rank", "lon", "lat", "district", "adcode", "marginal_gain", "cumulative_covered", "cumulative_pct"]
@@ -460,6 +461,16 @@ def travel_text(travel: Mapping[str, Any]) -> str:
 
 
 TITLE = "青岛职工服务设施覆盖与选址报告 · Coverage and new-site report"
+
+
+def report_title(city: str | None = None) -> str:
+    """The report's title for the city (adcode: ``assumptions.city``) it is of: :data:`TITLE` for Qingdao or none,
+    else naming the city (``geo.kml.city_title``)."""
+    from geo.kml import city_title
+
+    return city_title(TITLE, city, "{zh}职工服务设施覆盖与选址报告 · ", "{en}: coverage and new-site report",
+                      "Coverage and new-site report")
+
 #: Columns shown right-aligned as numbers.
 NUMERIC = frozenset({"cells", "area_covered_pct", "residents_covered_pct", "workers_covered_pct", "uncovered_workers",
                      "uncovered_residents", "open_facilities", "marginal_gain", "cumulative_covered",
@@ -526,6 +537,11 @@ class ReportData:
     @property
     def sites_fc(self) -> dict:
         return sites_feature_collection(self.plan, assumptions=self.assumptions, demand_source=self.demand_source)
+
+    @property
+    def title(self) -> str:
+        """The report's title: Qingdao's (:data:`TITLE`), or naming the city it is of (:func:`report_title`)."""
+        return report_title(self.assumptions.get("city"))
 
     @property
     def unit(self) -> str:
@@ -611,7 +627,8 @@ class ReportData:
 
     def readme(self) -> str:
         a = self.assumptions
-        return (f"{TITLE}\n\nOpen index.html in a browser (keep the other files and the vendor folder next to it).\n"
+        return (f"{self.title}\n\nOpen index.html in a browser (keep the other files and the vendor folder next to "
+                "it).\n"
                 f"Threshold: {self.options.threshold.label}; detour factor {a['detour_factor']}; walk {a['walk_kmh']} "
                 f"km/h; e-bike {a['ebike_kmh']} km/h.\nTravel: {travel_text(a['travel'])}.\n"
                 f"Demand: {self.demand_source}"

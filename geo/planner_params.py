@@ -295,6 +295,6 @@ ACCESS = Params(COVERAGE, DEMAND, DECAY, MAX_DEMAND_PER_PLACE, SHORTAGE_LIMIT)
 #: GET /api/v1/access/grid.png: the cells of /access (no list of areas).
 ACCESS_GRID = ACCESS.without("limit")
 #: GET /api/v1/usage, ``workermap usage show``.
-USAGE = Params(DISTRICT, USAGE_KIND, SINCE, UNTIL)
+USAGE = Params(CITY, DISTRICT, USAGE_KIND, SINCE, UNTIL)
 #: GET /api/v1/recommendations, ``workermap recommend``.
 RECOMMEND = Params(ACCESS, SINCE, UNTIL, NIGHT_SHARE, UNDERUSED)

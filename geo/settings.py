@@ -99,6 +99,10 @@ class Settings:
     #: worker loads the registry for them; ``auto`` (default) = ``database`` on PostGIS for a registry of more
     #: than 20,000 facilities or a province's or the nation's region, else ``memory``. See ``geo.store.knn``.
     query_mode: str = "auto"
+    #: What answers nearest when the busy reads come from the database (``WORKERMAP_NEAREST_ENGINE``): ``index``
+    #: (default) = a compact index of the live facilities in each worker, read from the store once and then only
+    #: its changes (``geo.store.resident``); ``knn`` = a PostGIS KNN query per request (``geo.store.knn``).
+    nearest_engine: str = "index"
     #: Cell size in metres of the land raster of the ``land`` travel model (``WORKERMAP_LAND_CELL_M``), 25–1000,
     #: default 100: the city at 100 m is 1.1 M cells, built once per worker process on first use (~3–5 s, ~215 MB);
     #: a coarser raster builds faster and uses less memory, at the cost of coastline detail. See ``geo.travel``.
@@ -109,6 +113,8 @@ class Settings:
             raise ValueError(f"WORKERMAP_TILES must be 'on' or 'off', got {self.tiles!r}")
         if self.query_mode not in ("auto", "memory", "database"):
             raise ValueError(f"WORKERMAP_QUERY_MODE must be auto, memory or database, got {self.query_mode!r}")
+        if self.nearest_engine not in ("index", "knn"):
+            raise ValueError(f"WORKERMAP_NEAREST_ENGINE must be index or knn, got {self.nearest_engine!r}")
         if not 25 <= float(self.land_cell_m) <= 1000:
             raise ValueError(f"WORKERMAP_LAND_CELL_M must be between 25 and 1000 metres, got {self.land_cell_m!r}")
 

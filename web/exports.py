@@ -59,7 +59,7 @@ def _download(body: bytes, fmt: str, layer: str) -> Response:
 
 def export_uncovered() -> Response:
     """layer=uncovered: the uncovered-area polygons for the coverage parameters of /api/v1/gaps."""
-    from geo.gaps import UNCOVERED_TITLE
+    from geo.gaps import uncovered_title
     from web.coverage_api import uncovered_collection
 
     args = params.QueryArgs.from_request()
@@ -68,5 +68,5 @@ def export_uncovered() -> Response:
     fmt = declared["format"].parse(args)
     gaps_args = params.QueryArgs({k: v for k, v in args.items() if k not in ("format", "layer")})
     fc = uncovered_collection(gaps_args)  # the planner's view parses the /api/v1/gaps parameters
-    body = polygon_layer_export(fc, fmt, layer="uncovered", title=UNCOVERED_TITLE)
+    body = polygon_layer_export(fc, fmt, layer="uncovered", title=uncovered_title(fc["assumptions"].get("city")))
     return _download(body, fmt, "uncovered")

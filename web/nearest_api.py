@@ -162,22 +162,22 @@ def nearest_batch():
         lon, lat = datum.convert(lon, lat, src=opts["crs"], dst="wgs84")
     if opts["travel_model"] != "straight":
         return _routed_batch(st, opts, lon, lat)
-    travel = opts["travel"]
-    dist, fidx, when, eligible = st.index.query_batch(
+    travel, engine = opts["travel"], st.batch_engine
+    dist, fidx, when, eligible = engine.query_batch(
         lon, lat, k=opts["k"], kinds=opts["kinds"], amenities=opts["amenities"], worker=opts["worker"],
         open_at=opts["open_at"], include_closed=opts["include_closed"], open_24h=opts["open_24h"],
         include_unknown_hours=opts["include_unknown_hours"])
-    facilities = st.index.facilities
     walk, ebike = travel.minutes(dist, travel.walk_kmh), travel.minutes(dist, travel.ebike_kmh)
     results = [
-        [{"id": facilities[i].id, "distance_m": round(float(dist[r, c]), 1), "walk_min": round(float(walk[r, c]), 1),
-          "ebike_min": round(float(ebike[r, c]), 1)} for c, i in enumerate(row) if i >= 0]
+        [{"id": engine.facility_id(i), "distance_m": round(float(dist[r, c]), 1),
+          "walk_min": round(float(walk[r, c]), 1), "ebike_min": round(float(ebike[r, c]), 1)}
+         for c, i in enumerate(row) if i >= 0]
         for r, row in enumerate(fidx)
     ]
     at_text = iso_minutes(when)
     return {"parameters": _used(opts, at_text), "travel": travel_object(st, opts), "evaluated_at": at_text,
             **_calendar(when), "eligible": eligible, "count": len(results),
-            "distance": "planar EPSG:4549 (within 0.01 % of geodesic)", "results": results}
+            "distance": engine.BATCH_DISTANCE, "results": results}
 
 
 def _routed_batch(st: AppState, opts: dict, lon, lat) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
+from geo.export import dumps_geojson
 from geo.hours import local_time, now_local
 from geo.hours import states as hours_states
 from geo.model import KINDS, VOCABULARIES, WORKER_TYPES
@@ -30,6 +31,7 @@ from web.hitjson import iso_minutes
 from web.maps import (
     QINGDAO_CENTER,
     local_assets,
+    map_feature_collection,
     map_skeleton,
     regional_ui,
 )
@@ -351,6 +353,8 @@ def planner():
                     key=lambda m: m != PLANNER_TRAVEL.default)  # once imported; the default first
     cities, default_city = _planner_cities()
     urls["city_districts"] = url_for("pages.planner_city_districts")
+    if cities:  # a province or the nation: the facility layer of the city chosen (a city's page: the region's)
+        urls["city_facilities"] = url_for("pages.planner_city_facilities")
     return _page("pages/planner.html", PLANNER_UI, zoom=9, center=QINGDAO_CENTER,
                  extra={"planner_urls": urls, "planner_limits": limits,
                         "travel_models": travel, "travel_default": PLANNER_TRAVEL.default,
@@ -387,6 +391,28 @@ def planner_city_districts():
     adcode, _ = resolve_city(st.region, Params(CITY).parse(request.args)["city"])
     return geojson_response(_city_outlines(adcode, st.settings.districts_path, Path(st.settings.data_dir) / "cache"),
                             max_age=3600)
+
+
+@bp.get("/planner/facilities.geojson")
+def planner_city_facilities():
+    """The planner map's facility layer for its ``city``: in a province or the nation the city's live facilities
+    only (those its answers count, read for the city by bounding box: ``geo.city_planner.city_live_facilities``),
+    built once per city and registry version; where the region is a city, ``/worker/facilities.geojson``'s bytes."""
+    from geo.city_planner import city_live_facilities, needs_city, resolve_city
+    from geo.params import Params
+    from geo.planner_params import CITY
+
+    st = state()
+    adcode, _ = resolve_city(st.region, Params(CITY).parse(request.args)["city"])
+    if not needs_city(st.region):
+        return geojson_response(st.map_geojson)
+
+    def build() -> bytes:
+        live = city_live_facilities(st.registry, adcode, st.settings)
+        meta = {"sample": st.registry.is_sample, "count": len(live), "version": st.registry.version, "city": adcode}
+        return dumps_geojson(map_feature_collection(live, meta)).encode("utf-8")
+
+    return geojson_response(st.city_planners.layer(adcode, build))
 
 
 @bp.get("/worker/hours")

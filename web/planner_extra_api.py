@@ -4,8 +4,8 @@ Each view parses its query with the declarations of :mod:`geo.planner_params` (`
 ``USAGE``, ``RECOMMEND``), calls one function of :mod:`geo.access`, :mod:`geo.usage` or :mod:`geo.recommend`
 (through the per-registry-version cache) and returns what it gives; ``workermap access``, ``usage show`` and
 ``recommend`` call the same functions. Bad parameters are a 400 in the one error shape; a catchment that reaches
-too many cells is a 422. In a province or the nation access and recommendations answer for the ``city`` the query
-names, as the coverage endpoints do (``web.coverage_api.planner_data``, ``geo.city_planner``).
+too many cells is a 422. In a province or the nation access, usage and recommendations answer for the ``city`` the
+query names, as the coverage endpoints do (``web.coverage_api.planner_data``, ``geo.city_planner``).
 """
 
 from __future__ import annotations
@@ -59,12 +59,11 @@ def access_png():
 @bp.get("/usage")
 def usage_view():
     """Utilisation against capacity, busiest hours and night use, per facility, district and for the city."""
-    data = planner_data()
-    st = state()
-    flt = usage.usage_filter(st.districts, USAGE.parse(params.QueryArgs.from_request()))
+    data = planner_data()  # in a province or the nation: the city's facilities and counties
+    flt = usage.usage_filter(data.districts, USAGE.parse(params.QueryArgs.from_request()))
     rows = _usage(data)
     key = ("usage-payload", rows.source, rows.version, flt)
-    return data.cached(key, lambda: usage.usage_payload(rows, data.index.facilities, st.districts, flt,
+    return data.cached(key, lambda: usage.usage_payload(rows, data.index.facilities, data.districts, flt,
                                                         sample=data.sample))
 
 

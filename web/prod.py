@@ -29,6 +29,8 @@ same machine takes it over and the first one to stop deletes the other's. We do 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import json
 import logging
@@ -129,11 +131,22 @@ class _Gunicorn(BaseApplication):
         # The display outlines too (another region's: from the data directory, else computed once in a child
         # process, geo.regions.outline_geojson): the workers share them, no request waits for them.
         app.extensions["workermap"].district_outlines  # noqa: B018
+        # The nearest engine: a large registry's resident index (geo.store.resident) is read here, once, and its
+        # arrays and records shared by the workers (nothing writes them, so copy-on-write never copies them).
+        app.extensions["workermap"].snapshot.nearest_engine  # noqa: B018
         # The master loaded the registry; each forked worker opens its own database connections.
         app.extensions["workermap"].store.close()
         gc.collect()
+        _trim_heap()  # what loading freed goes back to the system, not into every worker's inherited pages
         gc.freeze()  # the loaded data stays; collections look only at what requests allocate
         return app
+
+
+def _trim_heap() -> None:
+    """Return the C heap's free pages to the system (glibc ``malloc_trim``; elsewhere nothing): a forked worker's
+    resident memory counts every page it inherits."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def run_gunicorn(*, host: str, port: int, workers: int, access_log: str | None = "-", worker_class: str = "gevent",

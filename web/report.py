@@ -41,7 +41,7 @@ from markupsafe import Markup
 
 from geo.coverage import Coverage
 from geo.gaps import Gap
-from geo.planner import TITLE, PlannerData, PlannerOptions, report
+from geo.planner import PlannerData, PlannerOptions, report
 from geo.siting import Plan
 from web.maps import OSM_ATTR, OSM_TILES
 
@@ -91,7 +91,7 @@ def render_page(rep) -> dict[str, str]:
     """index.html, report.css and report.js for a :class:`geo.planner.ReportData`."""
     env = _env()
     map_data = {**rep.map_layers(), "tiles": {"url": OSM_TILES, "attribution": OSM_ATTR}}
-    return {"index.html": env.get_template("index.html").render(title=TITLE, r=rep, map_data=map_data),
+    return {"index.html": env.get_template("index.html").render(r=rep, map_data=map_data),
             "report.css": env.get_template("report.css").render(legend=rep.legend()),
             "report.js": (TEMPLATES / "report.js").read_text(encoding="utf-8")}
 

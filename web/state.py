@@ -21,7 +21,8 @@ from geo.search import Gazetteer, QueriedGazetteer, search_index
 from geo.settings import Settings
 from geo.store import RegistryStore, StoreUnavailable
 from geo.store.knn import BoundedDict, DbNearest, DbRegistry
-from web.hitjson import HitEncoder
+from geo.store.resident import ResidentIndex
+from web.hitjson import HitEncoder, encode_record
 from web.maps import MAP_FIELDS, OVERVIEW_FIELDS, map_feature_collection
 
 log = logging.getLogger(__name__)
@@ -70,16 +71,26 @@ class Snapshot:
         """Serialises nearest hits from :attr:`nearest_engine` (keeps each facility's fixed JSON once)."""
         engine = self.nearest_engine
         encoder = HitEncoder(engine)
-        if isinstance(engine, DbNearest):  # a large registry: keep the JSON of the recently answered facilities only
+        if not isinstance(engine, FacilityIndex):  # a large registry: keep the recently answered facilities' JSON
             encoder._fixed = BoundedDict(5_000)
         return encoder
 
     @cached_property
-    def nearest_engine(self) -> FacilityIndex | DbNearest:
-        """What answers /api/v1/nearest: :attr:`index`, or PostGIS (KNN) for a registry read as a ``DbRegistry``."""
+    def nearest_engine(self) -> FacilityIndex | ResidentIndex | DbNearest:
+        """What answers /api/v1/nearest: :attr:`index`; for a registry read as a ``DbRegistry``, the resident
+        index of its live facilities (``geo.store.resident``), or PostGIS KNN per query
+        (``WORKERMAP_NEAREST_ENGINE=knn``, ``geo.store.knn.DbNearest``)."""
         if isinstance(self.registry, DbRegistry):
-            return DbNearest(self.registry, travel=self._shared.travel)
+            if self._shared.settings.nearest_engine == "knn":
+                return DbNearest(self.registry, travel=self._shared.travel)
+            return self._shared.resident_index(int(self.registry.version))
         return self.index
+
+    @property
+    def batch_engine(self) -> FacilityIndex | ResidentIndex:
+        """What answers the batch form of /api/v1/nearest (PostGIS KNN has none: then the whole registry)."""
+        engine = self.nearest_engine
+        return engine if isinstance(engine, ResidentIndex) else self.index
 
     @cached_property
     def hours_in_use(self) -> frozenset:
@@ -164,6 +175,8 @@ class AppState:
     region: Region | None = None
     _checked_at: float = field(default=0.0, repr=False)
     _swap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _resident: ResidentIndex | None = field(default=None, repr=False)
+    _resident_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self, registry_at_start: Registry):
         self.snapshot = Snapshot(registry_at_start, self)
@@ -220,6 +233,18 @@ class AppState:
             log.info("registry reloaded: %d facilities, version %s", len(registry), registry.version)
             return True
         return False
+
+    def resident_index(self, version: int) -> ResidentIndex:
+        """The resident nearest index (``geo.store.resident``) at ``version`` or later: read whole once (in the
+        gunicorn master, before the fork: ``web.prod``), then brought up to date by reading what changed."""
+        with self._resident_lock:
+            held = self._resident
+            if held is None:
+                held = ResidentIndex.from_store(self.store, encode_record, travel=self.travel)
+            elif held.version < version:
+                held = held.updated(version)
+            self._resident = held
+            return held
 
     @cached_property
     def travel(self) -> Travel:

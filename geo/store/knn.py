@@ -6,7 +6,8 @@ A city's registry (Qingdao: 1,676 records) is held whole by every worker process
 :data:`LARGE_REGISTRY` facilities — the app reads the current version as a :class:`DbRegistry`
 (its number, meta, counts; never the records) and answers the busy reads from the database:
 
-* **nearest** (:class:`DbNearest`): ``ORDER BY geom <-> point`` walks the GiST index nearest
+* **nearest** (:class:`DbNearest`, with ``WORKERMAP_NEAREST_ENGINE=knn``; by default nearest is answered from the
+  resident index, ``geo.store.resident``): ``ORDER BY geom <-> point`` walks the GiST index nearest
   first, with the filters SQL can say (kind, amenities, worker access, status) in the query; the
   opening hours (``open_at``, ``open_24h``) are evaluated here, each distinct expression once per
   minute, on a candidate set that grows (×4) until ``k`` eligible facilities are found **and** no

@@ -230,14 +230,55 @@ class RegistryStore:
         return _Cached(Registry(tuple(facilities), self._meta(conn, version), str(version)),
                        {f.id: fid for fid, f in rows})
 
+    def _changes(self, conn, number: int) -> tuple[list[tuple[int, Facility]], set[str]]:
+        """(the rows written after version ``number``, the ids whose earlier record ended after it: changed or
+        deleted)."""
+        changed = self._select(conn, "WHERE version > ?", (number,))
+        closed = {r[0] for r in self._q(conn, "SELECT DISTINCT facility_id FROM facility_history WHERE valid_to > ?",
+                                        (number,)).fetchall()}
+        return changed, closed
+
+    def changes_since(self, number: int) -> tuple[int, list[tuple[int, Facility]], set[str]]:
+        """(the committed version, the ``(fid, record)`` rows written after version ``number``, the ids whose
+        earlier record ended after it) — what a reader holding ``number`` needs to catch up
+        (``geo.store.resident``), validated."""
+        with self.reading() as conn:
+            version = self._version(conn)
+            if version == number:
+                return version, [], set()
+            changed, closed = self._changes(conn, number)
+        self._checked([f for _, f in changed], "changed records")
+        return version, changed, closed
+
+    def live_records(self, chunk: int = 5_000) -> Iterator[tuple[int, list[tuple[int, Facility]]]]:
+        """The committed version's live records as ``(fid, record)`` in registry order, in chunks ``(version,
+        rows)`` (at least one), read in one pass without building a :class:`Registry` and without holding more
+        than a chunk decoded (``geo.store.resident``; PostGIS: a server-side cursor). Exhaust it: it holds a
+        read transaction open."""
+        sql = self.backend.sql(f"SELECT {select_list(self.backend)} FROM facilities WHERE status <> 'removed' "
+                               "ORDER BY fid")
+        with self.reading() as conn:
+            version = self._version(conn)
+            cur = conn.cursor(name="live_records") if self.backend.name == "postgis" else conn.cursor()
+            cur.execute(sql)
+            rows = cur.fetchmany(chunk)
+            yield version, [(int(r[0]), decode_row(self.backend, r)) for r in rows]
+            while rows := cur.fetchmany(chunk):
+                yield version, [(int(r[0]), decode_row(self.backend, r)) for r in rows]
+            cur.close()
+
+    def record_by_fid(self, fid: int) -> Facility | None:
+        """The record in row ``fid`` now (one small query)."""
+        with self.reading() as conn:
+            rows = self._select(conn, "WHERE fid = ?", (fid,))
+        return rows[0][1] if rows else None
+
     def _since(self, conn, base: _Cached, version: int, *, check: bool = True) -> _Cached:
         """``base`` brought up to ``version`` by reading only what changed after it (validated unless
         this transaction wrote it)."""
-        changed = self._select(conn, "WHERE version > ?", (base.number,))
+        changed, closed = self._changes(conn, base.number)
         if check:
             self._checked([f for _, f in changed], "changed records")
-        closed = {r[0] for r in self._q(conn, "SELECT DISTINCT facility_id FROM facility_history WHERE valid_to > ?",
-                                        (base.number,)).fetchall()}
         fids = dict(base.fids)
         by_id = dict(base.registry._by_id)  # type: ignore[attr-defined]
         for gone in closed:

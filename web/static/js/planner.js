@@ -553,10 +553,24 @@
   $("plan-form").addEventListener("submit", function (e) { e.preventDefault(); setDownloads(); runPlan(); });
   $("plan-form").addEventListener("change", setDownloads);
 
+  // The facility layer: the region's (GET /worker/facilities.geojson); in a province or the nation only the chosen
+  // city's (GET /planner/facilities.geojson?city=…: the facilities its answers count), reloaded when the city changes.
+  function loadFacilities() {
+    var city = $("c-city") ? $("c-city").value : null;
+    var url = city ? urls.city_facilities + "?city=" + encodeURIComponent(city) : cfg.urls.facilities;
+    body.dataset.facilities = "loading";
+    return WM.getJSON(url).then(function (fc) {
+      if (city && city !== $("c-city").value) { return; }  // another city was chosen meanwhile
+      data.facilities = fc;
+      place("facilities", facilitiesLayer(fc));
+      body.dataset.facilities = "ready";
+    }).catch(function () { body.dataset.facilities = "error"; /* decoration */ });
+  }
+  app.loadFacilities = loadFacilities;
   $("l-facilities").addEventListener("change", function () {
     if (!$("l-facilities").checked) { return; }
     if (data.facilities) { if (!layers.facilities) { place("facilities", facilitiesLayer(data.facilities)); } return; }
-    WM.getJSON(cfg.urls.facilities).then(function (fc) { data.facilities = fc; place("facilities", facilitiesLayer(fc)); });
+    loadFacilities();
   });
 
   // -- what-if on the map (POST /whatif): close a facility, make it 24-hour, add a site; before and after ------
@@ -842,8 +856,11 @@
       $("dl-sites").hidden = $("dl-sites-csv").hidden = true;
       $("usage-status").textContent = ""; $("usage-city").textContent = ""; $("usage-hours").textContent = "";
       $("usage-table").hidden = true; $("recs").textContent = ""; $("usage-note").hidden = true;
+      data.facilities = null;
+      place("facilities", null);
       redraw();
       loadDistricts();
+      if ($("l-facilities").checked) { loadFacilities(); }
       runCoverage();
       if ($("w-edit").checked) { loadCounted(); }
     });
