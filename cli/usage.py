@@ -134,13 +134,13 @@ def show(ctx: click.Context, as_json: bool, **values):
     region = active_region()
     city, _ = city_planner.resolve_city(region, values["city"])  # a bad --city: one line, exit 2
     registry = registry_store.load()
-    districts, facilities = registry_store.districts, registry.facilities
+    districts, facilities, whole = registry_store.districts, registry.facilities, None
     if city_planner.needs_city(region):  # a province or the nation: the city's facilities and counties (as the API)
         scope = city_planner.city_data(city, registry, settings(ctx))
-        districts, facilities = scope.districts, scope.index.facilities
-    flt = core.usage_filter(districts, values)
+        districts, facilities, whole = scope.districts, scope.index.facilities, scope.prepared.scope
+    flt = core.usage_filter(districts, values, whole)
     data = core.current_usage(registry_store, registry, settings(ctx).shipped_dir)
-    payload = core.usage_payload(data, facilities, districts, flt, sample=registry.is_sample)
+    payload = core.usage_payload(data, facilities, districts, flt, sample=registry.is_sample, scope=whole)
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
         return

@@ -431,9 +431,10 @@ def open_hours(expr: str, workday_calendar: bool, day: date) -> float:
     return sum(h.is_open(start + timedelta(minutes=7.5 + 15 * k)) for k in range(96)) / 4
 
 
-def resolve_district(districts, value: str | None) -> str | None:
-    """The adcode of a district given by adcode or name (None: the city)."""
-    if value in (None, "", *whole_region()):
+def resolve_district(districts, value: str | None, scope: tuple[str, str] | None = None) -> str | None:
+    """The adcode of a district given by adcode or name (None: the whole area, ``scope``: ``(adcode, name)``,
+    default the region served)."""
+    if value in (None, "", *(scope or whole_region())):
         return None
     code = districts.lookup.get(value)
     if code is None:
@@ -454,12 +455,13 @@ class UsageFilter:
                 "until": None if self.until is None else self.until.isoformat()}
 
 
-def usage_filter(districts, values: dict) -> UsageFilter:
-    """From the parsed values of ``geo.planner_params.USAGE`` (or a set holding its parameters)."""
+def usage_filter(districts, values: dict, scope: tuple[str, str] | None = None) -> UsageFilter:
+    """From the parsed values of ``geo.planner_params.USAGE`` (or a set holding its parameters); ``scope``: the
+    whole area's ``(adcode, name)`` (default the region served; a city of a province: the city)."""
     since, until = values.get("since"), values.get("until")
     if since is not None and until is not None and until < since:
         raise ParameterError("until", until.isoformat(), f"a date on or after since ({since.isoformat()})")
-    return UsageFilter(resolve_district(districts, values.get("district")), tuple(values.get("kind") or ()),
+    return UsageFilter(resolve_district(districts, values.get("district"), scope), tuple(values.get("kind") or ()),
                        since, until)
 
 
@@ -568,10 +570,11 @@ def usage_assumptions(flt: UsageFilter) -> dict:
             "missing_hours_rule": "hours a file leaves out for a facility and date it gives hours for had no visits"}
 
 
-def usage_payload(usage: UsageData, facilities: Sequence, districts, flt: UsageFilter, *, sample: bool
-                  ) -> dict[str, Any]:
+def usage_payload(usage: UsageData, facilities: Sequence, districts, flt: UsageFilter, *, sample: bool,
+                  scope: tuple[str, str] | None = None) -> dict[str, Any]:
     """``GET /api/v1/usage``: utilisation vs capacity, busiest hours and night use, per facility, district, city
-    (``sample``: the registry is the generated sample)."""
+    (``sample``: the registry is the generated sample; ``scope``: the whole area's ``(adcode, name)``, default the
+    region served; a city of a province: the city)."""
     rows = facility_usage(usage, facilities, flt)
     by_district: dict[str, list[dict]] = {}
     for r in rows:
@@ -581,7 +584,7 @@ def usage_payload(usage: UsageData, facilities: Sequence, districts, flt: UsageF
         if any(r["profile"] is not None for r in rows) else np.zeros(24)
     total = float(city_hours.sum())
     return {"usage": describe_source(usage), "assumptions": usage_assumptions(flt), "sample": sample,
-            "city": _summary(*whole_region(), rows),
+            "city": _summary(*(scope or whole_region()), rows),
             "districts": [_summary(c, districts.names.get(c, c), by_district.get(c, [])) for c in codes],
             "hours": [{"hour": f"{h:02d}:00", "visits_per_day": round(float(city_hours[h]), 1),
                        "share": None if total <= 0 else round(float(city_hours[h]) / total, 4)} for h in range(24)],

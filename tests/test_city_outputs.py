@@ -256,9 +256,10 @@ def test_usage_answers_for_the_city_asked_for(shandong, sample_app):
     assert [r["adcode"] for r in one["districts"]] == ["370202"]
     bad = c.get("/api/v1/usage?city=370200&district=历下区")  # a county of another city
     assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "district"
-    # the whole-city row's figures are Qingdao's (its label comes from geo.usage: the region served's, for now)
-    assert {k: v for k, v in got["city"].items() if k not in ("adcode", "name")} == \
-        {k: v for k, v in ref["city"].items() if k not in ("adcode", "name")}
+    # the whole-city row is Qingdao's, named as the Qingdao deployment names it, and it can be asked for by name
+    assert got["city"] == ref["city"] and (got["city"]["adcode"], got["city"]["name"]) == ("370200", "青岛市")
+    whole = c.get("/api/v1/usage?city=370200&district=370200&kind=station").get_json()
+    assert whole["city"] == got["city"] and whole["districts"] == got["districts"]
 
 
 def test_usage_show_answers_for_the_city_as_the_api(shandong, runner):

@@ -60,11 +60,11 @@ def access_png():
 def usage_view():
     """Utilisation against capacity, busiest hours and night use, per facility, district and for the city."""
     data = planner_data()  # in a province or the nation: the city's facilities and counties
-    flt = usage.usage_filter(data.districts, USAGE.parse(params.QueryArgs.from_request()))
+    flt = usage.usage_filter(data.districts, USAGE.parse(params.QueryArgs.from_request()), data.prepared.scope)
     rows = _usage(data)
     key = ("usage-payload", rows.source, rows.version, flt)
     return data.cached(key, lambda: usage.usage_payload(rows, data.index.facilities, data.districts, flt,
-                                                        sample=data.sample))
+                                                        sample=data.sample, scope=data.prepared.scope))
 
 
 @bp.get("/recommendations")

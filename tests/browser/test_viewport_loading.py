@@ -32,7 +32,7 @@ def postgis_server(pg_server, tmp_path_factory):
     store.close()
     with threaded_app({"WORKERMAP_DATA_DIR": str(data_dir), "WORKERMAP_DATABASE_URL": url,
                        "WORKERMAP_QUERY_MODE": "database"}) as (base, app):
-        yield base, app, N, "DbNearest"
+        yield base, app, N, "ResidentIndex"
         app.extensions["workermap"].store.close()
     pg_server.drop_database(url)
 
