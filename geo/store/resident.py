@@ -178,7 +178,7 @@ class ResidentIndex:
         self._groups = groups
         self._hours = [Hours.parse(*key) for key in sorted(groups, key=groups.__getitem__)]
         self.xyz = ecef(columns.lon, columns.lat)
-        self._lon, self._lat, self._fid = columns.lon.tolist(), columns.lat.tolist(), columns.fid
+        self._fid = columns.fid
         self._always = np.array([h.always_open for h in self._hours] + [False], dtype=bool)  # last: unknown hours
         self._subsets: BoundedDict = BoundedDict(_SUBSETS)
         self._distinct: BoundedDict = BoundedDict(_SUBSETS)  # the same eligible set at another minute: one tree
@@ -349,7 +349,9 @@ class ResidentIndex:
         k = min(k, n)
         tree, q = sub.kd(), _ecef_point(lon, lat)
         m = min(n, k + _SLACK)
-        inv, flon, flat = geodesic_inverse_point, self._lon, self._lat
+        # .item: a Python float straight from the shared array (a list of floats would be copied into every worker
+        # as reading them changes their reference counts)
+        inv, flon, flat = geodesic_inverse_point, self.columns.lon.item, self.columns.lat.item
         while True:
             chord, j = tree.query(q, k=m)
             chords, found = np.atleast_1d(chord).tolist(), sub.positions[np.atleast_1d(j)].tolist()
@@ -357,7 +359,7 @@ class ResidentIndex:
             for c, i in zip(chords, found, strict=True):
                 if len(ranked) >= k and c > ranked[k - 1][0]:
                     return ranked[:k]
-                az, _, dist_m = inv(lon, lat, flon[i], flat[i])
+                az, _, dist_m = inv(lon, lat, flon(i), flat(i))
                 ranked.append((dist_m, i, az))
                 if len(ranked) >= k:
                     ranked.sort()

@@ -143,3 +143,22 @@ def test_offline_basemap_labels_facilities_from_the_view_tiles(embedded_server, 
                            ".some(e => e.textContent === name)", arg=fac.name, timeout=10_000)
     assert not [p for p in transfers.paths() if p.startswith(WHOLE_LAYERS)], transfers.paths()
     assert [e for e in page_log.errors if "ERR_FAILED" not in e] == []
+
+
+def test_a_view_asked_again_while_loading_gives_the_newest_view_to_every_caller(embedded_server, page, page_log,
+                                                                                traffic):
+    """The offline basemap's datum switch (every tile request blocked) asks for the view again while the page's
+    first view loads: the first caller must get that newer view, not nothing — it drew no facility at all (the
+    national page at the point zoom showed 0 markers until it was panned)."""
+    base, *_ = embedded_server
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-state=ready]", state="attached", timeout=30_000)
+    got = page.evaluate("""async () => {
+      const map = WM.worker.map, cfg = WM.cfg.viewport;
+      const tiles = new WM.ViewportTiles(map, {url: cfg.tiles, pointZoom: cfg.point_zoom});
+      map.setZoom(cfg.point_zoom, {animate: false});
+      const first = tiles.load(), second = tiles.load();
+      const a = await first, b = await second;
+      return {a: a && a.points.features.map(f => f.id), b: b && b.points.features.map(f => f.id)};
+    }""")
+    assert got["a"] and got["a"] == got["b"]

@@ -36,7 +36,9 @@
     }
     return cache[url];
   };
-  /** The view's facilities ({points: FeatureCollection, clusters: [Feature]}), or null if a newer view was asked. */
+  /** The view's facilities ({points: FeatureCollection, clusters: [Feature]}); if a newer view was asked meanwhile,
+   * that one's (a caller never draws an outdated view, nor nothing: the offline basemap's datum switch asks again
+   * while the first view loads). */
   ViewportTiles.prototype.load = function () {
     var self = this, o = this.opts;
     var z = Math.max(0, Math.round(this.map.getZoom()));
@@ -50,8 +52,8 @@
       }
     }
     var seq = ++this.seq;
-    return Promise.all(urls.map(function (u) { return self.get(u); })).then(function (docs) {
-      if (seq !== self.seq) { return null; }
+    var view = Promise.all(urls.map(function (u) { return self.get(u); })).then(function (docs) {
+      if (seq !== self.seq) { return self.latest; }
       var points = [], clusters = [], seen = {};
       docs.forEach(function (d) {
         d.features.forEach(function (f) {
@@ -60,6 +62,8 @@
       });
       return { points: { type: "FeatureCollection", features: points }, clusters: clusters };
     });
+    this.latest = view;
+    return view;
   };
   /** Draw server clusters into ``layer`` (a click zooms in); ``toMap(lon, lat)`` gives the basemap's datum. */
   ViewportTiles.prototype.drawClusters = function (layer, clusters, toMap, label) {
