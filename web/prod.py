@@ -5,7 +5,9 @@ Worker classes (``serve --prod --worker-class``):
 * ``gevent`` (default): gevent's HTTP server, one event loop per worker. Connections are
   kept alive (no TCP set-up per request) and served in turn: before each request the
   worker lets its loop poll, so a client whose next request is already waiting cannot
-  keep the others out. Nothing is monkey-patched: the app does no network I/O of its
+  keep the others out. A worker accepts one connection per wakeup, so a burst of new connections is spread
+  over the workers (gevent's default, up to 100 at once, left one worker with all 32 of a load test's
+  connections and the other idle in some runs). Nothing is monkey-patched: the app does no network I/O of its
   own, so only the server's sockets need to be cooperative. A slow request (a first
   coverage computation, a report) holds up that worker's other connections until done.
 * ``sync``: one request at a time per worker, the connection closed after each.
@@ -41,7 +43,7 @@ import gevent
 import gevent.socket
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
-from gunicorn.workers.ggevent import GeventPyWSGIWorker
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIServer
 
 #: Access log format (gunicorn atoms): address, request line, status, bytes, time in µs, user agent.
 ACCESS_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus "%(a)s"'
@@ -93,8 +95,19 @@ def _quoted(text: str) -> str:
     return text.replace('"', '\\"')
 
 
+class _OneAtATime(PyWSGIServer):
+    """Accepts one connection per wakeup (gevent's default takes up to 100): the workers share one listening
+    socket and all wake when clients connect, so a burst of connections (a proxy's keep-alive pool, a load test's
+    32) is spread over them instead of piling onto whichever woke first while the other idles."""
+
+    max_accept = 1
+
+
 class FairGeventWorker(GeventPyWSGIWorker):
-    """gevent's WSGI server, keep-alive, connections taking turns (see the module docstring)."""
+    """gevent's WSGI server, keep-alive, connections taking turns and spread over the workers (see the module
+    docstring)."""
+
+    server_class = _OneAtATime
 
     def patch(self):  # no monkey.patch_all(): only the listening sockets become gevent sockets
         self.sockets = [gevent.socket.socket(s.FAMILY, gevent.socket.SOCK_STREAM, fileno=s.sock.detach())
