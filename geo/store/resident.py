@@ -112,14 +112,16 @@ class _Records:
                                         write_dict_id=False)
 
     def get(self, i: int) -> bytes:
-        j = i if self.base_of is None else int(self.base_of[i])
-        data = self.overlay[i] if j < 0 else self.blob[self.offsets[j]:self.offsets[j + 1]]
-        d = getattr(self._local, "d", None)
-        if d is None:
+        base_of, offsets = self.base_of, self.offsets
+        j = i if base_of is None else base_of.item(i)  # .item: a Python int, no numpy scalar
+        data = self.overlay[i] if j < 0 else self.blob[offsets.item(j):offsets.item(j + 1)]
+        try:
+            return self._local.d.decompress(data)
+        except AttributeError:  # this thread's first record
             import zstandard
 
-            d = self._local.d = zstandard.ZstdDecompressor(dict_data=self._dict)
-        return d.decompress(data)
+            self._local.d = zstandard.ZstdDecompressor(dict_data=self._dict)
+            return self._local.d.decompress(data)
 
     def nbytes(self) -> int:
         return len(self.blob) + self.offsets.nbytes + sum(map(len, self.overlay.values()))
@@ -334,7 +336,8 @@ class ResidentIndex:
               open_24h: bool = False, travel: Travel | None = None,
               include_unknown_hours: bool = False, travel_model: str = "straight", context=None) -> NearestResult:
         """As :meth:`geo.nearest.FacilityIndex.query` (same arguments, same answer; ``Hit.facility`` None)."""
-        _straight_only(travel_model)
+        if travel_model != "straight":
+            _straight_only(travel_model)
         if not (isinstance(k, int) and 1 <= k <= MAX_K):
             raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         if radius_m is not None and not (math.isfinite(radius_m) and radius_m > 0):
@@ -371,14 +374,17 @@ class ResidentIndex:
         away (a chord is never longer than the geodesic), so none can be nearer than the k-th or tie with it."""
         n = len(sub.positions)
         k = min(k, n)
-        tree, q = sub.kd(), _ecef_point(lon, lat)
+        tree, q = sub.tree or sub.kd(), _ecef_point(lon, lat)
         m = min(n, k + _SLACK)
         # .item: a Python float straight from the shared array (a list of floats would be copied into every worker
         # as reading them changes their reference counts)
         inv, flon, flat = geodesic_inverse_point, self.columns.lon.item, self.columns.lat.item
         while True:
             chord, j = tree.query(q, k=m)
-            chords, found = np.atleast_1d(chord).tolist(), sub.positions[np.atleast_1d(j)].tolist()
+            if m > 1:
+                chords, found = chord.tolist(), sub.positions[j].tolist()
+            else:  # k=1 gives scalars
+                chords, found = [float(chord)], [int(sub.positions[j])]
             ranked: list[tuple[float, int, float]] = []  # afresh each read: tied chords may come in another order
             for c, i in zip(chords, found, strict=True):
                 if len(ranked) >= k and c > ranked[k - 1][0]:
