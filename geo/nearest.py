@@ -47,7 +47,7 @@ from geo.hours import Hours, local_time, now_local
 from geo.model import AMENITIES, KINDS, WORKER_TYPES, Facility
 from geo.params import MAX_K, TRAVEL_LIMITS  # the limits are declared with the parameters
 
-__all__ = ["MAX_K", "FacilityIndex", "Hit", "NearestResult", "Travel"]
+__all__ = ["MAX_K", "FacilityIndex", "Hit", "NearestResult", "Travel", "check_query", "query_minute", "within"]
 
 _RERANK_SLACK = 1.0005  # planar vs geodesic distance differ by < 0.0101 % over Qingdao
 _CACHE_SIZE = 512
@@ -82,6 +82,11 @@ class Travel:
     def minutes(self, distance_m, speed_kmh: float):
         """Minutes to cover ``distance_m`` straight-line metres (arrays welcome)."""
         return np.asarray(distance_m) * self.detour_factor / (speed_kmh * 1000.0 / 60.0)
+
+    def per_metre(self) -> tuple[float, float]:
+        """(walking, e-bike) minutes per straight-line metre: a hit's minutes are its metres times these."""
+        return (self.detour_factor * 60.0 / (self.walk_kmh * 1000.0),
+                self.detour_factor * 60.0 / (self.ebike_kmh * 1000.0))
 
     def radius_m(self, minutes: float, mode: str) -> float:
         """Straight-line radius reachable in ``minutes`` by ``mode`` (walk|ebike)."""
@@ -122,6 +127,29 @@ def _check_values(name: str, values: Iterable[str], allowed) -> tuple[str, ...]:
         if v not in allowed:
             raise ValueError(f"{name} must be among {', '.join(allowed)}, got {v!r}")
     return values
+
+
+def within(chosen: list, radius_m: float | None) -> list:
+    """Of the k nearest (each a tuple, its distance in metres first), those within ``radius_m``; all of them if
+    none is (an answer is never empty while eligible facilities exist: they come flagged ``within_radius=False``)."""
+    if radius_m is None:
+        return chosen
+    return [c for c in chosen if c[0] <= radius_m] or chosen
+
+
+def check_query(k, radius_m) -> None:
+    """What every nearest engine checks of ``k`` and ``radius_m`` (the API has parsed them already)."""
+    if not (isinstance(k, int) and 1 <= k <= MAX_K):
+        raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+    if radius_m is not None and not (math.isfinite(radius_m) and radius_m > 0):
+        raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
+
+
+def query_minute(open_at: datetime | None | str) -> datetime:
+    """The local minute a query's hours are evaluated at: ``open_at`` (naive = Qingdao time, or aware), else now."""
+    if isinstance(open_at, datetime) and open_at.tzinfo is None:  # the common case
+        return open_at.replace(second=0, microsecond=0) if open_at.second or open_at.microsecond else open_at
+    return (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
 
 
 class FacilityIndex:
@@ -265,14 +293,8 @@ class FacilityIndex:
         beyond it are returned flagged ``within_radius=False`` — never an empty answer
         while eligible facilities exist.
         """
-        if not (isinstance(k, int) and 1 <= k <= MAX_K):
-            raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
-        if radius_m is not None and not (math.isfinite(radius_m) and radius_m > 0):
-            raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
-        if isinstance(open_at, datetime) and open_at.tzinfo is None:  # the common case
-            at = open_at.replace(second=0, microsecond=0) if open_at.second or open_at.microsecond else open_at
-        else:
-            at = (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
+        check_query(k, radius_m)
+        at = query_minute(open_at)
         idx, zs = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at,
                                include_closed, open_24h, include_unknown_hours)
         hits: list[Hit] = []
@@ -361,13 +383,8 @@ class FacilityIndex:
             az, _, dist_m = inv(lon, lat, flon[i], flat[i])
             ranked.append((dist_m, i, az))
         ranked.sort()
-        chosen = ranked[:k]
-        if radius_m is not None:
-            inside = [c for c in chosen if c[0] <= radius_m]
-            if inside:
-                chosen = inside
-        walk = t.detour_factor * 60.0 / (t.walk_kmh * 1000.0)
-        ebike = t.detour_factor * 60.0 / (t.ebike_kmh * 1000.0)
+        chosen = within(ranked[:k], radius_m)
+        walk, ebike = t.per_metre()
         _, next_change, is_open = self._hours_at(at)
         facilities, make = self.facilities, Hit._make  # _make: the namedtuple's fast constructor
         return [

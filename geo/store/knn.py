@@ -40,9 +40,9 @@ from typing import Any
 
 from geo.crs import geodesic_inverse_point
 from geo.errors import ParameterError
-from geo.hours import Hours, local_time, now_local
+from geo.hours import Hours
 from geo.model import AMENITIES, KINDS, WORKER_TYPES, Facility
-from geo.nearest import MAX_K, Hit, NearestResult, Travel
+from geo.nearest import Hit, NearestResult, Travel, check_query, query_minute, within
 from geo.store.backends import StoreUnavailable
 from geo.store.registry_store import RegistryStore, decode_row, select_list
 from geo.vector_tiles import (
@@ -176,6 +176,14 @@ class SqlFilter:
             if verified.end is not None:
                 out.add("verified_at <= ?", verified.end.isoformat())
         return out
+
+
+def straight_only(travel_model: str) -> None:
+    """Only straight-line travel for a registry not held whole (no route is measured from the database)."""
+    if travel_model != "straight":
+        raise ParameterError("travel", travel_model, "straight",
+                             f"travel={travel_model} is not available for a registry queried in the database "
+                             "(a province's or the nation's): travel=straight")
 
 
 def _check(kinds, amenities, worker) -> None:
@@ -468,20 +476,11 @@ class DbNearest:
               open_24h: bool = False, travel: Travel | None = None,
               include_unknown_hours: bool = False, travel_model: str = "straight", context=None) -> NearestResult:
         """As :meth:`geo.nearest.FacilityIndex.query` (same arguments, same answer); straight-line travel only."""
-        if travel_model != "straight":
-            raise ParameterError("travel", travel_model, "straight",
-                                 f"travel={travel_model} is not available for a registry queried in the database "
-                                 "(a province's or the nation's): travel=straight")
-        if not (isinstance(k, int) and 1 <= k <= MAX_K):
-            raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
-        if radius_m is not None and not (math.isfinite(radius_m) and radius_m > 0):
-            raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
+        straight_only(travel_model)
+        check_query(k, radius_m)
         kinds, amenities = tuple(kinds), tuple(amenities)
         _check(kinds, amenities, worker)
-        if isinstance(open_at, datetime) and open_at.tzinfo is None:
-            at = open_at.replace(second=0, microsecond=0)
-        else:
-            at = (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
+        at = query_minute(open_at)
         at_filter = open_at is not None
         hours_sql, hours_params = self._hours_clause(at, at_filter, open_24h, include_unknown_hours)
         key = (kinds, amenities, worker, include_closed, hours_sql)
@@ -524,13 +523,8 @@ class DbNearest:
             batch *= _GROWTH
         found.sort(key=lambda c: (c[0], c[1]))
         chosen = found[:k]
-        if radius_m is not None:
-            inside = [c for c in chosen if c[0] <= radius_m]
-            if inside:
-                chosen = inside
-        t = travel or self.travel
-        walk = t.detour_factor * 60.0 / (t.walk_kmh * 1000.0)
-        ebike = t.detour_factor * 60.0 / (t.ebike_kmh * 1000.0)
+        chosen = within(chosen, radius_m)
+        walk, ebike = (travel or self.travel).per_metre()
         hits = []
         b = self.store.backend
         for dist, fid, az, row in chosen:

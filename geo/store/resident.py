@@ -37,11 +37,10 @@ from datetime import datetime
 import numpy as np
 
 from geo.crs import geodesic_inverse_point
-from geo.errors import ParameterError
-from geo.hours import Hours, local_time, now_local
+from geo.hours import Hours
 from geo.model import AMENITIES, KINDS, STATUS, WORKER_TYPES, Facility
-from geo.nearest import MAX_K, Hit, NearestResult, Travel
-from geo.store.knn import BoundedDict, _check
+from geo.nearest import Hit, NearestResult, Travel, check_query, query_minute, within
+from geo.store.knn import BoundedDict, _check, straight_only
 
 __all__ = ["ResidentIndex"]
 
@@ -337,25 +336,17 @@ class ResidentIndex:
               include_unknown_hours: bool = False, travel_model: str = "straight", context=None) -> NearestResult:
         """As :meth:`geo.nearest.FacilityIndex.query` (same arguments, same answer; ``Hit.facility`` None)."""
         if travel_model != "straight":
-            _straight_only(travel_model)
-        if not (isinstance(k, int) and 1 <= k <= MAX_K):
-            raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
-        if radius_m is not None and not (math.isfinite(radius_m) and radius_m > 0):
-            raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
-        at = _minute(open_at)
+            straight_only(travel_model)
+        check_query(k, radius_m)
+        at = query_minute(open_at)
         sub = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at, include_closed,
                            open_24h, include_unknown_hours)
         eligible = len(sub.positions)
         if not eligible:
             return NearestResult([], at, 0)
         chosen = self._nearest(sub, float(lon), float(lat), k)
-        if radius_m is not None:
-            inside = [c for c in chosen if c[0] <= radius_m]
-            if inside:
-                chosen = inside
-        t = travel or self.travel
-        walk = t.detour_factor * 60.0 / (t.walk_kmh * 1000.0)
-        ebike = t.detour_factor * 60.0 / (t.ebike_kmh * 1000.0)
+        chosen = within(chosen, radius_m)
+        walk, ebike = (travel or self.travel).per_metre()
         _, next_change, is_open = self._states(at)
         hours = self.columns.hours
         hits = []
@@ -403,9 +394,8 @@ class ResidentIndex:
                     ) -> tuple[np.ndarray, np.ndarray, datetime, int]:
         """As :meth:`geo.nearest.FacilityIndex.query_batch`, the distances geodesic: ``(distance_m, index, at,
         eligible)``, arrays of shape (n, k) (``inf`` and -1 where fewer than k are eligible)."""
-        if not (isinstance(k, int) and 1 <= k <= MAX_K):
-            raise ValueError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
-        at = _minute(open_at)
+        check_query(k, None)
+        at = query_minute(open_at)
         sub = self._subset(tuple(kinds), tuple(amenities), worker, None if open_at is None else at, include_closed,
                            open_24h, include_unknown_hours)
         lon, lat = np.atleast_1d(np.asarray(lon, dtype="float64")), np.atleast_1d(np.asarray(lat, dtype="float64"))
@@ -436,14 +426,3 @@ class _StoredFacilities:
 
 
 
-def _minute(open_at) -> datetime:
-    if isinstance(open_at, datetime) and open_at.tzinfo is None:
-        return open_at.replace(second=0, microsecond=0)
-    return (now_local() if open_at is None or open_at == "now" else local_time(open_at)).replace(second=0)
-
-
-def _straight_only(travel_model: str) -> None:
-    if travel_model != "straight":
-        raise ParameterError("travel", travel_model, "straight",
-                             f"travel={travel_model} is not available for a registry queried in the database "
-                             "(a province's or the nation's): travel=straight")
