@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from flask import Blueprint, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -82,10 +84,26 @@ def _json_body(*, optional: bool = False) -> Any:
     if not request.is_json:
         raise DomainError("send a JSON object with Content-Type: application/json", code="invalid_body",
                           allowed="application/json")
+    if _nesting(data) > MAX_NESTING:  # refused before parsing: deep recursion in the parser is a hazard of its own
+        raise DomainError(f"the body nests arrays or objects more than {MAX_NESTING} deep", code="invalid_body",
+                          allowed=f"a JSON object nested at most {MAX_NESTING} deep")
     try:
         return json.loads(data)
     except (ValueError, RecursionError):
         raise DomainError("the body is not valid JSON", code="invalid_body", allowed="a JSON object") from None
+
+
+#: How deep a report's body may nest (a report is one flat object; the parser recursed once per level, and a
+#: garbage collection near the recursion limit could fail in a finalizer).
+MAX_NESTING = 32
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _nesting(data: bytes) -> int:
+    """How deep ``data``'s arrays and objects nest (brackets inside strings not counted)."""
+    text = np.frombuffer(_STRINGS.sub(b'""', data), dtype=np.uint8)
+    steps = np.isin(text, (0x5B, 0x7B)).astype(np.int32) - np.isin(text, (0x5D, 0x7D))
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def _reports() -> Reports:
